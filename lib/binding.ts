@@ -1,0 +1,143 @@
+// binding.ts: finds and loads the native addon and libonnxruntime; the types of the whole native surface.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
+import { OrtError } from './errors.js';
+
+/** [typeCode, data, dims]: a tensor as it crosses the native boundary. */
+export type NativeTensor = [number, ArrayBufferView | string[], number[]];
+
+export interface NativeValueInfo {
+  name: string;
+  kind: number; // ONNXType: 1 tensor, 2 sequence, 3 map, 4 opaque, 5 sparse tensor, 6 optional
+  type: number; // ONNXTensorElementDataType, tensors only
+  dims: (number | string)[];
+}
+
+export interface NativeMetadata {
+  inputs: NativeValueInfo[];
+  outputs: NativeValueInfo[];
+  model: {
+    producerName: string;
+    graphName: string;
+    domain: string;
+    description: string;
+    graphDescription: string;
+    version?: number;
+    customMetadataMap: Record<string, string>;
+  };
+}
+
+export interface NativeSessionOptions {
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  graphOptimizationLevel?: number;
+  executionMode?: number;
+  logSeverityLevel?: number;
+  logId?: string;
+}
+
+export interface NativeRunOptions {
+  logSeverityLevel?: number;
+  logVerbosityLevel?: number;
+  tag?: string;
+}
+
+export interface NativeSession {
+  metadata(): NativeMetadata;
+  /** feeds: [inputIndex, typeCode, data, dims]*; fetches: [outputIndex, typeCode|null, data|null, dims|null]* */
+  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): Promise<(NativeTensor | null)[]>;
+  runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
+  release(): void;
+}
+
+export interface NativeLibraryInfo {
+  apiVersion: number;
+  loaded: boolean;
+  path?: string;
+  version?: string;
+  runThreads: number;
+}
+
+export interface NativeBinding {
+  setup(ortError: typeof OrtError): void;
+  init(libraryPath: string): NativeLibraryInfo;
+  versions(): NativeLibraryInfo;
+  createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;
+  readonly sourceHash: string;
+}
+
+/** The package root: lib/ when run from source, dist/ when built; both sit one level down. */
+export const packageRoot = resolve(__dirname, '..');
+
+function loadAddon(): NativeBinding {
+  try {
+    return nodeGypBuild(packageRoot) as NativeBinding;
+  } catch (cause) {
+    throw new Error(
+      `ort-napi could not load its native addon for ${process.platform}-${process.arch} (node ${process.version}).\n` +
+        'Possible solutions:\n' +
+        `- use a platform with a prebuilt binary (prebuilds/: ${listPrebuilds()})\n` +
+        '- build it from source: npm run build (needs cmake and a C++17 compiler)\n' +
+        `Cause: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+function listPrebuilds(): string {
+  const dir = join(packageRoot, 'prebuilds');
+  if (!existsSync(dir)) return 'none';
+  return require('node:fs').readdirSync(dir).join(', ') || 'none';
+}
+
+export const native: NativeBinding = loadAddon();
+native.setup(OrtError);
+
+/** Where the bundled ONNX Runtime lives, if its package is installed. */
+export function bundledLibraryPath(): string | undefined {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  try {
+    const pkg = require.resolve('com.github.asus4.onnxruntime/package.json');
+    return join(dirname(pkg), 'Plugins', 'Linux', 'x64', 'libonnxruntime.so');
+  } catch {
+    return undefined;
+  }
+}
+
+let loaded: NativeLibraryInfo | undefined;
+
+/**
+ * Loads ONNX Runtime once per process. The library comes from, in order: `libraryPath`,
+ * the ORT_DYLIB_PATH environment variable, the bundled com.github.asus4.onnxruntime package.
+ */
+export function loadOrt(libraryPath?: string): NativeLibraryInfo {
+  if (loaded && libraryPath === undefined) return loaded;
+  let path: string | undefined;
+  let source: string;
+  if (libraryPath !== undefined) {
+    path = libraryPath;
+    source = 'env.init({ libraryPath })';
+  } else if (process.env.ORT_DYLIB_PATH) {
+    path = process.env.ORT_DYLIB_PATH;
+    source = 'the ORT_DYLIB_PATH environment variable';
+  } else {
+    path = bundledLibraryPath();
+    source = 'the bundled com.github.asus4.onnxruntime package';
+  }
+  if (path === undefined) {
+    throw new Error(
+      'ort-napi found no ONNX Runtime library: the bundled com.github.asus4.onnxruntime package is not installed ' +
+        `or has no build for ${process.platform}-${process.arch}. Set ORT_DYLIB_PATH to a libonnxruntime ` +
+        '(1.29 or newer), or call env.init({ libraryPath }).',
+    );
+  }
+  try {
+    loaded = native.init(path);
+  } catch (cause) {
+    const error = new Error(`${(cause as Error).message} (the path came from ${source})`, { cause });
+    (error as Error & { code?: string }).code = 'ERR_ORT_LOAD';
+    throw error;
+  }
+  return loaded;
+}

@@ -1,0 +1,10 @@
+// index.ts: the public API of ort-napi, nothing else.
+export { InferenceSession } from './session.js';
+export type { FeedsType, FetchesType, RunResult, ValueMetadata, ValueKind, ModelMetadata } from './session.js';
+export { Tensor } from './tensor.js';
+export type { TensorType, TensorData, TensorDataTypeMap } from './tensor.js';
+export { OrtError, ReleasedError } from './errors.js';
+export type { OrtErrorCode } from './errors.js';
+export { env } from './env.js';
+export type { Versions, InitOptions } from './env.js';
+export type { SessionOptions, RunOptions, GraphOptimizationLevel, ExecutionMode, LogSeverityLevel } from './options.js';

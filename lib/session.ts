@@ -1,0 +1,269 @@
+// session.ts: InferenceSession: loads a model off the main thread, validates feeds against its metadata, runs it.
+import { loadOrt, native, type NativeRunOptions, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
+import { ReleasedError } from './errors.js';
+import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
+import { ELEMENT_TYPES, isDetached, Tensor, typeName, type TensorType } from './tensor.js';
+import { invalid, outOfRange } from './validate.js';
+
+export type ValueKind = 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse-tensor' | 'optional' | 'unknown';
+
+/** What the model says of one input or output. Dims are numbers where fixed, strings where symbolic, -1 where unknown. */
+export type ValueMetadata =
+  | { readonly name: string; readonly isTensor: true; readonly kind: 'tensor'; readonly type: TensorType | `onnx-type-${number}`; readonly shape: readonly (number | string)[] }
+  | { readonly name: string; readonly isTensor: false; readonly kind: Exclude<ValueKind, 'tensor'> };
+
+export interface ModelMetadata {
+  readonly producerName: string;
+  readonly graphName: string;
+  readonly domain: string;
+  readonly description: string;
+  readonly graphDescription: string;
+  /** The model_version field; undefined when the model does not set it. */
+  readonly version: number | undefined;
+  readonly customMetadataMap: Readonly<Record<string, string>>;
+}
+
+export type FeedsType = Readonly<Record<string, Tensor>>;
+/** Output names, or output names mapped to a Tensor to write into (preallocated) or null. */
+export type FetchesType = readonly string[] | Readonly<Record<string, Tensor | null>>;
+export type RunResult = Record<string, Tensor>;
+
+const KINDS: ValueKind[] = ['unknown', 'tensor', 'sequence', 'map', 'opaque', 'sparse-tensor', 'optional'];
+
+function toMetadata(info: NativeValueInfo): ValueMetadata {
+  const kind = KINDS[info.kind] ?? 'unknown';
+  if (kind !== 'tensor') return Object.freeze({ name: info.name, isTensor: false, kind });
+  return Object.freeze({ name: info.name, isTensor: true, kind, type: typeName(info.type), shape: Object.freeze(info.dims) });
+}
+
+function toTensor(raw: NativeTensor): Tensor {
+  return new Tensor(typeName(raw[0]) as TensorType, raw[1] as never, raw[2]);
+}
+
+/** A prepared call: flat arrays for the addon, and what is needed to name its results. */
+interface Call {
+  feeds: unknown[];
+  fetches: unknown[];
+  names: string[];
+  preallocated: (Tensor | null)[] | undefined;
+  options: NativeRunOptions | undefined;
+}
+
+const constructing = Symbol('InferenceSession');
+
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  readonly modelMetadata: ModelMetadata;
+
+  readonly #native: NativeSession;
+  readonly #inputIndex = new Map<string, number>();
+  readonly #outputIndex = new Map<string, number>();
+  #inFlight = 0;
+  #onIdle: (() => void) | undefined;
+  #releasing: Promise<void> | undefined;
+
+  /** Loads a model from a file path or its bytes. The load runs off the main thread. */
+  static create(path: string, options?: SessionOptions): Promise<InferenceSession>;
+  static create(bytes: Uint8Array, options?: SessionOptions): Promise<InferenceSession>;
+  static create(buffer: ArrayBufferLike, options?: SessionOptions): Promise<InferenceSession>;
+  static create(buffer: ArrayBufferLike, byteOffset: number, byteLength?: number, options?: SessionOptions): Promise<InferenceSession>;
+  static async create(model: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): Promise<InferenceSession> {
+    let source: string | Uint8Array;
+    let options: unknown = arg1;
+    if (typeof model === 'string') {
+      if (model.length === 0) throw invalid('model path', 'a non-empty string', model);
+      source = model;
+    } else if (model instanceof Uint8Array) {
+      source = model;
+    } else if (model instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && model instanceof SharedArrayBuffer)) {
+      let offset = 0;
+      let length = model.byteLength;
+      if (typeof arg1 === 'number') {
+        offset = arg1;
+        if (!Number.isSafeInteger(offset) || offset < 0 || offset > model.byteLength) {
+          throw outOfRange('byteOffset', `an integer from 0 to ${model.byteLength}`, offset);
+        }
+        length = arg2 === undefined ? model.byteLength - offset : (arg2 as number);
+        if (!Number.isSafeInteger(length) || length < 0 || offset + length > model.byteLength) {
+          throw outOfRange('byteLength', `an integer from 0 to ${model.byteLength - offset}`, arg2);
+        }
+        options = arg3;
+      }
+      source = new Uint8Array(model, offset, length);
+    } else {
+      throw invalid('model', 'a file path, a Uint8Array or an ArrayBuffer', model);
+    }
+    if (typeof source !== 'string' && source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
+    const nativeOptions = normalizeSessionOptions(options);
+    loadOrt();
+    let session: NativeSession;
+    try {
+      session = await native.createSession(source, nativeOptions);
+    } catch (error) {
+      if (error instanceof Error) Error.captureStackTrace(error);
+      throw error;
+    }
+    return new InferenceSession(constructing, session);
+  }
+
+  /** @internal Sessions are made by InferenceSession.create(). */
+  constructor(token: typeof constructing, session: NativeSession) {
+    if (token !== constructing) throw new TypeError('sessions are made by InferenceSession.create()');
+    this.#native = session;
+    const metadata = session.metadata();
+    this.inputMetadata = Object.freeze(metadata.inputs.map(toMetadata));
+    this.outputMetadata = Object.freeze(metadata.outputs.map(toMetadata));
+    this.inputNames = Object.freeze(metadata.inputs.map((i) => i.name));
+    this.outputNames = Object.freeze(metadata.outputs.map((o) => o.name));
+    this.inputNames.forEach((name, i) => this.#inputIndex.set(name, i));
+    this.outputNames.forEach((name, i) => this.#outputIndex.set(name, i));
+    this.modelMetadata = Object.freeze({ ...metadata.model, customMetadataMap: Object.freeze(metadata.model.customMetadataMap) });
+  }
+
+  /**
+   * Runs the model off the main thread. Many runs may be in flight on one session at once.
+   * `run(feeds, options?)` or `run(feeds, fetches, options?)`, as in onnxruntime-common.
+   */
+  run(feeds: FeedsType, options?: RunOptions): Promise<RunResult>;
+  run(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): Promise<RunResult>;
+  async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<RunResult> {
+    const call = this.#prepare(feeds, arg1, arg2);
+    this.#inFlight++;
+    let raw: (NativeTensor | null)[];
+    try {
+      raw = await this.#native.run(call.feeds, call.fetches, call.options);
+    } catch (error) {
+      if (error instanceof Error) Error.captureStackTrace(error);
+      throw error;
+    } finally {
+      if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
+    }
+    return collect(call, raw);
+  }
+
+  /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
+  runSync(feeds: FeedsType, options?: RunOptions): RunResult;
+  runSync(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): RunResult;
+  runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): RunResult {
+    const call = this.#prepare(feeds, arg1, arg2);
+    return collect(call, this.#native.runSync(call.feeds, call.fetches, call.options));
+  }
+
+  /**
+   * Releases the session once the runs in flight have finished; new calls are refused from now on.
+   * Idempotent. Output tensors stay valid: they own their memory.
+   */
+  release(): Promise<void> {
+    this.#releasing ??= (this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#onIdle = resolve))).then(() =>
+      this.#native.release(),
+    );
+    return this.#releasing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  #prepare(feeds: unknown, arg1: unknown, arg2: unknown): Call {
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds) || feeds instanceof Tensor) {
+      throw invalid('feeds', 'an object mapping input names to Tensors', feeds);
+    }
+    const flatFeeds: unknown[] = [];
+    const names = Object.keys(feeds);
+    for (const name of names) {
+      const index = this.#inputIndex.get(name);
+      if (index === undefined) {
+        throw new TypeError(`feeds has '${name}', which is not an input of this model (inputs: ${this.inputNames.join(', ')})`);
+      }
+      const tensor = checkTensor(`input '${name}'`, (feeds as Record<string, unknown>)[name], this.inputMetadata[index]);
+      flatFeeds.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
+    }
+    if (names.length !== this.inputNames.length) {
+      const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+      throw new TypeError(`feeds is missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+    }
+
+    let options: unknown = arg1;
+    let fetchNames: string[] = this.outputNames as string[];
+    let preallocated: (Tensor | null)[] | undefined;
+    if (Array.isArray(arg1)) {
+      fetchNames = arg1.map((name: unknown, i) => {
+        if (typeof name !== 'string') throw invalid(`fetches[${i}]`, 'an output name', name);
+        this.#checkOutput(name);
+        return name;
+      });
+      if (new Set(fetchNames).size !== fetchNames.length) throw new TypeError('fetches names an output more than once');
+      options = arg2;
+    } else if (typeof arg1 === 'object' && arg1 !== null && Object.keys(arg1).some((k) => this.#outputIndex.has(k))) {
+      const map = arg1 as Record<string, unknown>;
+      fetchNames = Object.keys(map);
+      preallocated = fetchNames.map((name) => {
+        this.#checkOutput(name);
+        const value = map[name];
+        if (value === null || value === undefined) return null;
+        return checkTensor(`fetches['${name}']`, value, this.outputMetadata[this.#outputIndex.get(name)!]);
+      });
+      options = arg2;
+    }
+    if (fetchNames.length === 0) throw new TypeError('fetches must name at least one output');
+    const flatFetches: unknown[] = [];
+    for (let i = 0; i < fetchNames.length; i++) {
+      const out = preallocated?.[i];
+      if (out) flatFetches.push(this.#outputIndex.get(fetchNames[i]), ELEMENT_TYPES[out.type].code, out.data, out.dims);
+      else flatFetches.push(this.#outputIndex.get(fetchNames[i]), null, null, null);
+    }
+    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: normalizeRunOptions(options) };
+  }
+
+  #checkOutput(name: string): void {
+    if (!this.#outputIndex.has(name)) {
+      throw new TypeError(`fetches has '${name}', which is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
+    }
+  }
+}
+
+function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {
+  const out: RunResult = {};
+  for (let i = 0; i < raw.length; i++) {
+    const value = raw[i];
+    out[call.names[i]] = value === null ? call.preallocated![i]! : toTensor(value);
+  }
+  return out;
+}
+
+/** Checks a value given for `what` against the model's metadata; returns it as a Tensor. */
+function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor {
+  let tensor: Tensor;
+  if (value instanceof Tensor) {
+    tensor = value;
+  } else if (typeof value === 'object' && value !== null && 'type' in value && 'data' in value && 'dims' in value) {
+    const like = value as { type: TensorType; data: never; dims: readonly number[] };
+    tensor = new Tensor(like.type, like.data, like.dims); // a Tensor from onnxruntime-common or another copy
+  } else {
+    throw invalid(what, 'a Tensor', value);
+  }
+  if (!meta.isTensor) throw new TypeError(`${what} is a ${meta.kind} in this model; ort-napi passes only tensors so far`);
+  if (tensor.type !== meta.type) {
+    throw new TypeError(`${what} has element type '${tensor.type}', but the model expects '${meta.type}'`);
+  }
+  const shape = meta.shape;
+  const dims = tensor.dims;
+  if (dims.length !== shape.length) {
+    throw new RangeError(`${what} has ${dims.length} dims [${dims.join(',')}], but the model expects ${shape.length} [${shape.join(',')}]`);
+  }
+  for (let d = 0; d < dims.length; d++) {
+    const want = shape[d];
+    if (typeof want === 'number' && want >= 0 && dims[d] !== want) {
+      throw new RangeError(`${what} has dims[${d}] = ${dims[d]}, but the model fixes it at ${want} (model shape [${shape.join(',')}])`);
+    }
+  }
+  if (tensor.data.length !== tensor.size) {
+    if (isDetached(tensor.data)) throw new TypeError(`${what}'s data is unreadable: its ArrayBuffer was detached (transferred?)`);
+    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${tensor.size}`);
+  }
+  return tensor;
+}

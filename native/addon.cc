@@ -1,0 +1,99 @@
+// addon.cc: module init, per-environment instance data, and the module-level functions.
+#include "addon.h"
+
+#include <random>
+
+#include "session.h"
+
+#ifndef ORT_NAPI_SOURCE_HASH
+#define ORT_NAPI_SOURCE_HASH "unknown"
+#endif
+
+namespace ortn {
+
+namespace {
+
+napi_type_tag MakeTypeTag() {
+  // Random per load of the addon: objects from another copy of it are refused, not misread.
+  std::random_device random;
+  std::uniform_int_distribution<uint64_t> bits;
+  return napi_type_tag{bits(random), bits(random)};
+}
+
+Napi::Object LibraryToJs(Napi::Env env) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("apiVersion", ORT_API_VERSION);
+  result.Set("loaded", OrtLoaded());
+  if (OrtLoaded()) {
+    result.Set("path", Library().path);
+    result.Set("version", Library().version);
+  }
+  result.Set("runThreads", static_cast<double>(RunnerCount()));
+  return result;
+}
+
+// [sync] setup(OrtError): the error class that ONNX Runtime's failures are reported with.
+Napi::Value Setup(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setup: expected the OrtError class");
+  AddonData::Of(info.Env()).ort_error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// [sync] init(libraryPath): loads ONNX Runtime (once per process); returns what versions() does.
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "init: libraryPath must be a string");
+  std::string failure = LoadOrt(info[0].As<Napi::String>().Utf8Value());
+  if (!failure.empty()) {
+    Napi::Error error = Napi::Error::New(env, failure);
+    error.Set("code", "ERR_ORT_LOAD");
+    throw error;
+  }
+  return LibraryToJs(env);
+}
+
+// [sync] versions(): which ONNX Runtime is loaded, from where, and the API version we use.
+Napi::Value Versions(const Napi::CallbackInfo& info) { return LibraryToJs(info.Env()); }
+
+}  // namespace
+
+const napi_type_tag& SessionTypeTag() {
+  static const napi_type_tag tag = MakeTypeTag();
+  return tag;
+}
+
+std::shared_ptr<OrtEnvHandle> AddonData::OrtEnvironment(Napi::Env env) {
+  if (!OrtLoaded()) throw Napi::Error::New(env, "ONNX Runtime is not loaded yet: call init(libraryPath) first");
+  if (!ort_env) ort_env = AcquireOrtEnv();
+  return ort_env;
+}
+
+Napi::Error MakeOrtError(Napi::Env env, OrtErrorCode code, const std::string& message) {
+  AddonData& data = AddonData::Of(env);
+  Napi::String text = Napi::String::New(env, message);
+  Napi::String name = Napi::String::New(env, ErrorCodeName(code));
+  if (!data.ort_error_class.IsEmpty()) return Napi::Error(env, data.ort_error_class.New({text, name}));
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", name);
+  return error;
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted with this environment
+  data->session_class = Napi::Persistent(SessionWrap::DefineClass(env));
+  data->port = Port::Create(env);
+  SessionTypeTag();
+  exports.Set("setup", Napi::Function::New<Setup>(env, "setup"));
+  exports.Set("init", Napi::Function::New<Init>(env, "init"));
+  exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
+  exports.Set("createSession", Napi::Function::New<SessionWrap::Create>(env, "createSession"));
+  exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
+  return exports;
+}
+
+}  // namespace ortn
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return ortn::InitModule(env, exports); }
+
+NODE_API_MODULE(ort_napi, Init)

@@ -1,0 +1,35 @@
+// addon.h: per-environment state (one per main thread or Worker) and the JS errors built from it.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "env.h"
+#include "ort_api.h"
+#include "runner.h"
+
+namespace ortn {
+
+struct AddonData {
+  Napi::FunctionReference session_class;
+  Napi::FunctionReference ort_error_class;  // lib/errors.ts's OrtError, handed over by setup()
+  std::shared_ptr<Port> port;
+  std::shared_ptr<OrtEnvHandle> ort_env;  // taken on first use, dropped with this environment
+
+  static AddonData& Of(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+  // Throws an Error naming what to do when ONNX Runtime has not been loaded in this process.
+  std::shared_ptr<OrtEnvHandle> OrtEnvironment(Napi::Env env);
+};
+
+// `new OrtError(message, code)` where code is ONNX Runtime's name ("INVALID_ARGUMENT").
+Napi::Error MakeOrtError(Napi::Env env, OrtErrorCode code, const std::string& message);
+inline Napi::Error MakeOrtError(Napi::Env env, const OrtFailure& failure) {
+  return MakeOrtError(env, failure.code, failure.what());
+}
+
+// The random type tag of this copy of the addon's session objects (see SessionWrap).
+const napi_type_tag& SessionTypeTag();
+
+}  // namespace ortn

@@ -1,0 +1,49 @@
+// ort_api.h: the OrtApi table, loaded with dlopen at run time, and ONNX Runtime errors as C++ values.
+#pragma once
+
+#include <onnxruntime_c_api.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace ortn {
+
+// ONNX Runtime's C functions; null until LoadOrt succeeds. Set once per process, never unset.
+extern const OrtApi* g_ort;
+
+struct LibraryInfo {
+  std::string path;     // as given to dlopen
+  std::string version;  // OrtGetApiBase()->GetVersionString()
+};
+
+// Loads the library at `path` (once per process). Returns "" on success, else a message that
+// names the path tried and, where it could be read, the version found.
+std::string LoadOrt(const std::string& path);
+bool OrtLoaded();
+const LibraryInfo& Library();
+
+// An ONNX Runtime error (or one of ours, given one of its codes). Safe to throw and catch off the
+// main thread: it holds no JS value.
+class OrtFailure : public std::runtime_error {
+ public:
+  OrtFailure(OrtErrorCode code, const std::string& message) : std::runtime_error(message), code(code) {}
+  OrtErrorCode code;
+};
+
+// Takes ownership of `status` and throws OrtFailure when it reports an error.
+inline void Check(OrtStatus* status) {
+  if (status == nullptr) return;
+  OrtErrorCode code = g_ort->GetErrorCode(status);
+  std::string message = g_ort->GetErrorMessage(status);
+  g_ort->ReleaseStatus(status);
+  throw OrtFailure(code, message);
+}
+
+// ONNX Runtime's name for an error code, without the ORT_ prefix ("INVALID_ARGUMENT").
+const char* ErrorCodeName(OrtErrorCode code);
+
+// Bytes per element of a tensor element type; 0 for types that are not fixed-size numbers (string).
+size_t ElementSize(ONNXTensorElementDataType type);
+
+}  // namespace ortn

@@ -1,0 +1,116 @@
+// run.cc: the path of one run (ARCHITECTURE.md): pin inputs, Run off the main thread, hand out outputs.
+#include "run.h"
+
+#include "addon.h"
+#include "options.h"
+
+namespace ortn {
+
+RunCall::~RunCall() {
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    if (outputs_[i] != nullptr && !preallocated_[i]) g_ort->ReleaseValue(outputs_[i]);
+  if (options_ != nullptr) g_ort->ReleaseRunOptions(options_);
+}
+
+void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetches_value, Napi::Value options) {
+  if (!feeds_value.IsArray() || !fetches_value.IsArray())
+    throw Napi::TypeError::New(env, "run: feeds and fetches must be arrays");
+  Napi::Array feeds = feeds_value.As<Napi::Array>();
+  Napi::Array fetches = fetches_value.As<Napi::Array>();
+  const uint32_t feed_count = feeds.Length() / 4, fetch_count = fetches.Length() / 4;
+
+  inputs_.reserve(feed_count);
+  input_values_.reserve(feed_count);
+  input_names_.reserve(feed_count);
+  for (uint32_t i = 0; i < feed_count; ++i) {
+    uint32_t index = feeds.Get(i * 4).As<Napi::Number>().Uint32Value();
+    if (index >= core_->inputs.size()) throw Napi::RangeError::New(env, "run: input index out of range");
+    const std::string& name = core_->inputs[index].name;
+    Napi::Value data = feeds.Get(i * 4 + 2);
+    LentRange lent;
+    inputs_.push_back(TensorFromJs(env, feeds.Get(i * 4 + 1), data, feeds.Get(i * 4 + 3), "input '" + name + "'", &lent));
+    input_values_.push_back(inputs_.back().get());
+    input_names_.push_back(name.c_str());
+    if (lent.first != nullptr) {
+      lent_.push_back(lent);
+      napi_ref pin = nullptr;
+      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin));
+      pins_.push_back(pin);
+    }
+  }
+
+  outputs_.assign(fetch_count, nullptr);
+  preallocated_.resize(fetch_count);
+  output_names_.reserve(fetch_count);
+  for (uint32_t i = 0; i < fetch_count; ++i) {
+    uint32_t index = fetches.Get(i * 4).As<Napi::Number>().Uint32Value();
+    if (index >= core_->outputs.size()) throw Napi::RangeError::New(env, "run: output index out of range");
+    const std::string& name = core_->outputs[index].name;
+    output_names_.push_back(name.c_str());
+    Napi::Value type = fetches.Get(i * 4 + 1);
+    if (type.IsNull() || type.IsUndefined()) continue;
+    Napi::Value data = fetches.Get(i * 4 + 2);
+    LentRange lent;
+    preallocated_[i] = TensorFromJs(env, type, data, fetches.Get(i * 4 + 3), "output '" + name + "'", &lent);
+    outputs_[i] = preallocated_[i].get();
+    napi_ref pin = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin));
+    pins_.push_back(pin);
+  }
+  options_ = MakeRunOptions(env, options);
+}
+
+void RunCall::Execute() {
+  Check(g_ort->Run(core_->session, options_, input_names_.data(), input_values_.data(), input_values_.size(),
+                   output_names_.data(), output_names_.size(), outputs_.data()));
+}
+
+void RunCall::Cancel() noexcept {
+  if (options_ != nullptr) g_ort->ReleaseStatus(g_ort->RunOptionsSetTerminate(options_));
+}
+
+void RunCall::Unpin(napi_env env) {
+  for (napi_ref pin : pins_) napi_delete_reference(env, pin);
+  pins_.clear();
+}
+
+Napi::Value RunCall::Collect(Napi::Env env) {
+  Unpin(env);
+  Napi::Array results = Napi::Array::New(env, outputs_.size());
+  for (uint32_t i = 0; i < outputs_.size(); ++i) {
+    if (preallocated_[i]) {
+      outputs_[i] = nullptr;  // owned by preallocated_[i]
+      results.Set(i, env.Null());
+      continue;
+    }
+    ValuePtr value(outputs_[i]);
+    outputs_[i] = nullptr;
+    results.Set(i, TensorToJs(env, std::move(value), std::string("output '") + output_names_[i] + "'", lent_));
+  }
+  return results;
+}
+
+void RunTask::Execute() noexcept {
+  try {
+    call_->Execute();
+  } catch (const OrtFailure& failure) {
+    failure_ = failure;
+  } catch (const std::exception& error) {
+    failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
+  }
+}
+
+void RunTask::Complete(Napi::Env env) {
+  if (failure_) {
+    call_->Unpin(env);
+    Reject(env, MakeOrtError(env, *failure_).Value());
+    return;
+  }
+  try {
+    Resolve(env, call_->Collect(env));
+  } catch (const OrtFailure& failure) {
+    Reject(env, MakeOrtError(env, failure).Value());
+  }
+}
+
+}  // namespace ortn

@@ -1,0 +1,59 @@
+// run.h: one Run, prepared on the main thread, executed anywhere, collected on the main thread.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "runner.h"
+#include "session.h"
+#include "value.h"
+
+namespace ortn {
+
+class RunCall {
+ public:
+  explicit RunCall(std::shared_ptr<SessionCore> core) : core_(std::move(core)) {}
+  ~RunCall();
+  RunCall(const RunCall&) = delete;
+  RunCall& operator=(const RunCall&) = delete;
+
+  // Main thread. feeds: flat [inputIndex, typeCode, data, dims, ...]; fetches: flat
+  // [outputIndex, typeCode | null, data | null, dims | null, ...] (a type code marks a
+  // preallocated output that ONNX Runtime writes in place). Input arrays are pinned, not copied.
+  void Prepare(Napi::Env env, Napi::Value feeds, Napi::Value fetches, Napi::Value options);
+  void Execute();  // any thread; throws OrtFailure
+  // Main thread: outputs in fetch order as [typeCode, data, dims] (null for preallocated ones).
+  Napi::Value Collect(Napi::Env env);
+  void Unpin(napi_env env);  // main thread; idempotent
+  void Cancel() noexcept;    // any thread
+
+ private:
+  std::shared_ptr<SessionCore> core_;
+  OrtRunOptions* options_ = nullptr;
+  std::vector<ValuePtr> inputs_;
+  std::vector<const OrtValue*> input_values_;
+  std::vector<const char*> input_names_;
+  std::vector<const char*> output_names_;
+  std::vector<OrtValue*> outputs_;
+  std::vector<ValuePtr> preallocated_;  // parallel to outputs_; set where the caller gave the memory
+  std::vector<napi_ref> pins_;          // raw: leaked, never deleted, if the environment goes first
+  std::vector<LentRange> lent_;
+};
+
+// A RunCall executed on the runner threads.
+class RunTask : public Task {
+ public:
+  RunTask(Napi::Env env, std::unique_ptr<RunCall> call) : Task(env), call_(std::move(call)) {}
+  void Execute() noexcept override;
+  void Complete(Napi::Env env) override;
+  void Cancel() noexcept override { call_->Cancel(); }
+
+ private:
+  std::unique_ptr<RunCall> call_;
+  std::optional<OrtFailure> failure_;
+};
+
+}  // namespace ortn

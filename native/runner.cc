@@ -1,0 +1,160 @@
+// runner.cc: the runner threads and the per-environment delivery of finished work.
+#include "runner.h"
+
+#include <cstdlib>
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ortn {
+
+Task::Task(Napi::Env env) { NAPI_THROW_IF_FAILED_VOID(env, napi_create_promise(env, &deferred_, &promise_)); }
+
+void Task::Resolve(Napi::Env env, Napi::Value value) {
+  napi_resolve_deferred(env, deferred_, value);
+  deferred_ = nullptr;
+}
+
+void Task::Reject(Napi::Env env, Napi::Value error) {
+  napi_reject_deferred(env, deferred_, error);
+  deferred_ = nullptr;
+}
+
+size_t RunnerCount() {
+  static const size_t count = [] {
+    if (const char* text = std::getenv("ORT_NAPI_RUN_THREADS")) {
+      long n = std::strtol(text, nullptr, 10);
+      if (n >= 1 && n <= 1024) return static_cast<size_t>(n);
+    }
+    size_t cores = std::thread::hardware_concurrency();
+    return cores < 2 ? size_t{2} : cores;
+  }();
+  return count;
+}
+
+// The process-wide runner threads. Never destroyed: at process exit a runner may still be inside
+// ONNX Runtime, and joining it from a static destructor would hang the exit.
+class Runners {
+ public:
+  static Runners& Get() {
+    static Runners* runners = new Runners();
+    return *runners;
+  }
+
+  void Post(Task* task, std::shared_ptr<Port> port) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.emplace_back(task, std::move(port));
+      if (threads_.size() < RunnerCount() && idle_ == 0) {
+        threads_.emplace_back([this] { Loop(); });
+        threads_.back().detach();
+      }
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::pair<Task*, std::shared_ptr<Port>> item;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++idle_;
+        ready_.wait(lock, [this] { return !queue_.empty(); });
+        --idle_;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      // A task whose environment has gone is not started at all.
+      if (!item.second->Closed()) item.first->Execute();
+      item.second->Finished(item.first);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::pair<Task*, std::shared_ptr<Port>>> queue_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+};
+
+std::shared_ptr<Port> Port::Create(Napi::Env env) {
+  std::shared_ptr<Port> port(new Port());
+  port->env_ = env;
+  napi_value name = Napi::String::New(env, "ort-napi");
+  // The threadsafe function holds its own reference, so the port outlives every call it dispatches.
+  auto* own = new std::shared_ptr<Port>(port);
+  napi_status status = napi_create_threadsafe_function(
+      env, nullptr, nullptr, name, 0, 1, own,
+      [](napi_env, void* data, void*) { delete static_cast<std::shared_ptr<Port>*>(data); }, port.get(), CallJs,
+      &port->tsfn_);
+  if (status != napi_ok) {
+    delete own;
+    NAPI_THROW_IF_FAILED(env, status, nullptr);
+  }
+  // An idle port must not keep the process alive; Submit refs it while work is outstanding.
+  napi_unref_threadsafe_function(env, port->tsfn_);
+  // Added after the threadsafe function, so this hook runs before Node tears that function down.
+  NAPI_THROW_IF_FAILED(env, napi_add_env_cleanup_hook(env, Cleanup, new std::shared_ptr<Port>(port)), nullptr);
+  return port;
+}
+
+void Port::Submit(Task* task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    executing_.insert(task);
+  }
+  if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
+  Runners::Get().Post(task, shared_from_this());
+}
+
+bool Port::Closed() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return closed_;
+}
+
+void Port::Finished(Task* task) {
+  bool delivered = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    executing_.erase(task);
+    // The call is made under the lock, so Cleanup cannot close the port between check and call.
+    delivered = !closed_ && napi_call_threadsafe_function(tsfn_, task, napi_tsfn_nonblocking) == napi_ok;
+  }
+  quiet_.notify_all();
+  if (!delivered) delete task;  // its environment is gone: free native resources only
+}
+
+void Port::CallJs(napi_env env, napi_value, void* context, void* data) {
+  auto* task = static_cast<Task*>(data);
+  if (env == nullptr) {  // the threadsafe function is being torn down with its environment
+    delete task;
+    return;
+  }
+  auto* port = static_cast<Port*>(context);
+  if (--port->outstanding_ == 0) napi_unref_threadsafe_function(env, port->tsfn_);
+  Napi::Env napi_env(env);
+  try {
+    task->Complete(napi_env);
+  } catch (const Napi::Error& error) {
+    task->Reject(napi_env, error.Value());
+  } catch (const std::exception& error) {
+    task->Reject(napi_env, Napi::Error::New(napi_env, error.what()).Value());
+  }
+  delete task;
+}
+
+void Port::Cleanup(void* arg) {
+  auto* holder = static_cast<std::shared_ptr<Port>*>(arg);
+  Port& port = **holder;
+  {
+    std::unique_lock<std::mutex> lock(port.mutex_);
+    port.closed_ = true;
+    for (Task* task : port.executing_) task->Cancel();
+    port.quiet_.wait(lock, [&] { return port.executing_.empty(); });
+  }
+  delete holder;
+}
+
+}  // namespace ortn

@@ -1,0 +1,289 @@
+// session.cc: loading a session off the main thread, its metadata, and the JS methods over it.
+#include "session.h"
+
+#include <optional>
+
+#include "addon.h"
+#include "options.h"
+#include "run.h"
+
+namespace ortn {
+
+namespace {
+
+// A string ONNX Runtime allocated with `allocator`, copied and freed.
+std::string TakeString(OrtAllocator* allocator, char* text) {
+  std::string copy = text != nullptr ? text : "";
+  if (text != nullptr) g_ort->ReleaseStatus(g_ort->AllocatorFree(allocator, text));
+  return copy;
+}
+
+ValueInfo ReadValueInfo(OrtSession* session, size_t index, bool input, OrtAllocator* allocator) {
+  ValueInfo info;
+  char* name = nullptr;
+  Check(input ? g_ort->SessionGetInputName(session, index, allocator, &name)
+              : g_ort->SessionGetOutputName(session, index, allocator, &name));
+  info.name = TakeString(allocator, name);
+  OrtTypeInfo* type_info = nullptr;
+  Check(input ? g_ort->SessionGetInputTypeInfo(session, index, &type_info)
+              : g_ort->SessionGetOutputTypeInfo(session, index, &type_info));
+  std::unique_ptr<OrtTypeInfo, void (*)(OrtTypeInfo*)> owner(type_info,
+                                                               [](OrtTypeInfo* p) { g_ort->ReleaseTypeInfo(p); });
+  Check(g_ort->GetOnnxTypeFromTypeInfo(type_info, &info.kind));
+  if (info.kind != ONNX_TYPE_TENSOR) return info;
+  const OrtTensorTypeAndShapeInfo* tensor = nullptr;  // owned by type_info
+  Check(g_ort->CastTypeInfoToTensorInfo(type_info, &tensor));
+  size_t rank = 0;
+  Check(g_ort->GetTensorElementType(tensor, &info.element));
+  Check(g_ort->GetDimensionsCount(tensor, &rank));
+  info.dims.resize(rank);
+  std::vector<const char*> symbolic(rank, nullptr);
+  Check(g_ort->GetDimensions(tensor, info.dims.data(), rank));
+  Check(g_ort->GetSymbolicDimensions(tensor, symbolic.data(), rank));
+  for (const char* name : symbolic) info.symbolic.emplace_back(name != nullptr ? name : "");
+  return info;
+}
+
+ModelInfo ReadModelInfo(OrtSession* session, OrtAllocator* allocator) {
+  ModelInfo model;
+  OrtModelMetadata* metadata = nullptr;
+  Check(g_ort->SessionGetModelMetadata(session, &metadata));
+  std::unique_ptr<OrtModelMetadata, void (*)(OrtModelMetadata*)> owner(
+      metadata, [](OrtModelMetadata* p) { g_ort->ReleaseModelMetadata(p); });
+  char* text = nullptr;
+  Check(g_ort->ModelMetadataGetProducerName(metadata, allocator, &text));
+  model.producer_name = TakeString(allocator, text);
+  Check(g_ort->ModelMetadataGetGraphName(metadata, allocator, &text));
+  model.graph_name = TakeString(allocator, text);
+  Check(g_ort->ModelMetadataGetDomain(metadata, allocator, &text));
+  model.domain = TakeString(allocator, text);
+  Check(g_ort->ModelMetadataGetDescription(metadata, allocator, &text));
+  model.description = TakeString(allocator, text);
+  Check(g_ort->ModelMetadataGetGraphDescription(metadata, allocator, &text));
+  model.graph_description = TakeString(allocator, text);
+  Check(g_ort->ModelMetadataGetVersion(metadata, &model.version));
+  char** keys = nullptr;
+  int64_t key_count = 0;
+  Check(g_ort->ModelMetadataGetCustomMetadataMapKeys(metadata, allocator, &keys, &key_count));
+  for (int64_t i = 0; i < key_count; ++i) {
+    std::string key = TakeString(allocator, keys[i]);
+    char* value = nullptr;
+    Check(g_ort->ModelMetadataLookupCustomMetadataMap(metadata, allocator, key.c_str(), &value));
+    model.custom.emplace_back(key, TakeString(allocator, value));
+  }
+  if (keys != nullptr) g_ort->ReleaseStatus(g_ort->AllocatorFree(allocator, keys));
+  return model;
+}
+
+// Any thread: ONNX Runtime's load, graph optimisation and metadata reads.
+std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, const std::string& path, const void* bytes,
+                                         size_t length, const SessionConfig& config) {
+  auto core = std::make_shared<SessionCore>();
+  core->env = std::move(env);
+  SessionOptionsPtr options = MakeSessionOptions(config);
+  if (bytes != nullptr) {
+    Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
+  } else {
+    Check(g_ort->CreateSession(core->env->get(), path.c_str(), options.get(), &core->session));
+  }
+  OrtAllocator* allocator = nullptr;
+  Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));
+  size_t count = 0;
+  Check(g_ort->SessionGetInputCount(core->session, &count));
+  for (size_t i = 0; i < count; ++i) core->inputs.push_back(ReadValueInfo(core->session, i, true, allocator));
+  Check(g_ort->SessionGetOutputCount(core->session, &count));
+  for (size_t i = 0; i < count; ++i) core->outputs.push_back(ReadValueInfo(core->session, i, false, allocator));
+  core->model = ReadModelInfo(core->session, allocator);
+  return core;
+}
+
+class CreateSessionTask : public Task {
+ public:
+  CreateSessionTask(Napi::Env env, std::shared_ptr<OrtEnvHandle> ort_env, SessionConfig config)
+      : Task(env), ort_env_(std::move(ort_env)), config_(std::move(config)) {}
+
+  void SetPath(std::string path) { path_ = std::move(path); }
+  // The model's bytes are read in place; the array stays pinned until the load is over.
+  void SetBytes(Napi::Env env, Napi::Value array, const void* bytes, size_t length) {
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, array, 1, &pin_));
+    bytes_ = bytes;
+    length_ = length;
+  }
+
+  void Execute() noexcept override {
+    try {
+      core_ = LoadSession(ort_env_, path_, bytes_, length_, config_);
+    } catch (const OrtFailure& failure) {
+      failure_ = failure;
+    } catch (const std::exception& error) {
+      failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
+    }
+  }
+
+  void Complete(Napi::Env env) override {
+    if (pin_ != nullptr) napi_delete_reference(env, pin_);
+    pin_ = nullptr;
+    if (failure_) {
+      Reject(env, MakeOrtError(env, *failure_).Value());
+    } else {
+      Resolve(env, SessionWrap::NewInstance(env, std::move(core_)));
+    }
+  }
+
+ private:
+  std::shared_ptr<OrtEnvHandle> ort_env_;
+  SessionConfig config_;
+  std::string path_;
+  const void* bytes_ = nullptr;
+  size_t length_ = 0;
+  napi_ref pin_ = nullptr;
+  std::shared_ptr<SessionCore> core_;
+  std::optional<OrtFailure> failure_;
+};
+
+Napi::Object ValueInfoToJs(Napi::Env env, const ValueInfo& info) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("name", info.name);
+  object.Set("kind", static_cast<double>(info.kind));
+  object.Set("type", static_cast<double>(info.element));
+  Napi::Array dims = Napi::Array::New(env, info.dims.size());
+  for (uint32_t i = 0; i < info.dims.size(); ++i) {
+    if (!info.symbolic[i].empty())
+      dims.Set(i, info.symbolic[i]);
+    else
+      dims.Set(i, static_cast<double>(info.dims[i]));
+  }
+  object.Set("dims", dims);
+  return object;
+}
+
+// Converts ONNX Runtime's errors raised on the main thread into OrtError.
+template <typename F>
+Napi::Value Guard(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const OrtFailure& failure) {
+    throw MakeOrtError(env, failure);
+  }
+}
+
+}  // namespace
+
+Napi::Function SessionWrap::DefineClass(Napi::Env env) {
+  return ObjectWrap<SessionWrap>::DefineClass(env, "Session",
+                                              {
+                                                  InstanceMethod<&SessionWrap::Metadata>("metadata"),
+                                                  InstanceMethod<&SessionWrap::Run>("run"),
+                                                  InstanceMethod<&SessionWrap::RunSync>("runSync"),
+                                                  InstanceMethod<&SessionWrap::Release>("release"),
+                                              });
+}
+
+Napi::Value SessionWrap::Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    AddonData& data = AddonData::Of(env);
+    auto task = std::make_unique<CreateSessionTask>(env, data.OrtEnvironment(env),
+                                                    SessionConfig::FromJs(env, info[1]));
+    Napi::Value model = info[0];
+    if (model.IsString()) {
+      task->SetPath(model.As<Napi::String>().Utf8Value());
+    } else if (model.IsTypedArray() && model.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      Napi::Uint8Array bytes = model.As<Napi::Uint8Array>();
+      if (bytes.ByteLength() == 0) throw Napi::TypeError::New(env, "createSession: the model bytes are empty");
+      task->SetBytes(env, model, bytes.Data(), bytes.ByteLength());
+    } else {
+      throw Napi::TypeError::New(env, "createSession: the model must be a path string or a Uint8Array");
+    }
+    Napi::Value promise(env, task->promise());
+    data.port->Submit(task.release());
+    return promise;
+  });
+}
+
+Napi::Object SessionWrap::NewInstance(Napi::Env env, std::shared_ptr<SessionCore> core) {
+  auto* holder = new std::shared_ptr<SessionCore>(std::move(core));
+  Napi::External<std::shared_ptr<SessionCore>> external = Napi::External<std::shared_ptr<SessionCore>>::New(
+      env, holder, [](Napi::Env, std::shared_ptr<SessionCore>* p) { delete p; });
+  return AddonData::Of(env).session_class.New({external});
+}
+
+SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "sessions are made by InferenceSession.create()");
+  core_ = *info[0].As<Napi::External<std::shared_ptr<SessionCore>>>().Data();
+  info.This().As<Napi::Object>().TypeTag(&SessionTypeTag());
+}
+
+std::shared_ptr<SessionCore> SessionWrap::Live(const Napi::CallbackInfo& info) {
+  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&SessionTypeTag()))
+    throw Napi::TypeError::New(info.Env(), "this is not an ort-napi session");
+  if (!core_) throw Napi::Error::New(info.Env(), "the session was released");
+  return core_;
+}
+
+Napi::Value SessionWrap::Metadata(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<SessionCore> core = Live(info);
+  Napi::Array inputs = Napi::Array::New(env, core->inputs.size());
+  for (uint32_t i = 0; i < core->inputs.size(); ++i) inputs.Set(i, ValueInfoToJs(env, core->inputs[i]));
+  Napi::Array outputs = Napi::Array::New(env, core->outputs.size());
+  for (uint32_t i = 0; i < core->outputs.size(); ++i) outputs.Set(i, ValueInfoToJs(env, core->outputs[i]));
+  Napi::Object model = Napi::Object::New(env);
+  model.Set("producerName", core->model.producer_name);
+  model.Set("graphName", core->model.graph_name);
+  model.Set("domain", core->model.domain);
+  model.Set("description", core->model.description);
+  model.Set("graphDescription", core->model.graph_description);
+  // ONNX Runtime reports an unset model_version as INT64_MAX.
+  if (core->model.version != INT64_MAX) model.Set("version", static_cast<double>(core->model.version));
+  Napi::Object custom = Napi::Object::New(env);
+  for (const auto& entry : core->model.custom) custom.Set(entry.first, entry.second);
+  model.Set("customMetadataMap", custom);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("inputs", inputs);
+  result.Set("outputs", outputs);
+  result.Set("model", model);
+  return result;
+}
+
+Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto call = std::make_unique<RunCall>(Live(info));
+    try {
+      call->Prepare(env, info[0], info[1], info[2]);
+    } catch (...) {
+      call->Unpin(env);
+      throw;
+    }
+    auto task = std::make_unique<RunTask>(env, std::move(call));
+    Napi::Value promise(env, task->promise());
+    AddonData::Of(env).port->Submit(task.release());
+    return promise;
+  });
+}
+
+Napi::Value SessionWrap::RunSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    RunCall call(Live(info));
+    try {
+      call.Prepare(env, info[0], info[1], info[2]);
+      call.Execute();
+    } catch (...) {
+      call.Unpin(env);
+      throw;
+    }
+    return call.Collect(env);
+  });
+}
+
+Napi::Value SessionWrap::Release(const Napi::CallbackInfo& info) {
+  if (!info.This().As<Napi::Object>().CheckTypeTag(&SessionTypeTag()))
+    throw Napi::TypeError::New(info.Env(), "this is not an ort-napi session");
+  core_.reset();  // runs in flight hold their own share; the OrtSession goes with the last
+  return info.Env().Undefined();
+}
+
+}  // namespace ortn

@@ -1,0 +1,65 @@
+// session.h: SessionWrap, the JS object over one OrtSession, with its async load and its runs.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "env.h"
+#include "ort_api.h"
+
+namespace ortn {
+
+struct ValueInfo {
+  std::string name;
+  ONNXType kind = ONNX_TYPE_UNKNOWN;
+  ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // tensors only
+  std::vector<int64_t> dims;                                                      // -1 where not fixed
+  std::vector<std::string> symbolic;                                              // "" where none
+};
+
+struct ModelInfo {
+  std::string producer_name, graph_name, domain, description, graph_description;
+  int64_t version = 0;
+  std::vector<std::pair<std::string, std::string>> custom;
+};
+
+// The OrtSession and what was read from it at load. Shared by the JS object and every run in
+// flight, so a release or a garbage collection never frees it under a running inference.
+struct SessionCore {
+  std::shared_ptr<OrtEnvHandle> env;  // outlives the session
+  OrtSession* session = nullptr;
+  std::vector<ValueInfo> inputs, outputs;
+  ModelInfo model;
+
+  SessionCore() = default;
+  SessionCore(const SessionCore&) = delete;
+  SessionCore& operator=(const SessionCore&) = delete;
+  ~SessionCore() {
+    if (session != nullptr) g_ort->ReleaseSession(session);
+  }
+};
+
+class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  // [async] createSession(pathOrBytes, options) -> Promise<Session>
+  static Napi::Value Create(const Napi::CallbackInfo& info);
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<SessionCore> core);
+
+  explicit SessionWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Metadata(const Napi::CallbackInfo& info);  // [sync]
+  Napi::Value Run(const Napi::CallbackInfo& info);       // [async] run(feeds, fetches, runOptions)
+  Napi::Value RunSync(const Napi::CallbackInfo& info);   // [sync]  runSync(feeds, fetches, runOptions)
+  Napi::Value Release(const Napi::CallbackInfo& info);   // [sync]  drops this object's share
+  std::shared_ptr<SessionCore> Live(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<SessionCore> core_;
+};
+
+}  // namespace ortn

@@ -1,0 +1,248 @@
+// value.cc: tensor conversion between JS and ONNX Runtime, zero-copy for numeric data both ways.
+#include "value.h"
+
+#include <cstring>
+#include <limits>
+
+namespace ortn {
+
+namespace {
+
+OrtAllocator* DefaultAllocator() {
+  static OrtAllocator* allocator = [] {
+    OrtAllocator* out = nullptr;
+    Check(g_ort->GetAllocatorWithDefaultOptions(&out));
+    return out;
+  }();
+  return allocator;
+}
+
+std::string DimsText(const std::vector<int64_t>& dims) {
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  return text + "]";
+}
+
+std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const std::string& what, size_t* count) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, what + ": dims must be an array of integers");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int64_t> dims(array.Length());
+  size_t product = 1;
+  for (uint32_t i = 0; i < dims.size(); ++i) {
+    Napi::Value dim = array.Get(i);
+    double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d)))
+      throw Napi::RangeError::New(env, what + ": dims[" + std::to_string(i) + "] must be a non-negative integer");
+    dims[i] = static_cast<int64_t>(d);
+    size_t n = static_cast<size_t>(dims[i]);
+    if (n != 0 && product > std::numeric_limits<size_t>::max() / n)
+      throw Napi::RangeError::New(env, what + ": dims " + DimsText(dims) + " hold more elements than memory can");
+    product *= n;
+  }
+  *count = product;
+  return dims;
+}
+
+size_t TypedArrayElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    default:
+      return 8;
+  }
+}
+
+napi_typedarray_type TypedArrayFor(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return napi_float32_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return napi_float64_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return napi_int8_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return napi_int16_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return napi_int32_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return napi_bigint64_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16:
+      return napi_uint16_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return napi_uint32_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return napi_biguint64_array;
+    default: return napi_uint8_array;  // uint8, bool
+  }
+}
+
+// What an external ArrayBuffer needs to give its memory back to ONNX Runtime.
+struct Lease {
+  OrtValue* value;
+  int64_t bytes;
+};
+
+void ReleaseLease(napi_env env, void*, void* hint) {
+  auto* lease = static_cast<Lease*>(hint);
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -lease->bytes, &ignored);
+  g_ort->ReleaseValue(lease->value);
+  delete lease;
+}
+
+Napi::Value StringsToJs(Napi::Env env, OrtValue* value, size_t count) {
+  size_t total = 0;
+  Check(g_ort->GetStringTensorDataLength(value, &total));
+  std::vector<char> bytes(total + 1);
+  std::vector<size_t> offsets(count + 1);
+  Check(g_ort->GetStringTensorContent(value, bytes.data(), total, offsets.data(), count));
+  offsets[count] = total;
+  Napi::Array strings = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; ++i)
+    strings.Set(static_cast<uint32_t>(i), Napi::String::New(env, bytes.data() + offsets[i], offsets[i + 1] - offsets[i]));
+  return strings;
+}
+
+}  // namespace
+
+const OrtMemoryInfo* CpuMemoryInfo() {
+  static OrtMemoryInfo* info = [] {
+    OrtMemoryInfo* out = nullptr;
+    Check(g_ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &out));
+    return out;
+  }();
+  return info;
+}
+
+ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const std::string& what,
+                      LentRange* lent) {
+  *lent = {nullptr, 0};
+  if (!type.IsNumber()) throw Napi::TypeError::New(env, what + ": the element type code must be a number");
+  auto elem = static_cast<ONNXTensorElementDataType>(type.As<Napi::Number>().Int32Value());
+  size_t count = 0;
+  std::vector<int64_t> shape = DimsFromJs(env, dims, what, &count);
+  OrtValue* raw = nullptr;
+
+  if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    if (!data.IsArray()) throw Napi::TypeError::New(env, what + ": string tensor data must be an array of strings");
+    Napi::Array array = data.As<Napi::Array>();
+    if (array.Length() != count)
+      throw Napi::RangeError::New(env, what + ": data holds " + std::to_string(array.Length()) +
+                                           " strings but dims " + DimsText(shape) + " need " + std::to_string(count));
+    std::vector<std::string> strings(count);
+    std::vector<const char*> pointers(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      Napi::Value item = array.Get(i);
+      if (!item.IsString())
+        throw Napi::TypeError::New(env, what + ": data[" + std::to_string(i) + "] is not a string");
+      strings[i] = item.As<Napi::String>().Utf8Value();
+      pointers[i] = strings[i].c_str();
+    }
+    Check(g_ort->CreateTensorAsOrtValue(DefaultAllocator(), shape.data(), shape.size(), elem, &raw));
+    ValuePtr value(raw);
+    Check(g_ort->FillStringTensor(value.get(), pointers.data(), count));
+    return value;
+  }
+
+  size_t element_size = ElementSize(elem);
+  if (element_size == 0)
+    throw Napi::TypeError::New(env, what + ": element type code " + std::to_string(elem) + " is not supported");
+  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, what + ": data must be a TypedArray");
+  napi_typedarray_type array_type;
+  size_t length = 0;
+  void* bytes = nullptr;
+  napi_value buffer;
+  size_t byte_offset = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, data, &array_type, &length, &bytes, &buffer, &byte_offset),
+                       ValuePtr());
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, buffer, &detached);
+  if (detached) throw Napi::TypeError::New(env, what + ": its ArrayBuffer is detached");
+  if (TypedArrayElementSize(array_type) != element_size)
+    throw Napi::TypeError::New(env, what + ": the TypedArray's element size does not match its element type");
+  if (length != count)
+    throw Napi::RangeError::New(env, what + ": data holds " + std::to_string(length) + " elements but dims " +
+                                         DimsText(shape) + " need " + std::to_string(count));
+  static char empty_tensor_bytes[8];  // ONNX Runtime wants a pointer even for zero elements
+  if (bytes == nullptr) bytes = empty_tensor_bytes;
+  size_t byte_length = count * element_size;
+  Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, byte_length, shape.data(), shape.size(), elem,
+                                              &raw));
+  *lent = {static_cast<const char*>(bytes), byte_length};
+  return ValuePtr(raw);
+}
+
+Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, const std::vector<LentRange>& lent) {
+  ONNXType kind = ONNX_TYPE_UNKNOWN;
+  Check(g_ort->GetValueType(value.get(), &kind));
+  if (kind != ONNX_TYPE_TENSOR)
+    throw OrtFailure(ORT_NOT_IMPLEMENTED, what + " is a non-tensor value (ONNX type " + std::to_string(kind) +
+                                              "), which ort-napi does not convert yet");
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  Check(g_ort->GetTensorTypeAndShape(value.get(), &info));
+  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> info_owner(
+      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
+  ONNXTensorElementDataType elem;
+  size_t rank = 0, count = 0;
+  Check(g_ort->GetTensorElementType(info, &elem));
+  Check(g_ort->GetDimensionsCount(info, &rank));
+  std::vector<int64_t> shape(rank);
+  Check(g_ort->GetDimensions(info, shape.data(), rank));
+  Check(g_ort->GetTensorShapeElementCount(info, &count));
+
+  Napi::Array dims = Napi::Array::New(env, rank);
+  for (uint32_t i = 0; i < rank; ++i) dims.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, Napi::Number::New(env, elem));
+  result.Set(2u, dims);
+
+  if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+    result.Set(1u, StringsToJs(env, value.get(), count));
+    return result;
+  }
+  size_t element_size = ElementSize(elem);
+  if (element_size == 0)
+    throw OrtFailure(ORT_NOT_IMPLEMENTED,
+                     what + " has element type " + std::to_string(elem) + ", which ort-napi does not convert yet");
+  size_t byte_length = count * element_size;
+  void* bytes = nullptr;
+  if (byte_length > 0) Check(g_ort->GetTensorMutableData(value.get(), &bytes));
+
+  // An output that shares memory with an input (ONNX Runtime may alias them) is copied: that memory
+  // belongs to a JS ArrayBuffer already.
+  bool shares_input = false;
+  for (const LentRange& range : lent) {
+    const char* p = static_cast<const char*>(bytes);
+    if (range.first != nullptr && p < range.first + range.second && range.first < p + byte_length) shares_input = true;
+  }
+
+  napi_value buffer = nullptr;
+  if (byte_length > 0 && !shares_input) {
+    auto* lease = new Lease{value.get(), static_cast<int64_t>(byte_length)};
+    napi_status status = napi_create_external_arraybuffer(env, bytes, byte_length, ReleaseLease, lease, &buffer);
+    if (status == napi_ok) {
+      value.release();  // now owned by the ArrayBuffer
+      int64_t ignored = 0;
+      napi_adjust_external_memory(env, lease->bytes, &ignored);
+    } else {
+      delete lease;
+      // napi_no_external_buffers_allowed (Electron's V8 sandbox): fall back to one copy below.
+      if (status != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+      buffer = nullptr;
+    }
+  }
+  if (buffer == nullptr) {
+    void* copy = nullptr;
+    NAPI_THROW_IF_FAILED(env, napi_create_arraybuffer(env, byte_length, &copy, &buffer), Napi::Value());
+    if (byte_length > 0) std::memcpy(copy, bytes, byte_length);
+  }
+  napi_value array;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, TypedArrayFor(elem), count, buffer, 0, &array), Napi::Value());
+  result.Set(1u, Napi::Value(env, array));
+  return result;
+}
+
+}  // namespace ortn

@@ -1,0 +1,37 @@
+// value.h: JS tensors to OrtValues without copying their bytes, and OrtValues back to JS as
+// external ArrayBuffers over ONNX Runtime's own memory.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ort_api.h"
+
+namespace ortn {
+
+struct ValueDeleter {
+  void operator()(OrtValue* value) const { g_ort->ReleaseValue(value); }
+};
+using ValuePtr = std::unique_ptr<OrtValue, ValueDeleter>;
+
+// A byte range lent to ONNX Runtime by JS; an output that lands inside one is copied, not shared.
+using LentRange = std::pair<const char*, size_t>;
+
+// Wraps a JS tensor ([typeCode, TypedArray | string[], dims]) as an OrtValue. Numbers are not
+// copied: ONNX Runtime reads the TypedArray's own bytes, so the caller keeps `data` referenced
+// until the value is released. `what` names the value in errors ("input 'x'").
+ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const std::string& what,
+                      LentRange* lent);
+
+// Hands a tensor to JS as [typeCode, TypedArray | string[], dims]. Numbers are not copied: the
+// TypedArray views ONNX Runtime's memory and the OrtValue is released when it is collected.
+Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, const std::vector<LentRange>& lent);
+
+// The CPU memory description for tensors over caller memory.
+const OrtMemoryInfo* CpuMemoryInfo();
+
+}  // namespace ortn
