@@ -19,7 +19,7 @@ export interface ModelMetadata {
   readonly description: string;
   readonly graphDescription: string;
   /** The model_version field; undefined when the model does not set it. */
-  readonly version: number | undefined;
+  readonly version?: number;
   readonly customMetadataMap: Readonly<Record<string, string>>;
 }
 
@@ -242,7 +242,12 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor 
     tensor = value;
   } else if (typeof value === 'object' && value !== null && 'type' in value && 'data' in value && 'dims' in value) {
     const like = value as { type: TensorType; data: never; dims: readonly number[] };
-    tensor = new Tensor(like.type, like.data, like.dims); // a Tensor from onnxruntime-common or another copy
+    try {
+      tensor = new Tensor(like.type, like.data, like.dims); // a Tensor from onnxruntime-common or another copy
+    } catch (error) {
+      (error as Error).message = `${what}: ${(error as Error).message}`;
+      throw error;
+    }
   } else {
     throw invalid(what, 'a Tensor', value);
   }
@@ -262,7 +267,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor 
     }
   }
   if (tensor.data.length !== tensor.size) {
-    if (isDetached(tensor.data)) throw new TypeError(`${what}'s data is unreadable: its ArrayBuffer was detached (transferred?)`);
+    if (isDetached(tensor.data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
     throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${tensor.size}`);
   }
   return tensor;

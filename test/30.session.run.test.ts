@@ -1,0 +1,148 @@
+// 30.session.run: values in and out are exact, results match arithmetic done in JS, every run form works.
+import { describe, expect, test } from 'vitest';
+import { buildModel, type ElemType } from './support/onnx.js';
+import { addMul, identity, matmul, random } from './support/models.js';
+import { InferenceSession, Tensor, type Ort } from './support/ort.js';
+
+type Case = [ElemType, unknown];
+const cases: Case[] = [
+  ['float32', new Float32Array([1.5, -2.25, 3.4028234663852886e38, Number.NaN, -0, Infinity])],
+  ['float64', new Float64Array([Math.PI, -1e308, 5e-324, Number.NaN, -0, -Infinity])],
+  ['int8', new Int8Array([-128, -1, 0, 1, 127, 42])],
+  ['uint8', new Uint8Array([0, 1, 127, 128, 254, 255])],
+  ['int16', new Int16Array([-32768, -1, 0, 1, 32767, 1000])],
+  ['uint16', new Uint16Array([0, 1, 32768, 65535, 2, 3])],
+  ['int32', new Int32Array([-2147483648, -1, 0, 1, 2147483647, 7])],
+  ['uint32', new Uint32Array([0, 1, 2147483648, 4294967295, 5, 6])],
+  ['int64', new BigInt64Array([-(2n ** 63n), -1n, 0n, 1n, 2n ** 63n - 1n, 2n ** 53n + 1n])],
+  ['uint64', new BigUint64Array([0n, 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 53n + 1n, 9n])],
+  ['bool', new Uint8Array([1, 0, 1, 1, 0, 0])],
+  ['float16', new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7e00, 0x8000])],
+  ['bfloat16', new Uint16Array([0x3f80, 0xc000, 0x7f7f, 0x0001, 0x7fc0, 0x8000])],
+  ['string', ['', 'ascii', 'ÿ—✓ 漢字', '🙂 emoji', 'tab\tand\nnewline', 'x'.repeat(1000)]],
+];
+
+describe('run', () => {
+  test.each(cases)('%s round-trips through Identity with exact values and dims', async (type, data) => {
+    const session = await InferenceSession.create(identity(type, ['a', 'b']));
+    const input = new Tensor(type as Ort.TensorType, data as never, [2, 3]);
+    const { y } = await session.run({ x: input });
+    expect(y.type).toBe(type);
+    expect(y.dims).toEqual([2, 3]);
+    expect(y.data.constructor).toBe((data as object).constructor);
+    if (type === 'float32' || type === 'float64') {
+      // Object.is keeps -0 and NaN apart from 0
+      Array.from(y.data as Float32Array).forEach((v, i) => expect(Object.is(v, (data as Float32Array)[i])).toBe(true));
+    } else {
+      expect(y.data).toEqual(data);
+    }
+    expect(y.data).not.toBe(data);
+    const sync = session.runSync({ x: input });
+    expect(sync.y.data).toEqual(y.data);
+    await session.release();
+  });
+
+  test('scalars and zero-sized tensors', async () => {
+    const scalar = await InferenceSession.create(identity('float32', []));
+    const s = await scalar.run({ x: new Tensor('float32', new Float32Array([2.5]), []) });
+    expect(s.y.dims).toEqual([]);
+    expect(Array.from(s.y.data as Float32Array)).toEqual([2.5]);
+    const empty = await InferenceSession.create(identity('float32', ['n', 4]));
+    const e = await empty.run({ x: new Tensor('float32', new Float32Array(0), [0, 4]) });
+    expect(e.y.dims).toEqual([0, 4]);
+    expect(e.y.size).toBe(0);
+    expect(e.y.data).toHaveLength(0);
+    const strings = await InferenceSession.create(identity('string', ['n']));
+    const z = await strings.run({ x: new Tensor('string', [], [0]) });
+    expect(z.y.data).toEqual([]);
+  });
+
+  test('Add and Mul equal the sums and products computed in JS', async () => {
+    const session = await InferenceSession.create(addMul());
+    const a = random(300, 1);
+    const b = random(300, 2);
+    const out = await session.run({ a: new Tensor('float32', a, [100, 3]), b: new Tensor('float32', b, [100, 3]) });
+    expect(out.sum.dims).toEqual([100, 3]);
+    // float32 arithmetic, exactly as ONNX Runtime does it
+    expect(out.sum.data).toEqual(a.map((v, i) => Math.fround(v + b[i])));
+    expect(out.product.data).toEqual(a.map((v, i) => Math.fround(v * b[i])));
+  });
+
+  test('MatMul equals the product computed in JS', async () => {
+    const session = await InferenceSession.create(matmul());
+    const [n, k, m] = [7, 33, 5];
+    const x = random(n * k, 3);
+    const w = random(k * m, 4);
+    const { y } = await session.run({ x: new Tensor('float32', x, [n, k]), w: new Tensor('float32', w, [k, m]) });
+    expect(y.dims).toEqual([n, m]);
+    const got = y.data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < m; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += x[i * k + p] * w[p * m + j];
+        expect(got[i * m + j]).toBeCloseTo(sum, 4);
+      }
+    }
+  });
+
+  test('inputs are read in place from a TypedArray with a byteOffset', async () => {
+    const session = await InferenceSession.create(identity('float64', ['n']));
+    const backing = new Float64Array([9, 9, 1, 2, 3, 9]);
+    const view = backing.subarray(2, 5);
+    const { y } = await session.run({ x: new Tensor('float64', view, [3]) });
+    expect(Array.from(y.data as Float64Array)).toEqual([1, 2, 3]);
+  });
+
+  test('fetches as a list of names returns only those outputs', async () => {
+    const session = await InferenceSession.create(addMul());
+    const feeds = { a: new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]), b: new Tensor('float32', new Float32Array([4, 5, 6]), [1, 3]) };
+    const only = await session.run(feeds, ['product']);
+    expect(Object.keys(only)).toEqual(['product']);
+    expect(Array.from(only.product.data as Float32Array)).toEqual([4, 10, 18]);
+    const withOptions = await session.run(feeds, ['sum'], { tag: 'fetch-sum', logSeverityLevel: 3 });
+    expect(Array.from(withOptions.sum.data as Float32Array)).toEqual([5, 7, 9]);
+    const optionsOnly = await session.run(feeds, { tag: 'all-outputs' });
+    expect(Object.keys(optionsOnly).sort()).toEqual(['product', 'sum']);
+  });
+
+  test('a preallocated output is written in place', async () => {
+    const session = await InferenceSession.create(addMul());
+    const feeds = { a: new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]), b: new Tensor('float32', new Float32Array([4, 5, 6]), [1, 3]) };
+    const target = new Tensor('float32', new Float32Array(3), [1, 3]);
+    const out = await session.run(feeds, { sum: target, product: null });
+    expect(out.sum).toBe(target);
+    expect(Array.from(target.data as Float32Array)).toEqual([5, 7, 9]);
+    expect(Array.from(out.product.data as Float32Array)).toEqual([4, 10, 18]);
+    const syncTarget = new Tensor('float32', new Float32Array(3), [1, 3]);
+    session.runSync(feeds, { product: syncTarget });
+    expect(Array.from(syncTarget.data as Float32Array)).toEqual([4, 10, 18]);
+  });
+
+  test('outputs are views over memory no other output or input shares', async () => {
+    const session = await InferenceSession.create(
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', dims: [4] }],
+        outputs: [
+          { name: 'y', type: 'float32', dims: [4] },
+          { name: 'z', type: 'float32', dims: [4] },
+        ],
+        nodes: [
+          { op: 'Identity', inputs: ['x'], outputs: ['y'] },
+          { op: 'Identity', inputs: ['x'], outputs: ['z'] },
+        ],
+      }),
+    );
+    const x = new Float32Array([1, 2, 3, 4]);
+    const out = await session.run({ x: new Tensor(x) });
+    (out.y.data as Float32Array)[0] = 100;
+    expect((out.z.data as Float32Array)[0]).toBe(1);
+    expect(x[0]).toBe(1);
+  });
+
+  test('onnxruntime-common style tensors from another library are accepted', async () => {
+    const session = await InferenceSession.create(identity('int32', ['n']));
+    const foreign = { type: 'int32', data: new Int32Array([5, 6]), dims: [2], size: 2 };
+    const { y } = await session.run({ x: foreign as never });
+    expect(Array.from(y.data as Int32Array)).toEqual([5, 6]);
+  });
+});

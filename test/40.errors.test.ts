@@ -1,0 +1,115 @@
+// 40.errors: every bad input gets an error that names what was wrong, and none of them crash the process.
+import { createRequire } from 'node:module';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { addMul, identity, matmul } from './support/models.js';
+import { InferenceSession, OrtError, Tensor, type Ort } from './support/ort.js';
+
+let session: Ort.InferenceSession;
+let fixed: Ort.InferenceSession;
+const f32 = (n: number, dims: number[]) => new Tensor('float32', new Float32Array(n), dims);
+const good = () => ({ a: f32(3, [1, 3]), b: f32(3, [1, 3]) });
+
+beforeAll(async () => {
+  session = await InferenceSession.create(addMul());
+  fixed = await InferenceSession.create(identity('float32', [2, 3]));
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  const result = await promise.then(() => undefined, (e: Error) => e);
+  if (!result) throw new Error('expected a rejection');
+  return result;
+}
+
+describe('bad feeds are refused before ONNX Runtime sees them', () => {
+  test.each<[string, () => unknown, ErrorConstructor, string]>([
+    ['feeds not an object', () => null, TypeError, 'feeds must be an object mapping input names to Tensors; received null'],
+    ['feeds a Tensor', () => f32(3, [3]), TypeError, 'feeds must be an object mapping input names to Tensors; received an object (Tensor)'],
+    ['an unknown input name', () => ({ ...good(), c: f32(3, [1, 3]) }), TypeError, "feeds has 'c', which is not an input of this model (inputs: a, b)"],
+    ['a missing input', () => ({ a: f32(3, [1, 3]) }), TypeError, "feeds is missing input 'b'"],
+    ['a value that is not a tensor', () => ({ ...good(), b: new Float32Array(3) }), TypeError, "input 'b' must be a Tensor; received a Float32Array of length 3"],
+    ['the wrong element type', () => ({ ...good(), a: new Tensor('float64', new Float64Array(3), [1, 3]) }), TypeError, "input 'a' has element type 'float64', but the model expects 'float32'"],
+    ['the wrong rank', () => ({ ...good(), a: f32(3, [3]) }), RangeError, "input 'a' has 1 dims [3], but the model expects 2 [n,3]"],
+    ['a fixed dim not matched', () => ({ ...good(), a: f32(4, [1, 4]) }), RangeError, "input 'a' has dims[1] = 4, but the model fixes it at 3 (model shape [n,3])"],
+    ['a negative dim', () => ({ ...good(), a: { type: 'float32', data: new Float32Array(3), dims: [-1, 3] } }), RangeError, "input 'a': Tensor dims[0] must be a non-negative integer; received number -1"],
+    ['a non-integer dim', () => ({ ...good(), a: { type: 'float32', data: new Float32Array(3), dims: [0.5, 3] } }), RangeError, "input 'a': Tensor dims[0] must be a non-negative integer; received number 0.5"],
+    ['data length not the product of dims', () => ({ ...good(), a: { type: 'float32', data: new Float32Array(5), dims: [2, 3] } }), RangeError, "input 'a': Tensor data has 5 elements but dims [2,3] need 6"],
+  ])('%s', async (_name, feeds, kind, message) => {
+    const error = await rejection(session.run(feeds() as never));
+    expect(error).toBeInstanceOf(kind);
+    expect(error.message).toBe(message);
+    expect(() => session.runSync(feeds() as never)).toThrow(message);
+  });
+
+  test('a detached ArrayBuffer', async () => {
+    const data = new Float32Array(6);
+    const tensor = new Tensor('float32', data, [2, 3]);
+    structuredClone(data.buffer, { transfer: [data.buffer] });
+    const error = await rejection(fixed.run({ x: tensor }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toBe("input 'x' cannot be read: its ArrayBuffer was detached (transferred?)");
+  });
+
+  test('a string tensor whose array changed length after construction', async () => {
+    const strings = await InferenceSession.create(identity('string', [2]));
+    const data = ['a', 'b'];
+    const tensor = new Tensor('string', data, [2]);
+    data.push('c');
+    const error = await rejection(strings.run({ x: tensor }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.message).toBe("input 'x' has 3 elements of data but dims [2] need 2");
+  });
+});
+
+describe('bad fetches and options', () => {
+  test.each<[string, unknown, unknown, ErrorConstructor, string]>([
+    ['an unknown output name', ['nope'], undefined, TypeError, "fetches has 'nope', which is not an output of this model (outputs: sum, product)"],
+    ['a name twice', ['sum', 'sum'], undefined, TypeError, 'fetches names an output more than once'],
+    ['no outputs', [], undefined, TypeError, 'fetches must name at least one output'],
+    ['a non-string name', [7], undefined, TypeError, 'fetches[0] must be an output name; received number 7'],
+    ['a preallocated output of the wrong type', { sum: new Tensor('int32', new Int32Array(3), [1, 3]) }, undefined, TypeError, "fetches['sum'] has element type 'int32', but the model expects 'float32'"],
+    ['an unknown run option', ['sum'], { tagg: 'x' }, TypeError, "run options has an unknown option 'tagg' (known: logSeverityLevel, logVerbosityLevel, tag)"],
+    ['a run option of the wrong type', ['sum'], { logSeverityLevel: 'high' }, TypeError, 'run options.logSeverityLevel must be an integer; received the string "high"'],
+  ])('%s', async (_name, fetches, options, kind, message) => {
+    const error = await rejection(session.run(good(), fetches as never, options as never));
+    expect(error).toBeInstanceOf(kind);
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('failures inside ONNX Runtime', () => {
+  test('a shape ONNX Runtime rejects at run time gives an OrtError, and the session stays usable', async () => {
+    const mm = await InferenceSession.create(matmul());
+    const error = await rejection(mm.run({ x: f32(6, [2, 3]), w: f32(8, [4, 2]) }));
+    expect(error).toBeInstanceOf(OrtError);
+    expect((error as Ort.OrtError).code).toMatch(/^(INVALID_ARGUMENT|FAIL|RUNTIME_EXCEPTION)$/);
+    expect(error.message).toMatch(/MatMul|dimension/i);
+    expect(error.stack).toContain('40.errors.test.ts');
+    const ok = await mm.run({ x: f32(6, [2, 3]), w: f32(12, [3, 4]) });
+    expect(ok.y.dims).toEqual([2, 4]);
+  });
+});
+
+describe('the native layer does not trust its caller', () => {
+  const require = createRequire(import.meta.url);
+  const { native } = require('../dist/binding.js') as typeof import('../lib/binding.js');
+
+  test('bad arguments to the addon throw instead of crashing', async () => {
+    expect(() => native.init(42 as never)).toThrow('init: libraryPath must be a string');
+    expect(() => native.createSession(42 as never, {})).toThrow('createSession: the model must be a path string or a Uint8Array');
+    expect(() => native.createSession(new Uint8Array(0), {})).toThrow('createSession: the model bytes are empty');
+    expect(() => native.createSession('x.onnx', { intraOpNumThreads: 'two' } as never)).toThrow('option intraOpNumThreads must be a number');
+    const s = await native.createSession(identity('float32', ['n']), {});
+    expect(() => s.runSync([0, 1, new Float32Array(2), [3]], [0, null, null, null], undefined)).toThrow("input 'x': data holds 2 elements but dims [3] need 3");
+    expect(() => s.runSync([0, 1, new Float64Array(2), [2]], [0, null, null, null], undefined)).toThrow("input 'x': the TypedArray's element size does not match its element type");
+    expect(() => s.runSync([0, 1, [1, 2], [2]], [0, null, null, null], undefined)).toThrow("input 'x': data must be a TypedArray");
+    expect(() => s.runSync([9, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('run: input index out of range');
+    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [5, null, null, null], undefined)).toThrow('run: output index out of range');
+    expect(() => s.runSync([0, 1, new Float32Array(2), [-2]], [0, null, null, null], undefined)).toThrow("input 'x': dims[0] must be a non-negative integer");
+    expect(() => s.runSync([0, 99, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow("input 'x': element type code 99 is not supported");
+    // V8's own receiver check, or ours where it does not apply
+    expect(() => s.run.call({}, [], [], undefined)).toThrow(/Illegal invocation|this is not an ort-napi session/);
+    s.release();
+    s.release();
+    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('the session was released');
+  });
+});

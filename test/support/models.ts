@@ -1,0 +1,65 @@
+// models.ts: the small models the tests share, built in code.
+import { buildModel, type Dim, type ElemType } from './onnx.js';
+
+export const identity = (type: ElemType, dims: Dim[] = ['n']) =>
+  buildModel({
+    inputs: [{ name: 'x', type, dims }],
+    outputs: [{ name: 'y', type, dims }],
+    nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+  });
+
+/** c = a + b and d = a * b, over [n, 3] float32. */
+export const addMul = () =>
+  buildModel({
+    inputs: [
+      { name: 'a', type: 'float32', dims: ['n', 3] },
+      { name: 'b', type: 'float32', dims: ['n', 3] },
+    ],
+    outputs: [
+      { name: 'sum', type: 'float32', dims: ['n', 3] },
+      { name: 'product', type: 'float32', dims: ['n', 3] },
+    ],
+    nodes: [
+      { op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] },
+      { op: 'Mul', inputs: ['a', 'b'], outputs: ['product'] },
+    ],
+  });
+
+/** y = x @ w with x: [batch, k] and w: [k, m] both inputs. */
+export const matmul = (k: number | string = 'k', m: number | string = 'm') =>
+  buildModel({
+    inputs: [
+      { name: 'x', type: 'float32', dims: ['batch', k] },
+      { name: 'w', type: 'float32', dims: [k, m] },
+    ],
+    outputs: [{ name: 'y', type: 'float32', dims: ['batch', m] }],
+    nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+  });
+
+/** `layers` chained n×n MatMuls against a constant weight: slow on purpose. */
+export const slowChain = (n: number, layers: number) => {
+  const weight = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) weight[i * n + i] = 1; // identity weight keeps values finite
+  const nodes = [];
+  for (let l = 0; l < layers; l++) {
+    nodes.push({ op: 'MatMul', inputs: [l === 0 ? 'x' : `h${l}`, 'w'], outputs: [l === layers - 1 ? 'y' : `h${l + 1}`] });
+  }
+  return buildModel({
+    inputs: [{ name: 'x', type: 'float32', dims: [n, n] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [n, n] }],
+    initializers: [{ name: 'w', type: 'float32', dims: [n, n], data: weight }],
+    nodes,
+  });
+};
+
+export function random(n: number, seed = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 0xffffffff) * 2 - 1;
+  }
+  return out;
+}
