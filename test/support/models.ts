@@ -63,3 +63,20 @@ export function random(n: number, seed = 1): Float32Array {
   }
   return out;
 }
+
+/** y = x @ W + b with x: [batch, 3], W = [[1, 0], [0, 1], [1, 1]], b = [0.5, -0.5]: the README's model. */
+export const linear = () =>
+  buildModel({
+    producerName: 'ort-napi',
+    graphName: 'linear',
+    inputs: [{ name: 'x', type: 'float32', dims: ['batch', 3] }],
+    outputs: [{ name: 'y', type: 'float32', dims: ['batch', 2] }],
+    initializers: [
+      { name: 'W', type: 'float32', dims: [3, 2], data: new Float32Array([1, 0, 0, 1, 1, 1]) },
+      { name: 'b', type: 'float32', dims: [2], data: new Float32Array([0.5, -0.5]) },
+    ],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'W'], outputs: ['xw'] },
+      { op: 'Add', inputs: ['xw', 'b'], outputs: ['y'] },
+    ],
+  });

@@ -1,0 +1,47 @@
+// 80.package: `npm pack`, installed into an empty project with no compiler on PATH, works from prebuilds alone.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { identity } from './support/models.js';
+
+const root = resolve(__dirname, '..');
+
+describe('the packed package', () => {
+  test('installs from its tarball offline and runs a model with no compiler on PATH', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ort-napi-pack-'));
+    // A PATH with node alone: no cc, c++, cmake, make or python, so nothing can be compiled.
+    const bin = join(work, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const npmCli = [process.env.npm_execpath ?? '', join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
+      (p) => p.endsWith('npm-cli.js') && existsSync(p),
+    )!;
+    const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
+    const npm = (args: string[], cwd: string) => execFileSync(process.execPath, [npmCli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+    const packed = npm(['pack', '--pack-destination', work, '--ignore-scripts', '--json'], root);
+    const tarball = join(work, JSON.parse(packed)[0].filename);
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
+    writeFileSync(join(app, 'model.onnx'), identity('float32', ['n']));
+    npm(['install', '--offline', '--no-audit', '--no-fund', tarball], app);
+    expect(readdirSync(join(app, 'node_modules', 'ort-napi'))).not.toContain('build');
+
+    const run = (code: string, type: 'commonjs' | 'module') =>
+      execFileSync(process.execPath, [`--input-type=${type}`, '-e', code], { cwd: app, env, encoding: 'utf8' }).trim();
+    expect(
+      run(
+        `const { InferenceSession, Tensor } = require('ort-napi');
+         InferenceSession.create('model.onnx').then(async (s) => {
+           const { y } = await s.run({ x: new Tensor('float32', new Float32Array([1, 2, 3]), [3]) });
+           console.log(Array.from(y.data).join(','));
+         });`,
+        'commonjs',
+      ),
+    ).toBe('1,2,3');
+    expect(run(`import { env } from 'ort-napi'; console.log(env.versions.onnxruntime)`, 'module')).toBe('1.29.0');
+  });
+});
