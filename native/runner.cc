@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <deque>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -46,9 +47,15 @@ class Runners {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.emplace_back(task, std::move(port));
-      if (threads_.size() < RunnerCount() && idle_ == 0) {
-        threads_.emplace_back([this] { Loop(); });
-        threads_.back().detach();
+      // Threads start on demand: one more whenever queued work outnumbers the idle runners.
+      if (threads_.size() < RunnerCount() && queue_.size() > idle_) {
+        try {
+          threads_.emplace_back([this] { Loop(); });
+          threads_.back().detach();
+        } catch (const std::system_error&) {
+          // No thread to be had: the runners already started take the work.
+          if (threads_.empty()) throw;
+        }
       }
     }
     ready_.notify_one();

@@ -1,0 +1,45 @@
+// 65.leak: many runs, sessions and failures leave the process no bigger: outputs and inputs are freed.
+import { describe, expect, test } from 'vitest';
+import { addMul, identity } from './support/models.js';
+import { InferenceSession, Tensor } from './support/ort.js';
+
+async function settle(): Promise<number> {
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc!();
+    await new Promise((r) => setImmediate(r)); // external-memory finalizers run on the loop
+  }
+  return process.memoryUsage().rss;
+}
+
+describe('leaks', () => {
+  test('20,000 runs with 64 KiB outputs do not grow RSS past the arena', async () => {
+    const session = await InferenceSession.create(identity('float32', ['n']));
+    const x = new Tensor('float32', new Float32Array(16384), [16384]);
+    const round = () => Promise.all(Array.from({ length: 2000 }, () => session.run({ x })));
+    // The first rounds grow ONNX Runtime's arena to its steady peak (the outputs alive at once, and
+    // those the collector has not reached yet); it stays there.
+    for (let i = 0; i < 4; i++) await round();
+    const before = await settle();
+    for (let i = 0; i < 9; i++) await round();
+    const after = await settle();
+    // 18,000 outputs of 64 KiB are 1.1 GiB: a leak of even a small part of them would show.
+    expect((after - before) / 2 ** 20).toBeLessThan(24);
+  });
+
+  test('failed runs and released sessions free what they held', async () => {
+    // Outputs of 1.2 MB each: a leaked output or session would cost far more than the allocator's drift.
+    const feeds = { a: new Tensor('float32', new Float32Array(300000), [100000, 3]), b: new Tensor('float32', new Float32Array(300000), [100000, 3]) };
+    const cycle = async () => {
+      const s = await InferenceSession.create(addMul());
+      await s.run(feeds);
+      await s.run({ a: feeds.a } as never).catch(() => undefined);
+      await s.release();
+    };
+    for (let i = 0; i < 40; i++) await cycle();
+    const before = await settle();
+    for (let i = 0; i < 200; i++) await cycle();
+    const after = await settle();
+    // 200 cycles leaking their two outputs would be 480 MB.
+    expect((after - before) / 2 ** 20).toBeLessThan(64);
+  });
+});
