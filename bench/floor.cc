@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto get_base = reinterpret_cast<const OrtApiBase* (*)()>(dlsym(lib, "OrtGetApiBase"));
-  ort = get_base()->GetApi(ORT_API_VERSION);
+  if (get_base == nullptr || (ort = get_base()->GetApi(ORT_API_VERSION)) == nullptr) {
+    std::fprintf(stderr, "%s is not ONNX Runtime %d or newer\n", argv[1], ORT_API_VERSION);
+    return 1;
+  }
   const int64_t batch = std::atoll(argv[3]);
   const int iterations = std::atoi(argv[4]);
   const int threads = std::atoi(argv[5]);

@@ -9,12 +9,13 @@ import { dirname, join, resolve } from 'node:path';
 import { MODELS } from './models.js';
 import { trials, type Trial } from './trials.js';
 
-const root = resolve(__dirname, '..', '..', '..');
+// compiled to bench/build/ts/bench/
+const root = resolve(__dirname, '..', '..', '..', '..');
 const quick = process.argv.includes('--quick');
 const jsonArg = process.argv.indexOf('--json');
 const jsonPath = jsonArg > 0 ? resolve(process.argv[jsonArg + 1]) : join(root, 'bench', 'results', 'latest.json');
-const modelsDir = join(root, 'build', 'bench', 'models');
-const floor = join(root, 'build', 'floor', 'ort_floor');
+const modelsDir = join(root, 'bench', 'build', 'models');
+const floor = join(root, 'bench', 'build', 'floor', 'ort_floor');
 // Both bindings and the floor run onnxruntime-node's own libonnxruntime: only the binding differs.
 const ortLib = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
 

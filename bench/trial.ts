@@ -6,7 +6,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Trial } from './trials.js';
 
 const startedAt = performance.now(); // ms since this process started
-const root = resolve(__dirname, '..', '..', '..');
+// compiled to bench/build/ts/bench/
+const root = resolve(__dirname, '..', '..', '..', '..');
 
 interface Runner {
   run(): Promise<unknown>;

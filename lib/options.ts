@@ -17,6 +17,12 @@ export interface SessionOptions {
   logSeverityLevel?: LogSeverityLevel;
   /** A name for this session in ONNX Runtime's log. */
   logId?: string;
+  /**
+   * How many runs of this session execute at once (the rest queue, still off the main thread).
+   * Default: one per `intraOpNumThreads`-sized share of the runner threads, so one at a time with
+   * ONNX Runtime's default of a thread per core, and one per core with `intraOpNumThreads: 1`.
+   */
+  maxConcurrentRuns?: number;
   /** Only the CPU provider in this version: `['cpu']`. */
   executionProviders?: readonly ('cpu' | { name: 'cpu' })[];
 }
@@ -42,7 +48,9 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
     'logSeverityLevel',
     'logId',
     'executionProviders',
+    'maxConcurrentRuns',
   ]);
+  optionalInteger('session options.maxConcurrentRuns', options.maxConcurrentRuns, 1, 1 << 20);
   const providers = options.executionProviders;
   if (providers !== undefined) {
     if (!Array.isArray(providers)) throw invalid('session options.executionProviders', 'an array', providers);

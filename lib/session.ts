@@ -63,6 +63,9 @@ export class InferenceSession {
   readonly #outputIndex = new Map<string, number>();
   #inFlight = 0;
   #onIdle: (() => void) | undefined;
+  readonly #maxConcurrentRuns: number;
+  #executing = 0;
+  readonly #waiting: (() => void)[] = [];
   #releasing: Promise<void> | undefined;
 
   /** Loads a model from a file path or its bytes. The load runs off the main thread. */
@@ -98,7 +101,8 @@ export class InferenceSession {
     }
     if (typeof source !== 'string' && source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
     const nativeOptions = normalizeSessionOptions(options);
-    loadOrt();
+    const { runThreads } = loadOrt();
+    const maxConcurrentRuns = concurrentRunsFor(options as SessionOptions | undefined, runThreads);
     let session: NativeSession;
     try {
       session = await native.createSession(source, nativeOptions);
@@ -106,13 +110,14 @@ export class InferenceSession {
       if (error instanceof Error) Error.captureStackTrace(error);
       throw error;
     }
-    return new InferenceSession(constructing, session);
+    return new InferenceSession(constructing, session, maxConcurrentRuns);
   }
 
   /** @internal Sessions are made by InferenceSession.create(). */
-  constructor(token: typeof constructing, session: NativeSession) {
+  constructor(token: typeof constructing, session: NativeSession, maxConcurrentRuns: number) {
     if (token !== constructing) throw new TypeError('sessions are made by InferenceSession.create()');
     this.#native = session;
+    this.#maxConcurrentRuns = maxConcurrentRuns;
     const metadata = session.metadata();
     this.inputMetadata = Object.freeze(metadata.inputs.map(toMetadata));
     this.outputMetadata = Object.freeze(metadata.outputs.map(toMetadata));
@@ -134,7 +139,13 @@ export class InferenceSession {
     this.#inFlight++;
     let raw: (NativeTensor | null)[];
     try {
-      raw = await this.#native.run(call.feeds, call.fetches, call.options);
+      const slot = this.#acquireSlot();
+      if (slot) await slot;
+      try {
+        raw = await this.#native.run(call.feeds, call.fetches, call.options);
+      } finally {
+        this.#releaseSlot();
+      }
     } catch (error) {
       if (error instanceof Error) Error.captureStackTrace(error);
       throw error;
@@ -219,11 +230,39 @@ export class InferenceSession {
     return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: normalizeRunOptions(options) };
   }
 
+  /** Undefined when a slot is free now; else a promise that resolves once one is handed over. */
+  #acquireSlot(): Promise<void> | undefined {
+    if (this.#executing < this.#maxConcurrentRuns) {
+      this.#executing++;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Hands the slot straight to the next waiting run, so no newcomer can slip in between. */
+  #releaseSlot(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#executing--;
+  }
+
   #checkOutput(name: string): void {
     if (!this.#outputIndex.has(name)) {
       throw new TypeError(`fetches has '${name}', which is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
     }
   }
+}
+
+/**
+ * How many runs of one session execute at once; the rest wait their turn, off the event loop's
+ * critical path. Each run already uses intraOpNumThreads threads, so running more than
+ * cores / intraOpNumThreads at once only makes them contend: with ONNX Runtime's default (a thread
+ * per core) that is one run at a time, with intraOpNumThreads 1 one per runner thread.
+ */
+function concurrentRunsFor(options: SessionOptions | undefined, runThreads: number): number {
+  if (options?.maxConcurrentRuns !== undefined) return options.maxConcurrentRuns;
+  const intra = options?.intraOpNumThreads ?? 0;
+  return intra === 0 ? 1 : Math.max(1, Math.floor(runThreads / intra));
 }
 
 function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {

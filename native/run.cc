@@ -12,7 +12,7 @@ RunCall::~RunCall() {
   if (options_ != nullptr) g_ort->ReleaseRunOptions(options_);
 }
 
-void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetches_value, Napi::Value options) {
+void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetches_value, Napi::Value options, bool pin) {
   if (!feeds_value.IsArray() || !fetches_value.IsArray())
     throw Napi::TypeError::New(env, "run: feeds and fetches must be arrays");
   Napi::Array feeds = feeds_value.As<Napi::Array>();
@@ -28,36 +28,40 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     const std::string& name = core_->inputs[index].name;
     Napi::Value data = feeds.Get(i * 4 + 2);
     LentRange lent;
-    inputs_.push_back(TensorFromJs(env, feeds.Get(i * 4 + 1), data, feeds.Get(i * 4 + 3), "input '" + name + "'", &lent));
+    inputs_.push_back(TensorFromJs(env, feeds.Get(i * 4 + 1), data, feeds.Get(i * 4 + 3), {"input", name}, &lent));
     input_values_.push_back(inputs_.back().get());
     input_names_.push_back(name.c_str());
-    if (lent.first != nullptr) {
-      lent_.push_back(lent);
-      napi_ref pin = nullptr;
-      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin));
-      pins_.push_back(pin);
+    if (lent.first != nullptr) lent_.push_back(lent);
+    if (lent.first != nullptr && pin) {
+      napi_ref pin_ref = nullptr;
+      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin_ref));
+      pins_.push_back(pin_ref);
     }
   }
 
   outputs_.assign(fetch_count, nullptr);
   preallocated_.resize(fetch_count);
   output_names_.reserve(fetch_count);
+  output_index_.reserve(fetch_count);
   for (uint32_t i = 0; i < fetch_count; ++i) {
     uint32_t index = fetches.Get(i * 4).As<Napi::Number>().Uint32Value();
     if (index >= core_->outputs.size()) throw Napi::RangeError::New(env, "run: output index out of range");
     const std::string& name = core_->outputs[index].name;
     output_names_.push_back(name.c_str());
+    output_index_.push_back(index);
     Napi::Value type = fetches.Get(i * 4 + 1);
     if (type.IsNull() || type.IsUndefined()) continue;
     Napi::Value data = fetches.Get(i * 4 + 2);
     LentRange lent;
-    preallocated_[i] = TensorFromJs(env, type, data, fetches.Get(i * 4 + 3), "output '" + name + "'", &lent);
+    preallocated_[i] = TensorFromJs(env, type, data, fetches.Get(i * 4 + 3), {"output", name}, &lent);
     outputs_[i] = preallocated_[i].get();
-    napi_ref pin = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin));
-    pins_.push_back(pin);
+    if (!pin) continue;
+    napi_ref pin_ref = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin_ref));
+    pins_.push_back(pin_ref);
   }
-  options_ = MakeRunOptions(env, options);
+  // An async run always gets run options: its terminate flag is how a dying environment stops it.
+  if (pin || options.IsObject()) options_ = MakeRunOptions(env, options);
 }
 
 void RunCall::Execute() {
@@ -85,7 +89,7 @@ Napi::Value RunCall::Collect(Napi::Env env) {
     }
     ValuePtr value(outputs_[i]);
     outputs_[i] = nullptr;
-    results.Set(i, TensorToJs(env, std::move(value), std::string("output '") + output_names_[i] + "'", lent_));
+    results.Set(i, TensorToJs(env, std::move(value), {"output", core_->outputs[output_index_[i]].name}, lent_));
   }
   return results;
 }

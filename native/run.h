@@ -22,8 +22,9 @@ class RunCall {
 
   // Main thread. feeds: flat [inputIndex, typeCode, data, dims, ...]; fetches: flat
   // [outputIndex, typeCode | null, data | null, dims | null, ...] (a type code marks a
-  // preallocated output that ONNX Runtime writes in place). Input arrays are pinned, not copied.
-  void Prepare(Napi::Env env, Napi::Value feeds, Napi::Value fetches, Napi::Value options);
+  // preallocated output that ONNX Runtime writes in place). With `pin`, the arrays lent to ONNX
+  // Runtime are referenced until Unpin (an async run); a sync run's caller holds them anyway.
+  void Prepare(Napi::Env env, Napi::Value feeds, Napi::Value fetches, Napi::Value options, bool pin);
   void Execute();  // any thread; throws OrtFailure
   // Main thread: outputs in fetch order as [typeCode, data, dims] (null for preallocated ones).
   Napi::Value Collect(Napi::Env env);
@@ -37,6 +38,7 @@ class RunCall {
   std::vector<const OrtValue*> input_values_;
   std::vector<const char*> input_names_;
   std::vector<const char*> output_names_;
+  std::vector<uint32_t> output_index_;
   std::vector<OrtValue*> outputs_;
   std::vector<ValuePtr> preallocated_;  // parallel to outputs_; set where the caller gave the memory
   std::vector<napi_ref> pins_;          // raw: leaked, never deleted, if the environment goes first

@@ -1,6 +1,8 @@
 // runner.cc: the runner threads and the per-environment delivery of finished work.
 #include "runner.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <system_error>
@@ -47,16 +49,20 @@ class Runners {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.emplace_back(task, std::move(port));
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       // Threads start on demand: one more whenever queued work outnumbers the idle runners.
       if (threads_.size() < RunnerCount() && queue_.size() > idle_) {
         try {
           threads_.emplace_back([this] { Loop(); });
           threads_.back().detach();
+          ++idle_;
+          ++spinning_;
         } catch (const std::system_error&) {
           // No thread to be had: the runners already started take the work.
           if (threads_.empty()) throw;
         }
       }
+      if (queue_.size() <= spinning_) return;  // spinning runners will see it
     }
     ready_.notify_one();
   }
@@ -64,26 +70,61 @@ class Runners {
  private:
   void Loop() {
     for (;;) {
+      Spin();
       std::pair<Task*, std::shared_ptr<Port>> item;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        ++idle_;
+        --spinning_;
         ready_.wait(lock, [this] { return !queue_.empty(); });
         --idle_;
         item = std::move(queue_.front());
         queue_.pop_front();
+        queued_.store(queue_.size(), std::memory_order_relaxed);
       }
       // A task whose environment has gone is not started at all.
       if (!item.second->Closed()) item.first->Execute();
+      {
+        // Available again before the result is delivered, so the caller's next run finds it.
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++idle_;
+        ++spinning_;
+      }
       item.second->Finished(item.first);
     }
   }
+
+  // Before sleeping, watch the queue for a moment: a caller awaiting runs one after another submits
+  // the next within microseconds of the last one's hand-back, and a runner still awake takes it
+  // without a futex wake-up (tens of microseconds on a busy or virtual machine). Post wakes a
+  // sleeper only when no runner is spinning, so a sleeper is not woken just to spin beside it.
+  void Spin() {
+    static const long spin_micros = [] {
+      const char* text = std::getenv("ORT_NAPI_RUN_SPIN_US");
+      long n = text ? std::strtol(text, nullptr, 10) : kSpinMicros;
+      return n < 0 ? 0 : n > 100000 ? 100000 : n;
+    }();
+    if (spin_micros == 0) return;
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_micros);
+    for (unsigned i = 1; queued_.load(std::memory_order_relaxed) == 0; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      if ((i & 63) == 0) {
+        if (std::chrono::steady_clock::now() > until) return;
+        std::this_thread::yield();  // a core shared with the event loop's thread goes to it first
+      }
+    }
+  }
+
+  static constexpr long kSpinMicros = 100;
 
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::pair<Task*, std::shared_ptr<Port>>> queue_;
   std::vector<std::thread> threads_;
-  size_t idle_ = 0;
+  size_t idle_ = 0;                  // runners not executing a task (spinning or asleep)
+  size_t spinning_ = 0;              // idle runners still in Spin()
+  std::atomic<size_t> queued_{0};    // queue_.size(), readable without the lock
 };
 
 std::shared_ptr<Port> Port::Create(Napi::Env env) {

@@ -252,7 +252,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     auto call = std::make_unique<RunCall>(Live(info));
     try {
-      call->Prepare(env, info[0], info[1], info[2]);
+      call->Prepare(env, info[0], info[1], info[2], true);
     } catch (...) {
       call->Unpin(env);
       throw;
@@ -269,7 +269,7 @@ Napi::Value SessionWrap::RunSync(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     RunCall call(Live(info));
     try {
-      call.Prepare(env, info[0], info[1], info[2]);
+      call.Prepare(env, info[0], info[1], info[2], false);
       call.Execute();
     } catch (...) {
       call.Unpin(env);

@@ -23,8 +23,8 @@ std::string DimsText(const std::vector<int64_t>& dims) {
   return text + "]";
 }
 
-std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const std::string& what, size_t* count) {
-  if (!value.IsArray()) throw Napi::TypeError::New(env, what + ": dims must be an array of integers");
+std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueName& what, size_t* count) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, what.str() + ": dims must be an array of integers");
   Napi::Array array = value.As<Napi::Array>();
   std::vector<int64_t> dims(array.Length());
   size_t product = 1;
@@ -32,11 +32,11 @@ std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const std::str
     Napi::Value dim = array.Get(i);
     double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d)))
-      throw Napi::RangeError::New(env, what + ": dims[" + std::to_string(i) + "] must be a non-negative integer");
+      throw Napi::RangeError::New(env, what.str() + ": dims[" + std::to_string(i) + "] must be a non-negative integer");
     dims[i] = static_cast<int64_t>(d);
     size_t n = static_cast<size_t>(dims[i]);
     if (n != 0 && product > std::numeric_limits<size_t>::max() / n)
-      throw Napi::RangeError::New(env, what + ": dims " + DimsText(dims) + " hold more elements than memory can");
+      throw Napi::RangeError::New(env, what.str() + ": dims " + DimsText(dims) + " hold more elements than memory can");
     product *= n;
   }
   *count = product;
@@ -79,6 +79,12 @@ napi_typedarray_type TypedArrayFor(ONNXTensorElementDataType type) {
   }
 }
 
+// Outputs up to this size are copied into a plain ArrayBuffer. That measured faster than an
+// external one (whose finalizer needs a weak handle and a garbage collection to run), and their
+// memory goes back to ONNX Runtime's arena at once, still warm in cache for the next run. Larger
+// outputs, where a copy costs, are handed out without one.
+constexpr size_t kCopyBelowBytes = 16384;
+
 // What an external ArrayBuffer needs to give its memory back to ONNX Runtime.
 struct Lease {
   OrtValue* value;
@@ -117,27 +123,27 @@ const OrtMemoryInfo* CpuMemoryInfo() {
   return info;
 }
 
-ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const std::string& what,
+ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const ValueName& what,
                       LentRange* lent) {
   *lent = {nullptr, 0};
-  if (!type.IsNumber()) throw Napi::TypeError::New(env, what + ": the element type code must be a number");
+  if (!type.IsNumber()) throw Napi::TypeError::New(env, what.str() + ": the element type code must be a number");
   auto elem = static_cast<ONNXTensorElementDataType>(type.As<Napi::Number>().Int32Value());
   size_t count = 0;
   std::vector<int64_t> shape = DimsFromJs(env, dims, what, &count);
   OrtValue* raw = nullptr;
 
   if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
-    if (!data.IsArray()) throw Napi::TypeError::New(env, what + ": string tensor data must be an array of strings");
+    if (!data.IsArray()) throw Napi::TypeError::New(env, what.str() + ": string tensor data must be an array of strings");
     Napi::Array array = data.As<Napi::Array>();
     if (array.Length() != count)
-      throw Napi::RangeError::New(env, what + ": data holds " + std::to_string(array.Length()) +
+      throw Napi::RangeError::New(env, what.str() + ": data holds " + std::to_string(array.Length()) +
                                            " strings but dims " + DimsText(shape) + " need " + std::to_string(count));
     std::vector<std::string> strings(count);
     std::vector<const char*> pointers(count);
     for (uint32_t i = 0; i < count; ++i) {
       Napi::Value item = array.Get(i);
       if (!item.IsString())
-        throw Napi::TypeError::New(env, what + ": data[" + std::to_string(i) + "] is not a string");
+        throw Napi::TypeError::New(env, what.str() + ": data[" + std::to_string(i) + "] is not a string");
       strings[i] = item.As<Napi::String>().Utf8Value();
       pointers[i] = strings[i].c_str();
     }
@@ -149,8 +155,8 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
 
   size_t element_size = ElementSize(elem);
   if (element_size == 0)
-    throw Napi::TypeError::New(env, what + ": element type code " + std::to_string(elem) + " is not supported");
-  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, what + ": data must be a TypedArray");
+    throw Napi::TypeError::New(env, what.str() + ": element type code " + std::to_string(elem) + " is not supported");
+  if (!data.IsTypedArray()) throw Napi::TypeError::New(env, what.str() + ": data must be a TypedArray");
   napi_typedarray_type array_type;
   size_t length = 0;
   void* bytes = nullptr;
@@ -160,11 +166,11 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
                        ValuePtr());
   bool detached = false;
   napi_is_detached_arraybuffer(env, buffer, &detached);
-  if (detached) throw Napi::TypeError::New(env, what + ": its ArrayBuffer is detached");
+  if (detached) throw Napi::TypeError::New(env, what.str() + ": its ArrayBuffer is detached");
   if (TypedArrayElementSize(array_type) != element_size)
-    throw Napi::TypeError::New(env, what + ": the TypedArray's element size does not match its element type");
+    throw Napi::TypeError::New(env, what.str() + ": the TypedArray's element size does not match its element type");
   if (length != count)
-    throw Napi::RangeError::New(env, what + ": data holds " + std::to_string(length) + " elements but dims " +
+    throw Napi::RangeError::New(env, what.str() + ": data holds " + std::to_string(length) + " elements but dims " +
                                          DimsText(shape) + " need " + std::to_string(count));
   static char empty_tensor_bytes[8];  // ONNX Runtime wants a pointer even for zero elements
   if (bytes == nullptr) bytes = empty_tensor_bytes;
@@ -175,11 +181,11 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
   return ValuePtr(raw);
 }
 
-Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, const std::vector<LentRange>& lent) {
+Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent) {
   ONNXType kind = ONNX_TYPE_UNKNOWN;
   Check(g_ort->GetValueType(value.get(), &kind));
   if (kind != ONNX_TYPE_TENSOR)
-    throw OrtFailure(ORT_NOT_IMPLEMENTED, what + " is a non-tensor value (ONNX type " + std::to_string(kind) +
+    throw OrtFailure(ORT_NOT_IMPLEMENTED, what.str() + " is a non-tensor value (ONNX type " + std::to_string(kind) +
                                               "), which ort-napi does not convert yet");
   OrtTensorTypeAndShapeInfo* info = nullptr;
   Check(g_ort->GetTensorTypeAndShape(value.get(), &info));
@@ -206,7 +212,7 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, c
   size_t element_size = ElementSize(elem);
   if (element_size == 0)
     throw OrtFailure(ORT_NOT_IMPLEMENTED,
-                     what + " has element type " + std::to_string(elem) + ", which ort-napi does not convert yet");
+                     what.str() + " has element type " + std::to_string(elem) + ", which ort-napi does not convert yet");
   size_t byte_length = count * element_size;
   void* bytes = nullptr;
   if (byte_length > 0) Check(g_ort->GetTensorMutableData(value.get(), &bytes));
@@ -220,7 +226,7 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, c
   }
 
   napi_value buffer = nullptr;
-  if (byte_length > 0 && !shares_input) {
+  if (byte_length > kCopyBelowBytes && !shares_input) {
     auto* lease = new Lease{value.get(), static_cast<int64_t>(byte_length)};
     napi_status status = napi_create_external_arraybuffer(env, bytes, byte_length, ReleaseLease, lease, &buffer);
     if (status == napi_ok) {

@@ -21,15 +21,22 @@ using ValuePtr = std::unique_ptr<OrtValue, ValueDeleter>;
 // A byte range lent to ONNX Runtime by JS; an output that lands inside one is copied, not shared.
 using LentRange = std::pair<const char*, size_t>;
 
+// Names a value in error messages ("input 'x'"); the text is built only when an error is.
+struct ValueName {
+  const char* role;  // "input", "output"
+  const std::string& name;
+  std::string str() const { return std::string(role) + " '" + name + "'"; }
+};
+
 // Wraps a JS tensor ([typeCode, TypedArray | string[], dims]) as an OrtValue. Numbers are not
 // copied: ONNX Runtime reads the TypedArray's own bytes, so the caller keeps `data` referenced
-// until the value is released. `what` names the value in errors ("input 'x'").
-ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const std::string& what,
+// until the value is released.
+ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const ValueName& what,
                       LentRange* lent);
 
 // Hands a tensor to JS as [typeCode, TypedArray | string[], dims]. Numbers are not copied: the
 // TypedArray views ONNX Runtime's memory and the OrtValue is released when it is collected.
-Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const std::string& what, const std::vector<LentRange>& lent);
+Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
 
 // The CPU memory description for tensors over caller memory.
 const OrtMemoryInfo* CpuMemoryInfo();
