@@ -43,10 +43,16 @@ export interface NativeRunOptions {
   tag?: string;
 }
 
+/** ONNX Runtime run options JS holds, so it can set their terminate flag while a run uses them. */
+export interface NativeRunOptionsHandle {
+  terminate(): void;
+  unsetTerminate(): void;
+}
+
 export interface NativeSession {
   metadata(): NativeMetadata;
   /** feeds: [inputIndex, typeCode, data, dims]*; fetches: [outputIndex, typeCode|null, data|null, dims|null]* */
-  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): Promise<(NativeTensor | null)[]>;
+  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<(NativeTensor | null)[]>;
   runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
   release(): void;
 }
@@ -64,6 +70,7 @@ export interface NativeBinding {
   init(libraryPath: string): NativeLibraryInfo;
   versions(): NativeLibraryInfo;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;
+  RunOptions: new (options?: NativeRunOptions) => NativeRunOptionsHandle;
   readonly sourceHash: string;
 }
 

@@ -32,6 +32,13 @@ export interface RunOptions {
   logVerbosityLevel?: number;
   /** A name for this run in ONNX Runtime's log. */
   tag?: string;
+  /**
+   * Aborts the run: a queued run never starts; a running one is stopped by ONNX Runtime's
+   * terminate flag (checked between operators). Either way the promise rejects with
+   * `signal.reason` (an AbortError DOMException unless the signal gave another), and the session
+   * stays usable.
+   */
+  signal?: AbortSignal;
 }
 
 const GRAPH_LEVELS: Record<GraphOptimizationLevel, number> = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 };
@@ -73,13 +80,25 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
   };
 }
 
-export function normalizeRunOptions(options: unknown): NativeRunOptions | undefined {
-  if (options === undefined) return undefined;
+export interface NormalizedRunOptions {
+  native: NativeRunOptions | undefined;
+  signal: AbortSignal | undefined;
+}
+
+const NO_RUN_OPTIONS: NormalizedRunOptions = Object.freeze({ native: undefined, signal: undefined });
+
+export function normalizeRunOptions(options: unknown): NormalizedRunOptions {
+  if (options === undefined) return NO_RUN_OPTIONS;
   if (!isPlainObject(options)) throw invalid('run options', 'an object', options);
-  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag']);
+  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag', 'signal']);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('run options.signal', 'an AbortSignal', signal);
   return {
-    logSeverityLevel: optionalInteger('run options.logSeverityLevel', options.logSeverityLevel, 0, 4),
-    logVerbosityLevel: optionalInteger('run options.logVerbosityLevel', options.logVerbosityLevel, 0, 1 << 30),
-    tag: optionalString('run options.tag', options.tag),
+    native: {
+      logSeverityLevel: optionalInteger('run options.logSeverityLevel', options.logSeverityLevel, 0, 4),
+      logVerbosityLevel: optionalInteger('run options.logVerbosityLevel', options.logVerbosityLevel, 0, 1 << 30),
+      tag: optionalString('run options.tag', options.tag),
+    },
+    signal,
   };
 }

@@ -47,6 +47,7 @@ interface Call {
   names: string[];
   preallocated: (Tensor | null)[] | undefined;
   options: NativeRunOptions | undefined;
+  signal: AbortSignal | undefined;
 }
 
 const constructing = Symbol('InferenceSession');
@@ -136,18 +137,20 @@ export class InferenceSession {
   run(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): Promise<RunResult>;
   async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<RunResult> {
     const call = this.#prepare(feeds, arg1, arg2);
+    const signal = call.signal;
+    signal?.throwIfAborted();
     this.#inFlight++;
     let raw: (NativeTensor | null)[];
     try {
-      const slot = this.#acquireSlot();
+      const slot = this.#acquireSlot(signal);
       if (slot) await slot;
       try {
-        raw = await this.#native.run(call.feeds, call.fetches, call.options);
+        raw = signal ? await this.#runAbortable(call, signal) : await this.#native.run(call.feeds, call.fetches, call.options);
       } finally {
         this.#releaseSlot();
       }
     } catch (error) {
-      if (error instanceof Error) Error.captureStackTrace(error);
+      if (error instanceof Error && error !== signal?.reason) Error.captureStackTrace(error);
       throw error;
     } finally {
       if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
@@ -155,11 +158,28 @@ export class InferenceSession {
     return collect(call, raw);
   }
 
+  /** A run whose own ONNX Runtime run options are terminated when `signal` aborts. */
+  async #runAbortable(call: Call, signal: AbortSignal): Promise<(NativeTensor | null)[]> {
+    signal.throwIfAborted();
+    const handle = new native.RunOptions(call.options);
+    const terminate = () => handle.terminate();
+    signal.addEventListener('abort', terminate, { once: true });
+    try {
+      return await this.#native.run(call.feeds, call.fetches, handle);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', terminate);
+    }
+  }
+
   /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
   runSync(feeds: FeedsType, options?: RunOptions): RunResult;
   runSync(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): RunResult;
   runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): RunResult {
     const call = this.#prepare(feeds, arg1, arg2);
+    call.signal?.throwIfAborted(); // a sync run cannot be stopped once started
     return collect(call, this.#native.runSync(call.feeds, call.fetches, call.options));
   }
 
@@ -227,16 +247,29 @@ export class InferenceSession {
       if (out) flatFetches.push(this.#outputIndex.get(fetchNames[i]), ELEMENT_TYPES[out.type].code, out.data, out.dims);
       else flatFetches.push(this.#outputIndex.get(fetchNames[i]), null, null, null);
     }
-    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: normalizeRunOptions(options) };
+    const runOptions = normalizeRunOptions(options);
+    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: runOptions.native, signal: runOptions.signal };
   }
 
   /** Undefined when a slot is free now; else a promise that resolves once one is handed over. */
-  #acquireSlot(): Promise<void> | undefined {
+  #acquireSlot(signal: AbortSignal | undefined): Promise<void> | undefined {
     if (this.#executing < this.#maxConcurrentRuns) {
       this.#executing++;
       return undefined;
     }
-    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        signal?.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = () => {
+        const at = this.#waiting.indexOf(waiter);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      this.#waiting.push(waiter);
+    });
   }
 
   /** Hands the slot straight to the next waiting run, so no newcomer can slip in between. */

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "options.h"
 #include "session.h"
 
 #ifndef ORT_NAPI_SOURCE_HASH
@@ -88,6 +89,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New<Init>(env, "init"));
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   exports.Set("createSession", Napi::Function::New<SessionWrap::Create>(env, "createSession"));
+  exports.Set("RunOptions", RunOptionsWrap::DefineClass(env));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;
 }

@@ -1,6 +1,8 @@
 // options.cc: option objects from lib/ (already validated there) into ONNX Runtime's option calls.
 #include "options.h"
 
+#include <random>
+
 namespace ortn {
 
 namespace {
@@ -50,12 +52,10 @@ SessionOptionsPtr MakeSessionOptions(const SessionConfig& config) {
   return options;
 }
 
-OrtRunOptions* MakeRunOptions(Napi::Env env, Napi::Value value) {
+RunOptionsPtr MakeRunOptions(Napi::Env env, Napi::Value value) {
   OrtRunOptions* raw = nullptr;
   Check(g_ort->CreateRunOptions(&raw));
-  std::unique_ptr<OrtRunOptions, void (*)(OrtRunOptions*)> options(raw, [](OrtRunOptions* p) {
-    g_ort->ReleaseRunOptions(p);
-  });
+  auto options = std::make_shared<RunOptionsHandle>(raw);
   if (value.IsObject()) {
     Napi::Object object = value.As<Napi::Object>();
     int severity = IntOption(env, object, "logSeverityLevel", -1);
@@ -65,7 +65,53 @@ OrtRunOptions* MakeRunOptions(Napi::Env env, Napi::Value value) {
     if (verbosity >= 0) Check(g_ort->RunOptionsSetRunLogVerbosityLevel(raw, verbosity));
     if (!tag.empty()) Check(g_ort->RunOptionsSetRunTag(raw, tag.c_str()));
   }
-  return options.release();
+  return options;
+}
+
+namespace {
+const napi_type_tag& RunOptionsTag() {
+  static const napi_type_tag tag = [] {
+    std::random_device random;
+    std::uniform_int_distribution<uint64_t> bits;
+    return napi_type_tag{bits(random), bits(random)};
+  }();
+  return tag;
+}
+}  // namespace
+
+Napi::Function RunOptionsWrap::DefineClass(Napi::Env env) {
+  return ObjectWrap<RunOptionsWrap>::DefineClass(env, "RunOptions",
+                                                 {
+                                                     InstanceMethod<&RunOptionsWrap::Terminate>("terminate"),
+                                                     InstanceMethod<&RunOptionsWrap::UnsetTerminate>("unsetTerminate"),
+                                                 });
+}
+
+RunOptionsWrap::RunOptionsWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RunOptionsWrap>(info) {
+  if (!OrtLoaded()) throw Napi::Error::New(info.Env(), "ONNX Runtime is not loaded yet: call init(libraryPath) first");
+  try {
+    handle_ = MakeRunOptions(info.Env(), info[0]);
+  } catch (const OrtFailure& failure) {
+    throw Napi::Error::New(info.Env(), failure.what());
+  }
+  info.This().As<Napi::Object>().TypeTag(&RunOptionsTag());
+}
+
+RunOptionsPtr RunOptionsWrap::HandleOf(Napi::Value value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&RunOptionsTag())) return nullptr;
+  return Unwrap(value.As<Napi::Object>())->handle_;
+}
+
+Napi::Value RunOptionsWrap::Terminate(const Napi::CallbackInfo& info) {
+  if (!HandleOf(info.This())) throw Napi::TypeError::New(info.Env(), "this is not an ort-napi RunOptions");
+  handle_->Terminate();
+  return info.Env().Undefined();
+}
+
+Napi::Value RunOptionsWrap::UnsetTerminate(const Napi::CallbackInfo& info) {
+  if (!HandleOf(info.This())) throw Napi::TypeError::New(info.Env(), "this is not an ort-napi RunOptions");
+  handle_->UnsetTerminate();
+  return info.Env().Undefined();
 }
 
 }  // namespace ortn

@@ -9,7 +9,6 @@ namespace ortn {
 RunCall::~RunCall() {
   for (size_t i = 0; i < outputs_.size(); ++i)
     if (outputs_[i] != nullptr && !preallocated_[i]) g_ort->ReleaseValue(outputs_[i]);
-  if (options_ != nullptr) g_ort->ReleaseRunOptions(options_);
 }
 
 void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetches_value, Napi::Value options, bool pin) {
@@ -60,17 +59,19 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin_ref));
     pins_.push_back(pin_ref);
   }
-  // An async run always gets run options: its terminate flag is how a dying environment stops it.
-  if (pin || options.IsObject()) options_ = MakeRunOptions(env, options);
+  // Run options JS holds (so it can terminate this run), else our own. An async run always gets
+  // some: their terminate flag is how a dying environment stops it.
+  options_ = RunOptionsWrap::HandleOf(options);
+  if (!options_ && (pin || options.IsObject())) options_ = MakeRunOptions(env, options);
 }
 
 void RunCall::Execute() {
-  Check(g_ort->Run(core_->session, options_, input_names_.data(), input_values_.data(), input_values_.size(),
+  Check(g_ort->Run(core_->session, options_ ? options_->get() : nullptr, input_names_.data(), input_values_.data(), input_values_.size(),
                    output_names_.data(), output_names_.size(), outputs_.data()));
 }
 
 void RunCall::Cancel() noexcept {
-  if (options_ != nullptr) g_ort->ReleaseStatus(g_ort->RunOptionsSetTerminate(options_));
+  if (options_) options_->Terminate();
 }
 
 void RunCall::Unpin(napi_env env) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "options.h"
 #include "runner.h"
 #include "session.h"
 #include "value.h"
@@ -33,7 +34,7 @@ class RunCall {
 
  private:
   std::shared_ptr<SessionCore> core_;
-  OrtRunOptions* options_ = nullptr;
+  RunOptionsPtr options_;
   std::vector<ValuePtr> inputs_;
   std::vector<const OrtValue*> input_values_;
   std::vector<const char*> input_names_;

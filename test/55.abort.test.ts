@@ -1,0 +1,63 @@
+// 55.abort: an AbortSignal stops a queued or running run, and the session stays usable.
+import { describe, expect, test } from 'vitest';
+import { identity, random, slowChain } from './support/models.js';
+import { InferenceSession, Tensor, type Ort } from './support/ort.js';
+
+async function slowSession(ms: number): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
+  const n = 512;
+  const input = new Tensor('float32', random(n * n, 7), [n, n]);
+  for (let layers = 8; ; layers *= 2) {
+    const session = await InferenceSession.create(slowChain(n, layers), { intraOpNumThreads: 1, maxConcurrentRuns: 1 });
+    const start = performance.now();
+    session.runSync({ x: input });
+    const runMs = performance.now() - start;
+    if (runMs >= ms) return { session, input, runMs };
+    await session.release();
+  }
+}
+
+describe('abort', () => {
+  test('a run of 500 ms or more stops within 100 ms of the abort, and the next run succeeds', async () => {
+    const { session, input, runMs } = await slowSession(500);
+    const controller = new AbortController();
+    const running = session.run({ x: input }, { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    const abortedAt = performance.now();
+    controller.abort();
+    const error = await running.catch((e) => e);
+    const stoppedIn = performance.now() - abortedAt;
+    expect(error).toBeInstanceOf(DOMException);
+    expect(error.name).toBe('AbortError');
+    expect(stoppedIn).toBeLessThan(Math.min(100, runMs / 5));
+    const { y } = await session.run({ x: input });
+    expect(y.data).toEqual(input.data); // identity weights
+    await session.release();
+  });
+
+  test('a queued run leaves the queue with the reason it was given; the runs ahead finish', async () => {
+    const { session, input } = await slowSession(100);
+    const first = session.run({ x: input });
+    const controller = new AbortController();
+    const queued = session.run({ x: input }, { signal: controller.signal });
+    controller.abort(new Error('caller went away'));
+    await expect(queued).rejects.toThrow('caller went away');
+    expect((await first).y.dims).toEqual(input.dims);
+    await session.release();
+  });
+
+  test('an already aborted signal rejects before anything runs; AbortSignal.timeout works too', async () => {
+    const session = await InferenceSession.create(identity('float32', ['n']));
+    const x = new Tensor('float32', new Float32Array(4), [4]);
+    await expect(session.run({ x }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(() => session.runSync({ x }, { signal: AbortSignal.abort() })).toThrow(expect.objectContaining({ name: 'AbortError' }));
+    const { session: slow, input } = await slowSession(300);
+    await expect(slow.run({ x: input }, { signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect((await session.run({ x }, { signal: new AbortController().signal })).y.dims).toEqual([4]);
+  });
+
+  test('a signal that is not an AbortSignal is refused by name', async () => {
+    const session = await InferenceSession.create(identity('float32', ['n']));
+    const x = new Tensor('float32', new Float32Array(4), [4]);
+    await expect(session.run({ x }, { signal: {} as never })).rejects.toThrow('run options.signal must be an AbortSignal; received an object (Object)');
+  });
+});
