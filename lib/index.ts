@@ -8,3 +8,5 @@ export type { OrtErrorCode } from './errors.js';
 export { env } from './env.js';
 export type { Versions, InitOptions } from './env.js';
 export type { SessionOptions, RunOptions, GraphOptimizationLevel, ExecutionMode, LogSeverityLevel } from './options.js';
+export { SessionPool, PoolBusyError, POOL_CHANNEL } from './pool.js';
+export type { PoolOptions, PoolRunOptions, PoolStats, PoolRunEvent, BatchingOptions } from './pool.js';

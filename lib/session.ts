@@ -198,6 +198,16 @@ export class InferenceSession {
     return this.release();
   }
 
+  /** @internal Validates feeds as run() would, without running (the pool checks requests before queueing). */
+  _checkFeeds(feeds: unknown): void {
+    this.#prepare(feeds, undefined, undefined);
+  }
+
+  /** @internal How many runs this session executes at once. */
+  get _maxConcurrentRuns(): number {
+    return this.#maxConcurrentRuns;
+  }
+
   #prepare(feeds: unknown, arg1: unknown, arg2: unknown): Call {
     if (this.#releasing) throw new ReleasedError('this InferenceSession');
     if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds) || feeds instanceof Tensor) {

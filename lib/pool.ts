@@ -1,0 +1,477 @@
+// pool.ts: SessionPool: sessions behind a bounded queue, least-loaded dispatch, deadlines, abort,
+// dynamic batching, stats, and per-run events on node:diagnostics_channel.
+import { channel } from 'node:diagnostics_channel';
+import { ReleasedError } from './errors.js';
+import type { SessionOptions } from './options.js';
+import { InferenceSession, type FeedsType, type RunResult } from './session.js';
+import { Tensor, type TensorData } from './tensor.js';
+import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
+
+/** Thrown when the pool's queue is full: the caller should shed load or retry later. */
+export class PoolBusyError extends Error {
+  readonly code = 'ERR_POOL_BUSY';
+  constructor(maxQueue: number) {
+    super(`the pool's queue is full (maxQueue ${maxQueue}); retry later or raise maxQueue`);
+    this.name = 'PoolBusyError';
+  }
+}
+
+export interface BatchingOptions {
+  /** The most rows (first-dim entries) one batched run takes. */
+  maxBatchSize: number;
+  /** How long the first request of a batch may wait for others while a session is free. */
+  maxDelayMs: number;
+  /** Batch sizes to dispatch at once when reached, without waiting out maxDelayMs. */
+  preferredBatchSizes?: readonly number[];
+}
+
+export interface PoolOptions {
+  /** How many sessions (default 1: one session serves concurrent runs itself; see the README). */
+  size?: number;
+  /** Options of every session. intraOpNumThreads defaults to 1 here: concurrency comes from the pool. */
+  sessionOptions?: SessionOptions;
+  /** Per-session options laid over sessionOptions, by index: one session per device, say. */
+  placement?: readonly SessionOptions[] | ((index: number) => SessionOptions);
+  /** Requests that may wait for a session; beyond it run() rejects with PoolBusyError (default 1024). */
+  maxQueue?: number;
+  /** A deadline for each request, queueing included (default: none). */
+  timeoutMs?: number;
+  /** Concatenate compatible requests along their first dim into one run. */
+  batching?: BatchingOptions;
+  /** The pool's name in diagnostics events. */
+  name?: string;
+}
+
+export interface PoolRunOptions {
+  signal?: AbortSignal;
+  /** Overrides the pool's timeoutMs for this request. */
+  timeoutMs?: number;
+}
+
+export interface PoolStats {
+  /** Requests running now (a batch counts each of its requests). */
+  inFlight: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  /** Refused at once because the queue was full. */
+  rejected: number;
+  timedOut: number;
+  aborted: number;
+  /** End-to-end latency (queue wait + run) over the last 1024 completed requests, in ms. */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  sessions: number;
+}
+
+/** What the pool publishes on `ort-napi:pool:run` for each request, whatever its outcome. */
+export interface PoolRunEvent {
+  pool: string;
+  outcome: 'ok' | 'error' | 'timeout' | 'aborted' | 'rejected';
+  queueWaitMs: number;
+  runMs: number;
+  /** Requests in the run that served this one (1 when unbatched). */
+  batchSize: number;
+  /** Rows in that run. */
+  batchRows: number;
+  error?: unknown;
+}
+
+export const POOL_CHANNEL = 'ort-napi:pool:run';
+const events = channel(POOL_CHANNEL);
+
+interface Member {
+  session: InferenceSession;
+  active: number;
+  capacity: number;
+}
+
+interface Job {
+  feeds: FeedsType;
+  rows: number; // first dim shared by every input, or -1: cannot be batched
+  key: string; // the other dims and types: jobs with equal keys can share a batch
+  enqueuedAt: number;
+  startedAt: number;
+  controller: AbortController;
+  settled: boolean;
+  resolve(result: RunResult): void;
+  reject(error: unknown): void;
+  cleanup(): void;
+}
+
+const LATENCY_WINDOW = 1024;
+
+function mergeOptions(base: SessionOptions | undefined, over: SessionOptions | undefined): SessionOptions {
+  return { intraOpNumThreads: 1, ...base, ...over };
+}
+
+export class SessionPool {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly name: string;
+
+  readonly #members: Member[];
+  readonly #queue: Job[] = [];
+  readonly #maxQueue: number;
+  readonly #timeoutMs: number | undefined;
+  readonly #batching: Required<BatchingOptions> | undefined;
+  #batchTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #onDrained: (() => void) | undefined;
+  #inFlight = 0;
+  readonly #counts = { completed: 0, failed: 0, rejected: 0, timedOut: 0, aborted: 0 };
+  readonly #latencies = new Float64Array(LATENCY_WINDOW);
+  #latencyCount = 0;
+
+  /** Loads `size` sessions of the model (in parallel, off the main thread). A session that fails to load fails create. */
+  static async create(model: string | Uint8Array, options: PoolOptions = {}): Promise<SessionPool> {
+    if (!isPlainObject(options)) throw invalid('pool options', 'an object', options);
+    checkKeys('pool options', options, ['size', 'sessionOptions', 'placement', 'maxQueue', 'timeoutMs', 'batching', 'name']);
+    const size = optionalInteger('pool options.size', options.size, 1, 1024) ?? 1;
+    const placement = options.placement as PoolOptions['placement'];
+    if (placement !== undefined && typeof placement !== 'function' && !Array.isArray(placement)) {
+      throw invalid('pool options.placement', 'an array of session options or a function of the index', placement);
+    }
+    if (Array.isArray(placement) && placement.length !== size) {
+      throw new RangeError(`pool options.placement has ${placement.length} entries but size is ${size}`);
+    }
+    optionalInteger('pool options.maxQueue', options.maxQueue, 0, 2 ** 31);
+    optionalInteger('pool options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
+    const batching = normalizeBatching(options.batching);
+    const at = (i: number) => (typeof placement === 'function' ? placement(i) : placement?.[i]);
+    const settled = await Promise.allSettled(
+      Array.from({ length: size }, (_, i) => InferenceSession.create(model as Uint8Array, mergeOptions(options.sessionOptions as SessionOptions | undefined, at(i)))),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) {
+      await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.release() : undefined)));
+      throw failure.reason;
+    }
+    const sessions = settled.map((s) => (s as PromiseFulfilledResult<InferenceSession>).value);
+    if (batching) {
+      try {
+        checkBatchAxes(sessions[0]);
+      } catch (error) {
+        await Promise.all(sessions.map((s) => s.release()));
+        throw error;
+      }
+    }
+    return new SessionPool(sessions, options as PoolOptions, batching);
+  }
+
+  private constructor(sessions: InferenceSession[], options: PoolOptions, batching: Required<BatchingOptions> | undefined) {
+    this.#members = sessions.map((session) => ({ session, active: 0, capacity: session._maxConcurrentRuns }));
+    this.inputNames = sessions[0].inputNames;
+    this.outputNames = sessions[0].outputNames;
+    this.#maxQueue = options.maxQueue ?? 1024;
+    this.#timeoutMs = options.timeoutMs;
+    this.#batching = batching;
+    this.name = options.name ?? 'pool';
+  }
+
+  get sessions(): readonly InferenceSession[] {
+    return this.#members.map((m) => m.session);
+  }
+
+  /** Runs the model on the least-loaded session, queueing when all are busy. */
+  run(feeds: FeedsType, options: PoolRunOptions = {}): Promise<RunResult> {
+    if (this.#closing) return Promise.reject(new ReleasedError('this SessionPool'));
+    if (!isPlainObject(options)) return Promise.reject(invalid('pool run options', 'an object', options));
+    try {
+      checkKeys('pool run options', options, ['signal', 'timeoutMs']);
+      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('pool run options.signal', 'an AbortSignal', options.signal);
+      optionalInteger('pool run options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
+      this.#members[0].session._checkFeeds(feeds);
+      options.signal?.throwIfAborted();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const idle = this.#pickMember();
+    if (!idle && this.#queue.length >= this.#maxQueue) {
+      this.#counts.rejected++;
+      this.#publish({ outcome: 'rejected', queueWaitMs: 0, runMs: 0, batchSize: 0, batchRows: 0 });
+      return Promise.reject(new PoolBusyError(this.#maxQueue));
+    }
+    return new Promise<RunResult>((resolve, reject) => {
+      const job = this.#makeJob(feeds, options, resolve, reject);
+      this.#queue.push(job);
+      this.#pump();
+    });
+  }
+
+  stats(): PoolStats {
+    const n = Math.min(this.#latencyCount, LATENCY_WINDOW);
+    const sorted = Array.from(this.#latencies.subarray(0, n)).sort((a, b) => a - b);
+    const q = (p: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(n * p))]);
+    return {
+      inFlight: this.#inFlight,
+      queued: this.#queue.length,
+      ...this.#counts,
+      latencyP50Ms: q(0.5),
+      latencyP99Ms: q(0.99),
+      sessions: this.#members.length,
+    };
+  }
+
+  /** Stops accepting runs, lets the queued and running ones finish, then releases the sessions. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#queue.length > 0 || this.#inFlight > 0) await new Promise<void>((resolve) => (this.#onDrained = resolve));
+      await Promise.all(this.#members.map((m) => m.session.release()));
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #makeJob(feeds: FeedsType, options: PoolRunOptions, resolve: (r: RunResult) => void, reject: (e: unknown) => void): Job {
+    const controller = new AbortController();
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    const userSignal = options.signal;
+    const forward = () => controller.abort(userSignal!.reason);
+    userSignal?.addEventListener('abort', forward, { once: true });
+    const { rows, key } = batchKey(feeds, this.inputNames);
+    const job: Job = {
+      feeds,
+      rows,
+      key,
+      enqueuedAt: performance.now(),
+      startedAt: 0,
+      controller,
+      settled: false,
+      resolve,
+      reject,
+      cleanup: () => {
+        if (timer) clearTimeout(timer);
+        userSignal?.removeEventListener('abort', forward);
+      },
+    };
+    // Aborted or timed out while queued: leave the queue now. While running, the run's own signal stops it.
+    controller.signal.addEventListener('abort', () => {
+      const at = this.#queue.indexOf(job);
+      if (at < 0) {
+        if (job.startedAt > 0 && !job.settled) this.#fail(job, controller.signal.reason, 0, 1, job.rows);
+        return;
+      }
+      this.#queue.splice(at, 1);
+      this.#fail(job, controller.signal.reason, 0, 0, 0);
+      this.#maybeDrained();
+    }, { once: true });
+    return job;
+  }
+
+  #pickMember(): Member | undefined {
+    let best: Member | undefined;
+    for (const m of this.#members) {
+      if (m.active < m.capacity && (!best || m.active / m.capacity < best.active / best.capacity)) best = m;
+    }
+    return best;
+  }
+
+  /** Starts whatever can start: a batch or a single request per free session slot. */
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const member = this.#pickMember();
+      if (!member) return;
+      const batch = this.#takeBatch();
+      if (!batch) return; // waiting for more requests to batch with
+      this.#start(member, batch);
+    }
+  }
+
+  /** The next requests to run together, or undefined to wait (a batch may still fill). */
+  #takeBatch(): Job[] | undefined {
+    const head = this.#queue[0];
+    const batching = this.#batching;
+    if (!batching || head.rows < 0) return this.#queue.splice(0, 1);
+    const batch: Job[] = [];
+    let rows = 0;
+    for (const job of this.#queue) {
+      if (job.key !== head.key || job.rows < 0 || rows + job.rows > batching.maxBatchSize) continue;
+      batch.push(job);
+      rows += job.rows;
+      if (rows === batching.maxBatchSize) break;
+    }
+    const waited = performance.now() - head.enqueuedAt;
+    const ready = rows >= batching.maxBatchSize || batching.preferredBatchSizes.includes(rows) || waited >= batching.maxDelayMs || head.rows >= batching.maxBatchSize;
+    if (!ready) {
+      this.#batchTimer ??= setTimeout(() => {
+        this.#batchTimer = undefined;
+        this.#pump();
+      }, Math.max(0, batching.maxDelayMs - waited));
+      return undefined;
+    }
+    for (const job of batch) this.#queue.splice(this.#queue.indexOf(job), 1);
+    if (this.#batchTimer && this.#queue.length === 0) {
+      clearTimeout(this.#batchTimer);
+      this.#batchTimer = undefined;
+    }
+    return batch;
+  }
+
+  #start(member: Member, batch: Job[]): void {
+    member.active++;
+    this.#inFlight += batch.length;
+    const started = performance.now();
+    for (const job of batch) job.startedAt = started;
+    const rows = batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
+    const run =
+      batch.length === 1
+        ? member.session.run(batch[0].feeds, { signal: batch[0].controller.signal })
+        : member.session.run(concatFeeds(batch, this.inputNames));
+    run.then(
+      (result) => {
+        const runMs = performance.now() - started;
+        if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows);
+        else {
+          let parts: RunResult[];
+          try {
+            parts = splitOutputs(result, batch, rows);
+          } catch (error) {
+            for (const job of batch) this.#fail(job, error, runMs, batch.length, rows);
+            return;
+          }
+          batch.forEach((job, i) => this.#succeed(job, parts[i], runMs, batch.length, rows));
+        }
+      },
+      (error) => {
+        const runMs = performance.now() - started;
+        for (const job of batch) this.#fail(job, job.controller.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
+      },
+    ).finally(() => {
+      member.active--;
+      this.#inFlight -= batch.length;
+      this.#pump();
+      this.#maybeDrained();
+    });
+  }
+
+  #succeed(job: Job, result: RunResult, runMs: number, batchSize: number, batchRows: number): void {
+    if (job.settled) return; // aborted or timed out while its batch ran: already answered
+    job.settled = true;
+    job.cleanup();
+    this.#counts.completed++;
+    const total = performance.now() - job.enqueuedAt;
+    this.#latencies[this.#latencyCount++ % LATENCY_WINDOW] = total;
+    this.#publish({ outcome: 'ok', queueWaitMs: job.startedAt - job.enqueuedAt, runMs, batchSize, batchRows });
+    job.resolve(result);
+  }
+
+  #fail(job: Job, error: unknown, runMs: number, batchSize: number, batchRows: number): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.cleanup();
+    const name = (error as { name?: string } | undefined)?.name;
+    const outcome = name === 'TimeoutError' ? 'timeout' : job.controller.signal.aborted ? 'aborted' : 'error';
+    if (outcome === 'timeout') this.#counts.timedOut++;
+    else if (outcome === 'aborted') this.#counts.aborted++;
+    else this.#counts.failed++;
+    const queueWaitMs = (job.startedAt || performance.now()) - job.enqueuedAt;
+    this.#publish({ outcome, queueWaitMs, runMs, batchSize, batchRows, error });
+    job.reject(error);
+  }
+
+  #publish(event: Omit<PoolRunEvent, 'pool'>): void {
+    if (events.hasSubscribers) events.publish({ pool: this.name, ...event } satisfies PoolRunEvent);
+  }
+
+  #maybeDrained(): void {
+    if (this.#onDrained && this.#queue.length === 0 && this.#inFlight === 0) {
+      const done = this.#onDrained;
+      this.#onDrained = undefined;
+      done();
+    }
+  }
+}
+
+function normalizeBatching(value: unknown): Required<BatchingOptions> | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) throw invalid('pool options.batching', 'an object', value);
+  checkKeys('pool options.batching', value, ['maxBatchSize', 'maxDelayMs', 'preferredBatchSizes']);
+  const maxBatchSize = optionalInteger('pool options.batching.maxBatchSize', value.maxBatchSize, 1, 2 ** 20);
+  if (maxBatchSize === undefined) throw invalid('pool options.batching.maxBatchSize', 'an integer', undefined);
+  const maxDelayMs = value.maxDelayMs;
+  if (typeof maxDelayMs !== 'number' || !(maxDelayMs >= 0)) throw invalid('pool options.batching.maxDelayMs', 'a number of milliseconds ≥ 0', maxDelayMs);
+  const preferred = value.preferredBatchSizes ?? [];
+  if (!Array.isArray(preferred)) throw invalid('pool options.batching.preferredBatchSizes', 'an array of integers', preferred);
+  preferred.forEach((p: unknown, i) => optionalInteger(`pool options.batching.preferredBatchSizes[${i}]`, p, 1, maxBatchSize));
+  return { maxBatchSize, maxDelayMs, preferredBatchSizes: preferred as number[] };
+}
+
+/** Refuses batching for a model whose inputs or outputs do not all start with a dynamic dim. */
+function checkBatchAxes(session: InferenceSession): void {
+  const lacking: string[] = [];
+  const check = (kind: string, meta: InferenceSession['inputMetadata'][number]) => {
+    if (!meta.isTensor || meta.shape.length === 0 || (typeof meta.shape[0] === 'number' && meta.shape[0] >= 0)) {
+      lacking.push(`${kind} '${meta.name}' (shape [${meta.isTensor ? meta.shape.join(',') : meta.kind}])`);
+    }
+  };
+  session.inputMetadata.forEach((m) => check('input', m));
+  session.outputMetadata.forEach((m) => check('output', m));
+  if (lacking.length > 0) {
+    throw new TypeError(`batching needs a dynamic first dim on every input and output; these have none: ${lacking.join(', ')}`);
+  }
+}
+
+/** A request's rows (its inputs' shared first dim, or -1) and what must match for it to share a batch. */
+function batchKey(feeds: FeedsType, names: readonly string[]): { rows: number; key: string } {
+  let rows = -1;
+  let key = '';
+  for (const name of names) {
+    const t = feeds[name];
+    if (t.dims.length === 0) return { rows: -1, key: '' };
+    if (rows === -1) rows = t.dims[0];
+    else if (t.dims[0] !== rows) return { rows: -1, key: '' };
+    key += `${name}:${t.type}:${t.dims.slice(1).join(',')};`;
+  }
+  return { rows, key };
+}
+
+/** One copy: each input's rows laid end to end in a new array. */
+function concatFeeds(batch: Job[], names: readonly string[]): FeedsType {
+  const feeds: Record<string, Tensor> = {};
+  const rows = batch.reduce((sum, j) => sum + j.rows, 0);
+  for (const name of names) {
+    const first = batch[0].feeds[name];
+    const dims = [rows, ...first.dims.slice(1)];
+    if (first.type === 'string') {
+      feeds[name] = new Tensor('string', batch.flatMap((j) => j.feeds[name].data as string[]), dims);
+      continue;
+    }
+    const head = first.data as Exclude<TensorData, string[]>;
+    const out = new (head.constructor as new (n: number) => typeof head)((head.length / Math.max(first.dims[0], 1)) * rows || 0);
+    let offset = 0;
+    for (const job of batch) {
+      const data = job.feeds[name].data as typeof head;
+      (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(data as ArrayLike<unknown>, offset);
+      offset += data.length;
+    }
+    feeds[name] = new Tensor(first.type, out as never, dims);
+  }
+  return feeds;
+}
+
+/** Each request's own rows, as views over the batched output (no copy). */
+function splitOutputs(result: RunResult, batch: Job[], rows: number): RunResult[] {
+  const parts: RunResult[] = batch.map(() => ({}));
+  for (const [name, tensor] of Object.entries(result)) {
+    if (tensor.dims[0] !== rows) {
+      throw new Error(`output '${name}' came back with dims [${tensor.dims.join(',')}], not ${rows} rows: it cannot be split between the batched requests`);
+    }
+    const perRow = rows === 0 ? 0 : tensor.size / rows;
+    let row = 0;
+    batch.forEach((job, i) => {
+      const start = row * perRow;
+      const end = (row + job.rows) * perRow;
+      const data = Array.isArray(tensor.data) ? tensor.data.slice(start, end) : (tensor.data as Exclude<TensorData, string[]>).subarray(start, end);
+      parts[i][name] = new Tensor(tensor.type, data as never, [job.rows, ...tensor.dims.slice(1)]);
+      row += job.rows;
+    });
+  }
+  return parts;
+}

@@ -1,0 +1,214 @@
+// 75.pool: SessionPool dispatch, backpressure, deadlines, abort, close, stats, batching and events.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { describe, expect, test } from 'vitest';
+import { buildModel } from './support/onnx.js';
+import { identity, random, slowChain } from './support/models.js';
+import { mlp } from './support/mlp.js';
+import { InferenceSession, ort, Tensor, type Ort } from './support/ort.js';
+
+const { SessionPool, PoolBusyError, ReleasedError, POOL_CHANNEL } = ort;
+const rowsOf = (rows: number, seed: number) => new Tensor('float32', random(rows * 32, seed), [rows, 32]);
+
+/** A pool whose sessions take at least 200 ms a run on this machine (the chain grows until they do). */
+async function slowPool(options: Ort.PoolOptions = {}) {
+  const n = 384;
+  const x = new Tensor('float32', random(n * n, 1), [n, n]);
+  for (let layers = 16; ; layers *= 2) {
+    const model = slowChain(n, layers);
+    const probe = await InferenceSession.create(model, { intraOpNumThreads: 1 });
+    const start = performance.now();
+    probe.runSync({ x });
+    const runMs = performance.now() - start;
+    await probe.release();
+    if (runMs >= 200) return { pool: await SessionPool.create(model, { sessionOptions: { maxConcurrentRuns: 1 }, ...options }), x, runMs };
+  }
+}
+
+describe('SessionPool', () => {
+  test('runs requests on its sessions and answers each with its own result', async () => {
+    const pool = await SessionPool.create(mlp(), { size: 2 });
+    const lone = await InferenceSession.create(mlp());
+    const inputs = Array.from({ length: 40 }, (_, i) => rowsOf(1 + (i % 3), i + 1));
+    const results = await Promise.all(inputs.map((x) => pool.run({ x })));
+    for (const [i, x] of inputs.entries()) expect(results[i].y.data).toEqual((await lone.run({ x })).y.data);
+    expect(pool.stats()).toMatchObject({ completed: 40, failed: 0, inFlight: 0, queued: 0, sessions: 2 });
+    await pool.close();
+  });
+
+  test('dispatches to the least-loaded session', async () => {
+    const { pool, x } = await slowPool({ size: 2 });
+    const runs = [pool.run({ x }), pool.run({ x })];
+    // Both sessions busy at once: one run each, none queued.
+    expect(pool.stats()).toMatchObject({ inFlight: 2, queued: 0 });
+    await Promise.all(runs);
+    await pool.close();
+  });
+
+  test('a full queue rejects at once with PoolBusyError', async () => {
+    const { pool, x } = await slowPool({ maxQueue: 2 });
+    const accepted = [pool.run({ x }), pool.run({ x }), pool.run({ x })]; // one running, two queued
+    const error = await pool.run({ x }).catch((e) => e);
+    expect(error).toBeInstanceOf(PoolBusyError);
+    expect(error.code).toBe('ERR_POOL_BUSY');
+    expect(pool.stats()).toMatchObject({ rejected: 1, queued: 2, inFlight: 1 });
+    await Promise.all(accepted);
+    await pool.close();
+  });
+
+  test('a deadline removes a queued request, and stops a running one', async () => {
+    const { pool, x } = await slowPool({ timeoutMs: 60 });
+    const results = await Promise.allSettled([pool.run({ x }), pool.run({ x }), pool.run({ x }, { timeoutMs: 60_000 })]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
+    expect(results[2].status).toBe('fulfilled');
+    expect(pool.stats()).toMatchObject({ timedOut: 2, completed: 1 });
+    await pool.close();
+  });
+
+  test('an AbortSignal cancels while queued or running; a failed run does not poison the pool', async () => {
+    const { pool, x } = await slowPool();
+    const running = new AbortController();
+    const queued = new AbortController();
+    const a = pool.run({ x }, { signal: running.signal });
+    const b = pool.run({ x }, { signal: queued.signal });
+    queued.abort();
+    running.abort(new Error('stop'));
+    await expect(a).rejects.toThrow('stop');
+    await expect(b).rejects.toMatchObject({ name: 'AbortError' });
+    expect((await pool.run({ x })).y.dims).toEqual(x.dims);
+    expect(pool.stats()).toMatchObject({ aborted: 2, completed: 1 });
+    await pool.close();
+  });
+
+  test('bad feeds are refused before queueing, with the session’s own messages', async () => {
+    const pool = await SessionPool.create(mlp());
+    await expect(pool.run({ z: rowsOf(1, 1) } as never)).rejects.toThrow("feeds has 'z', which is not an input of this model");
+    await expect(pool.run({ x: rowsOf(1, 1) }, { deadline: 5 } as never)).rejects.toThrow("pool run options has an unknown option 'deadline'");
+    expect(pool.stats().queued).toBe(0);
+    await pool.close();
+  });
+
+  test('close waits for queued and running requests, then refuses new ones', async () => {
+    const { pool, x } = await slowPool();
+    const runs = [pool.run({ x }), pool.run({ x }), pool.run({ x })];
+    const closed = pool.close();
+    await expect(pool.run({ x })).rejects.toBeInstanceOf(ReleasedError);
+    const results = await Promise.all(runs);
+    expect(results).toHaveLength(3);
+    await closed;
+    expect(pool.stats()).toMatchObject({ completed: 3, inFlight: 0, queued: 0 });
+    await expect(pool.sessions[0].run({ x })).rejects.toBeInstanceOf(ReleasedError);
+  });
+
+  test('a session that fails to load fails create', async () => {
+    await expect(SessionPool.create(new Uint8Array([1, 2, 3]), { size: 2 })).rejects.toMatchObject({ code: 'INVALID_PROTOBUF' });
+    await expect(SessionPool.create(mlp(), { size: 2, placement: [{}] })).rejects.toThrow('pool options.placement has 1 entries but size is 2');
+    await expect(SessionPool.create(mlp(), { size: 2, placement: (i) => (i === 1 ? { logId: 5 as never } : {}) })).rejects.toThrow('session options.logId must be a string');
+  });
+
+  test('placement gives each session its own options', async () => {
+    const pool = await SessionPool.create(mlp(), { size: 2, placement: (i) => ({ maxConcurrentRuns: i + 1 }) });
+    expect(pool.sessions.map((s) => s._maxConcurrentRuns)).toEqual([1, 2]);
+    await pool.close();
+  });
+
+  test('publishes one event per request on diagnostics_channel', async () => {
+    const seen: Ort.PoolRunEvent[] = [];
+    const listener = (event: unknown) => seen.push(event as Ort.PoolRunEvent);
+    subscribe(POOL_CHANNEL, listener);
+    try {
+      const pool = await SessionPool.create(mlp(), { name: 'events' });
+      await pool.run({ x: rowsOf(2, 1) });
+      await pool.run({ z: rowsOf(2, 1) } as never).catch(() => undefined);
+      await pool.close();
+    } finally {
+      unsubscribe(POOL_CHANNEL, listener);
+    }
+    expect(seen).toHaveLength(1); // the bad request never entered the pool
+    expect(seen[0]).toMatchObject({ pool: 'events', outcome: 'ok', batchSize: 1, batchRows: 2 });
+    expect(seen[0].runMs).toBeGreaterThan(0);
+  });
+});
+
+describe('dynamic batching', () => {
+  test('batched outputs are bit-identical to lone runs, each caller getting exactly its rows', async () => {
+    const pool = await SessionPool.create(mlp(), { batching: { maxBatchSize: 16, maxDelayMs: 5 } });
+    const lone = await InferenceSession.create(mlp());
+    const seen: Ort.PoolRunEvent[] = [];
+    const listener = (e: unknown) => seen.push(e as Ort.PoolRunEvent);
+    subscribe(POOL_CHANNEL, listener);
+    const inputs = Array.from({ length: 30 }, (_, i) => rowsOf(1 + (i % 4), 100 + i));
+    const results = await Promise.all(inputs.map((x) => pool.run({ x })));
+    unsubscribe(POOL_CHANNEL, listener);
+    for (const [i, x] of inputs.entries()) {
+      const want = await lone.run({ x });
+      expect(results[i].y.dims).toEqual([x.dims[0], 8]);
+      expect(results[i].y.data).toEqual(want.y.data);
+      expect(results[i].norm.data).toEqual(want.norm.data);
+    }
+    expect(Math.max(...seen.map((e) => e.batchSize))).toBeGreaterThan(1);
+    expect(Math.max(...seen.map((e) => e.batchRows))).toBeLessThanOrEqual(16);
+    await pool.close();
+  });
+
+  test('outputs of a batched run are views over one buffer, not copies', async () => {
+    const pool = await SessionPool.create(identity('float32', ['n', 4096]), { batching: { maxBatchSize: 8, maxDelayMs: 20 } });
+    const [a, b] = await Promise.all([
+      pool.run({ x: new Tensor('float32', new Float32Array(4096).fill(1), [1, 4096]) }),
+      pool.run({ x: new Tensor('float32', new Float32Array(4096).fill(2), [1, 4096]) }),
+    ]);
+    expect(a.y.data[0]).toBe(1);
+    expect(b.y.data[0]).toBe(2);
+    expect((a.y.data as Float32Array).buffer).toBe((b.y.data as Float32Array).buffer);
+    await pool.close();
+  });
+
+  test('a request that cannot join a batch runs alone', async () => {
+    const model = buildModel({
+      inputs: [{ name: 'x', type: 'float32', dims: ['n', 'k'] }],
+      outputs: [{ name: 'y', type: 'float32', dims: ['n', 'k'] }],
+      nodes: [{ op: 'Neg', inputs: ['x'], outputs: ['y'] }],
+    });
+    const pool = await SessionPool.create(model, { batching: { maxBatchSize: 8, maxDelayMs: 5 } });
+    const [narrow, wide] = await Promise.all([
+      pool.run({ x: new Tensor('float32', new Float32Array([1, 2]), [1, 2]) }),
+      pool.run({ x: new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]) }),
+    ]);
+    expect(Array.from(narrow.y.data as Float32Array)).toEqual([-1, -2]);
+    expect(Array.from(wide.y.data as Float32Array)).toEqual([-1, -2, -3]);
+    await pool.close();
+  });
+
+  test('an error in a batched run rejects each of its callers', async () => {
+    // Gather with indices out of range for some rows fails the whole batched run.
+    const model = buildModel({
+      inputs: [{ name: 'i', type: 'int64', dims: ['n', 1] }],
+      outputs: [{ name: 'y', type: 'float32', dims: ['n', 1] }],
+      initializers: [{ name: 'table', type: 'float32', dims: [4], data: new Float32Array([10, 20, 30, 40]) }],
+      nodes: [{ op: 'Gather', inputs: ['table', 'i'], outputs: ['y'] }],
+    });
+    const pool = await SessionPool.create(model, { batching: { maxBatchSize: 8, maxDelayMs: 20 } });
+    const results = await Promise.allSettled([
+      pool.run({ i: new Tensor('int64', new BigInt64Array([1n]), [1, 1]) }),
+      pool.run({ i: new Tensor('int64', new BigInt64Array([99n]), [1, 1]) }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(ort.OrtError);
+    expect(Array.from((await pool.run({ i: new Tensor('int64', new BigInt64Array([2n]), [1, 1]) })).y.data as Float32Array)).toEqual([30]);
+    await pool.close();
+  });
+
+  test('a model without a batch axis is refused at creation, naming what lacks one', async () => {
+    await expect(SessionPool.create(identity('float32', [4, 'k']), { batching: { maxBatchSize: 8, maxDelayMs: 1 } })).rejects.toThrow(
+      "batching needs a dynamic first dim on every input and output; these have none: input 'x' (shape [4,k]), output 'y' (shape [4,k])",
+    );
+  });
+
+  test('preferred batch sizes dispatch without waiting out the delay', async () => {
+    const pool = await SessionPool.create(mlp(), { batching: { maxBatchSize: 64, maxDelayMs: 10_000, preferredBatchSizes: [4] } });
+    const start = performance.now();
+    await Promise.all(Array.from({ length: 4 }, (_, i) => pool.run({ x: rowsOf(1, i + 1) })));
+    expect(performance.now() - start).toBeLessThan(5_000);
+    await pool.close();
+  });
+});
