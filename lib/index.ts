@@ -1,6 +1,18 @@
 // index.ts: the public API of ort-napi, nothing else.
 export { InferenceSession } from './session.js';
-export type { FeedsType, FetchesType, RunResult, ValueMetadata, ValueKind, ModelMetadata } from './session.js';
+export type {
+  FeedsType,
+  FetchesType,
+  RunResult,
+  ValueMetadata,
+  ValueKind,
+  ModelMetadata,
+  ModelSignature,
+  AnySignature,
+  ValueSpec,
+  SignatureFeeds,
+  SignatureOutputs,
+} from './session.js';
 export { Tensor } from './tensor.js';
 export type { TensorType, TensorData, TensorDataTypeMap } from './tensor.js';
 export { OrtError, ReleasedError } from './errors.js';

@@ -2,8 +2,9 @@
 // dynamic batching, stats, and per-run events on node:diagnostics_channel.
 import { channel } from 'node:diagnostics_channel';
 import { ReleasedError } from './errors.js';
+import { describeModel, unwatch, watch } from './lifetime.js';
 import type { SessionOptions } from './options.js';
-import { InferenceSession, type FeedsType, type RunResult } from './session.js';
+import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs } from './session.js';
 import { Tensor, type TensorData } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
 
@@ -105,7 +106,7 @@ function mergeOptions(base: SessionOptions | undefined, over: SessionOptions | u
   return { intraOpNumThreads: 1, ...base, ...over };
 }
 
-export class SessionPool {
+export class SessionPool<S extends ModelSignature = AnySignature> {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly name: string;
@@ -117,6 +118,7 @@ export class SessionPool {
   readonly #batching: Required<BatchingOptions> | undefined;
   #batchTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  readonly #token = {};
   #onDrained: (() => void) | undefined;
   #inFlight = 0;
   readonly #counts = { completed: 0, failed: 0, rejected: 0, timedOut: 0, aborted: 0 };
@@ -124,7 +126,7 @@ export class SessionPool {
   #latencyCount = 0;
 
   /** Loads `size` sessions of the model (in parallel, off the main thread). A session that fails to load fails create. */
-  static async create(model: string | Uint8Array, options: PoolOptions = {}): Promise<SessionPool> {
+  static async create<S extends ModelSignature = AnySignature>(model: string | Uint8Array, options: PoolOptions = {}): Promise<SessionPool<S>> {
     if (!isPlainObject(options)) throw invalid('pool options', 'an object', options);
     checkKeys('pool options', options, ['size', 'sessionOptions', 'placement', 'maxQueue', 'timeoutMs', 'batching', 'name']);
     const size = optionalInteger('pool options.size', options.size, 1, 1024) ?? 1;
@@ -156,7 +158,9 @@ export class SessionPool {
         throw error;
       }
     }
-    return new SessionPool(sessions, options as PoolOptions, batching);
+    const pool = new SessionPool<S>(sessions, options as PoolOptions, batching);
+    watch(pool, { kind: 'SessionPool', what: `a SessionPool of ${describeModel(model)}`, release: 'close()' }, pool.#token);
+    return pool;
   }
 
   private constructor(sessions: InferenceSession[], options: PoolOptions, batching: Required<BatchingOptions> | undefined) {
@@ -174,7 +178,11 @@ export class SessionPool {
   }
 
   /** Runs the model on the least-loaded session, queueing when all are busy. */
-  run(feeds: FeedsType, options: PoolRunOptions = {}): Promise<RunResult> {
+  run(feeds: SignatureFeeds<S>, options: PoolRunOptions = {}): Promise<SignatureOutputs<S>> {
+    return this.#enqueue(feeds as FeedsType, options) as Promise<SignatureOutputs<S>>;
+  }
+
+  #enqueue(feeds: FeedsType, options: PoolRunOptions): Promise<RunResult> {
     if (this.#closing) return Promise.reject(new ReleasedError('this SessionPool'));
     if (!isPlainObject(options)) return Promise.reject(invalid('pool run options', 'an object', options));
     try {
@@ -215,6 +223,7 @@ export class SessionPool {
 
   /** Stops accepting runs, lets the queued and running ones finish, then releases the sessions. Idempotent. */
   close(): Promise<void> {
+    if (!this.#closing) unwatch(this.#token);
     this.#closing ??= (async () => {
       if (this.#queue.length > 0 || this.#inFlight > 0) await new Promise<void>((resolve) => (this.#onDrained = resolve));
       await Promise.all(this.#members.map((m) => m.session.release()));

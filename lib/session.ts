@@ -1,6 +1,7 @@
 // session.ts: InferenceSession: loads a model off the main thread, validates feeds against its metadata, runs it.
 import { loadOrt, native, type NativeRunOptions, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
 import { ReleasedError } from './errors.js';
+import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { ELEMENT_TYPES, isDetached, Tensor, typeName, type TensorType } from './tensor.js';
 import { invalid, outOfRange } from './validate.js';
@@ -28,6 +29,33 @@ export type FeedsType = Readonly<Record<string, Tensor>>;
 export type FetchesType = readonly string[] | Readonly<Record<string, Tensor | null>>;
 export type RunResult = Record<string, Tensor>;
 
+/** One value of a signature: its element type, and optionally its dims (as `ort-napi types` prints them). */
+export type ValueSpec = TensorType | { readonly type: TensorType; readonly dims?: readonly (number | string)[] };
+
+/**
+ * A model's inputs and outputs by name, for typed sessions: `InferenceSession.create<S>(...)`
+ * then accepts exactly those inputs with Tensors of those types and returns typed outputs.
+ * `npx ort-napi types model.onnx` prints one for a model.
+ */
+export interface ModelSignature {
+  readonly inputs: Readonly<Record<string, ValueSpec>>;
+  readonly outputs: Readonly<Record<string, ValueSpec>>;
+}
+
+/** The signature of an untyped session: any names, any tensors. */
+export interface AnySignature extends ModelSignature {
+  readonly inputs: Readonly<Record<string, TensorType>>;
+  readonly outputs: Readonly<Record<string, TensorType>>;
+}
+
+type TypeOfSpec<V> = V extends TensorType ? V : V extends { readonly type: infer T extends TensorType } ? T : never;
+/** The feeds a session of signature S takes. */
+export type SignatureFeeds<S extends ModelSignature> = { readonly [K in keyof S['inputs']]: Tensor<TypeOfSpec<S['inputs'][K]>> };
+/** The outputs a session of signature S returns. */
+export type SignatureOutputs<S extends ModelSignature> = { [K in keyof S['outputs']]: Tensor<TypeOfSpec<S['outputs'][K]>> };
+type OutputName<S extends ModelSignature> = keyof S['outputs'] & string;
+type PreallocatedFetches<S extends ModelSignature> = { readonly [K in OutputName<S>]?: Tensor<TypeOfSpec<S['outputs'][K]>> | null };
+
 const KINDS: ValueKind[] = ['unknown', 'tensor', 'sequence', 'map', 'opaque', 'sparse-tensor', 'optional'];
 
 function toMetadata(info: NativeValueInfo): ValueMetadata {
@@ -52,7 +80,7 @@ interface Call {
 
 const constructing = Symbol('InferenceSession');
 
-export class InferenceSession {
+export class InferenceSession<S extends ModelSignature = AnySignature> {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueMetadata[];
@@ -68,13 +96,19 @@ export class InferenceSession {
   #executing = 0;
   readonly #waiting: (() => void)[] = [];
   #releasing: Promise<void> | undefined;
+  readonly #token = {};
 
   /** Loads a model from a file path or its bytes. The load runs off the main thread. */
-  static create(path: string, options?: SessionOptions): Promise<InferenceSession>;
-  static create(bytes: Uint8Array, options?: SessionOptions): Promise<InferenceSession>;
-  static create(buffer: ArrayBufferLike, options?: SessionOptions): Promise<InferenceSession>;
-  static create(buffer: ArrayBufferLike, byteOffset: number, byteLength?: number, options?: SessionOptions): Promise<InferenceSession>;
-  static async create(model: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): Promise<InferenceSession> {
+  static create<S extends ModelSignature = AnySignature>(path: string, options?: SessionOptions): Promise<InferenceSession<S>>;
+  static create<S extends ModelSignature = AnySignature>(bytes: Uint8Array, options?: SessionOptions): Promise<InferenceSession<S>>;
+  static create<S extends ModelSignature = AnySignature>(buffer: ArrayBufferLike, options?: SessionOptions): Promise<InferenceSession<S>>;
+  static create<S extends ModelSignature = AnySignature>(
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    byteLength?: number,
+    options?: SessionOptions,
+  ): Promise<InferenceSession<S>>;
+  static async create(model: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): Promise<InferenceSession<ModelSignature>> {
     let source: string | Uint8Array;
     let options: unknown = arg1;
     if (typeof model === 'string') {
@@ -111,7 +145,9 @@ export class InferenceSession {
       if (error instanceof Error) Error.captureStackTrace(error);
       throw error;
     }
-    return new InferenceSession(constructing, session, maxConcurrentRuns);
+    const created = new InferenceSession(constructing, session, maxConcurrentRuns);
+    watch(created, { kind: 'InferenceSession', what: `an InferenceSession of ${describeModel(model)}`, release: 'release()' }, created.#token);
+    return created;
   }
 
   /** @internal Sessions are made by InferenceSession.create(). */
@@ -133,9 +169,10 @@ export class InferenceSession {
    * Runs the model off the main thread. Many runs may be in flight on one session at once.
    * `run(feeds, options?)` or `run(feeds, fetches, options?)`, as in onnxruntime-common.
    */
-  run(feeds: FeedsType, options?: RunOptions): Promise<RunResult>;
-  run(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): Promise<RunResult>;
-  async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<RunResult> {
+  run(feeds: SignatureFeeds<S>, options?: RunOptions): Promise<SignatureOutputs<S>>;
+  run<K extends OutputName<S>>(feeds: SignatureFeeds<S>, fetches: readonly K[], options?: RunOptions): Promise<Pick<SignatureOutputs<S>, K>>;
+  run(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Promise<Partial<SignatureOutputs<S>>>;
+  async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<SignatureOutputs<S>> {
     const call = this.#prepare(feeds, arg1, arg2);
     const signal = call.signal;
     signal?.throwIfAborted();
@@ -155,7 +192,7 @@ export class InferenceSession {
     } finally {
       if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
     }
-    return collect(call, raw);
+    return collect(call, raw) as SignatureOutputs<S>;
   }
 
   /** A run whose own ONNX Runtime run options are terminated when `signal` aborts. */
@@ -175,12 +212,13 @@ export class InferenceSession {
   }
 
   /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
-  runSync(feeds: FeedsType, options?: RunOptions): RunResult;
-  runSync(feeds: FeedsType, fetches: FetchesType, options?: RunOptions): RunResult;
-  runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): RunResult {
+  runSync(feeds: SignatureFeeds<S>, options?: RunOptions): SignatureOutputs<S>;
+  runSync<K extends OutputName<S>>(feeds: SignatureFeeds<S>, fetches: readonly K[], options?: RunOptions): Pick<SignatureOutputs<S>, K>;
+  runSync(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Partial<SignatureOutputs<S>>;
+  runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): SignatureOutputs<S> {
     const call = this.#prepare(feeds, arg1, arg2);
     call.signal?.throwIfAborted(); // a sync run cannot be stopped once started
-    return collect(call, this.#native.runSync(call.feeds, call.fetches, call.options));
+    return collect(call, this.#native.runSync(call.feeds, call.fetches, call.options)) as SignatureOutputs<S>;
   }
 
   /**
@@ -188,9 +226,12 @@ export class InferenceSession {
    * Idempotent. Output tensors stay valid: they own their memory.
    */
   release(): Promise<void> {
-    this.#releasing ??= (this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#onIdle = resolve))).then(() =>
-      this.#native.release(),
-    );
+    if (!this.#releasing) {
+      unwatch(this.#token);
+      this.#releasing = (this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#onIdle = resolve))).then(() =>
+        this.#native.release(),
+      );
+    }
     return this.#releasing;
   }
 

@@ -128,8 +128,8 @@ export class Tensor<T extends TensorType = TensorType> {
   readonly size: number;
   readonly location = 'cpu' as const;
 
-  constructor(type: T, data: TensorDataTypeMap[T] | readonly unknown[], dims?: readonly number[]);
-  constructor(data: TensorDataTypeMap[T], dims?: readonly number[]);
+  constructor(type: T, data: TensorDataTypeMap[T] | readonly (number | bigint | boolean | string)[], dims?: readonly number[]);
+  constructor(data: TensorDataTypeMap[T] | readonly boolean[], dims?: readonly number[]);
   constructor(typeOrData: unknown, dataOrDims?: unknown, maybeDims?: unknown) {
     let type: TensorType;
     let rawData: unknown;

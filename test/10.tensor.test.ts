@@ -50,7 +50,7 @@ describe('Tensor', () => {
   });
 
   test.each([
-    [() => new Tensor('float33' as never, new Float32Array(1)), TypeError, "Tensor type must be one of float32"],
+    [() => new Tensor('float33' as never, new Float32Array(1) as never), TypeError, "Tensor type must be one of float32"],
     [() => new Tensor('float32', new Float64Array(1) as never), TypeError, "Tensor data of type 'float32' must be a Float32Array or an array; received a Float64Array of length 1"],
     [() => new Tensor('int64', new Int32Array(1) as never), TypeError, "must be a BigInt64Array"],
     [() => new Tensor('float32', new Float32Array(6), [2, 2]), RangeError, 'Tensor data has 6 elements but dims [2,2] need 4'],

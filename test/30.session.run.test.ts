@@ -112,7 +112,7 @@ describe('run', () => {
     const out = await session.run(feeds, { sum: target, product: null });
     expect(out.sum).toBe(target);
     expect(Array.from(target.data as Float32Array)).toEqual([5, 7, 9]);
-    expect(Array.from(out.product.data as Float32Array)).toEqual([4, 10, 18]);
+    expect(Array.from(out.product!.data as Float32Array)).toEqual([4, 10, 18]);
     const syncTarget = new Tensor('float32', new Float32Array(3), [1, 3]);
     session.runSync(feeds, { product: syncTarget });
     expect(Array.from(syncTarget.data as Float32Array)).toEqual([4, 10, 18]);

@@ -1,7 +1,7 @@
 // 60.lifetime: release waits for runs in flight, refuses new work, and never frees memory still in use.
 import { describe, expect, test } from 'vitest';
 import { addMul, identity, random, slowChain } from './support/models.js';
-import { InferenceSession, ReleasedError, Tensor } from './support/ort.js';
+import { InferenceSession, ReleasedError, Tensor, type Ort } from './support/ort.js';
 
 /** --expose-gc is set in vitest.config.mts; without it these tests would prove nothing. */
 function gc(): void {
@@ -13,7 +13,7 @@ const feeds = () => ({ a: new Tensor('float32', new Float32Array([1, 2, 3]), [1,
 
 describe('lifetime', () => {
   test('outputs stay readable after the session is released and collected', async () => {
-    let session: InferenceSession | undefined = await InferenceSession.create(addMul());
+    let session: Ort.InferenceSession | undefined = await InferenceSession.create(addMul());
     const { sum } = await session.run(feeds());
     await session.release();
     session = undefined;
@@ -48,7 +48,7 @@ describe('lifetime', () => {
   });
 
   test('await using releases the session at the end of the block', async () => {
-    let escaped: InferenceSession;
+    let escaped: Ort.InferenceSession;
     {
       await using session = await InferenceSession.create(identity('int32', ['n']));
       escaped = session;

@@ -43,5 +43,8 @@ describe('the packed package', () => {
       ),
     ).toBe('1,2,3');
     expect(run(`import { env } from 'ort-napi'; console.log(env.versions.onnxruntime)`, 'module')).toBe('1.29.0');
+    // The bin is linked and runs from the installed package.
+    const types = execFileSync(join(app, 'node_modules', '.bin', 'ort-napi'), ['types', 'model.onnx'], { cwd: app, env, encoding: 'utf8' });
+    expect(types).toContain('export type ModelSignature = {');
   });
 });
