@@ -1,20 +1,26 @@
-// 90.readme: the README's example runs as written and prints what its comments say.
+// 90.readme: every JavaScript example in the README runs as written and prints what its comments say.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { linear } from './support/models.js';
 
 const root = resolve(__dirname, '..');
+const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
+const examples = [...readme.matchAll(/^#+ (.*)\n[\s\S]*?```js\n([\s\S]*?)```/gm)].map((m) => [m[1], m[2]] as const);
 
-test('the README example runs as written', () => {
-  const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
-  const example = /## Example\s+```js\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(example).toBeDefined();
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', example!], { cwd: root, encoding: 'utf8' });
-  // Each console.log line prints what its trailing comment says.
-  const promised = [...example!.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
-  expect(out.trim().split('\n')).toEqual(promised);
+describe('README examples', () => {
+  test('there are examples to run', () => {
+    expect(examples.map(([heading]) => heading)).toEqual(expect.arrayContaining(['Example', 'Metrics with prom-client']));
+  });
+
+  test.each(examples)('"%s" runs as written', (_heading, code) => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8' });
+    // Each console.log line prints what its trailing comment says.
+    const promised = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
+    expect(promised.length).toBeGreaterThan(0);
+    expect(out.trim().split('\n')).toEqual(promised);
+  });
 });
 
 test("the README's model file is the one the tests build", () => {
