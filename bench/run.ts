@@ -83,6 +83,15 @@ function report(results: Result[]): { markdown: string; goals: { goal: string; f
     lines.push(`| ${side} | ${f(r.statP50Ms, 3)} | ${f(r.statP99Ms, 3)} |`);
   }
 
+  const plain = find(results, { kind: 'pool', batching: false });
+  const batched = find(results, { kind: 'pool', batching: true });
+  const poolTrial = results.find((r) => r.kind === 'pool' && r.batching) as Extract<Result, { kind: 'pool' }>;
+  const p99Bound = poolTrial.maxDelayMs + 2 * batched.batchRunMedianMs;
+  lines.push('', `**SessionPool at ${poolTrial.callers} concurrent callers, small MLP, one row per request** (batching: maxBatchSize ${poolTrial.maxBatchSize}, maxDelayMs ${poolTrial.maxDelayMs})`, '');
+  lines.push('| | requests/s | p50 ms | p99 ms | median batched run ms |', '| --- | --- | --- | --- | --- |');
+  lines.push(`| unbatched | ${f(plain.requestsPerSec, 0)} | ${f(plain.p50Ms)} | ${f(plain.p99Ms)} | |`);
+  lines.push(`| batched | ${f(batched.requestsPerSec, 0)} (${x(batched.requestsPerSec / plain.requestsPerSec)}) | ${f(batched.p50Ms)} | ${f(batched.p99Ms)} | ${f(batched.batchRunMedianMs)} |`);
+
   const tinyFloor = find(results, { kind: 'latency', model: 'tiny', side: 'floor' }).medianUs;
   const asyncRatio = find(results, { kind: 'latency', model: 'tiny', side: 'ort-napi' }).medianUs / tinyFloor;
   const syncRatio = find(results, { kind: 'latency', model: 'tiny', side: 'ort-napi-sync' }).medianUs / tinyFloor;
@@ -94,6 +103,8 @@ function report(results: Result[]): { markdown: string; goals: { goal: string; f
     { goal: '≥ 1.8× onnxruntime-node throughput at 4 callers, intraOpNumThreads 1', figure: x(t4a.runsPerSec / t4b.runsPerSec), met: t4a.runsPerSec / t4b.runsPerSec >= 1.8 },
     { goal: 'event-loop p99 delay < 2 ms under that load', figure: `${f(t4a.loopP99Ms)} ms`, met: t4a.loopP99Ms < 2 },
     { goal: '256 MB output: peak RSS above baseline < 1.2× its size', figure: x(bigA.peakPerOutput), met: bigA.peakPerOutput < 1.2 },
+    { goal: 'batched pool ≥ 3× the unbatched one at 64 callers', figure: x(batched.requestsPerSec / plain.requestsPerSec), met: batched.requestsPerSec / plain.requestsPerSec >= 3 },
+    { goal: 'batched p99 < maxDelayMs + 2 batch run times', figure: `${f(batched.p99Ms)} ms < ${f(p99Bound)} ms`, met: batched.p99Ms < p99Bound },
   ];
   lines.push('', '**Goals**', '', '| goal | figure | met |', '| --- | --- | --- |');
   for (const g of goals) lines.push(`| ${g.goal} | ${g.figure} | ${g.met ? 'yes' : '**no**'} |`);

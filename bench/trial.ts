@@ -99,6 +99,45 @@ async function main(): Promise<Record<string, number>> {
       await runner.run();
       return { createMs, firstResultMs: performance.now() - startedAt };
     }
+    case 'pool': {
+      const lib = require(join(root, 'dist', 'index.js'));
+      const { subscribe } = require('node:diagnostics_channel');
+      const batchRunMs: number[] = [];
+      subscribe(lib.POOL_CHANNEL, (e: { batchSize: number; runMs: number }) => {
+        if (e.batchSize > 1) batchRunMs.push(e.runMs);
+      });
+      const pool = await lib.SessionPool.create(join(models, `${trial.model}.onnx`), {
+        maxQueue: 100_000,
+        batching: trial.batching ? { maxBatchSize: trial.maxBatchSize, maxDelayMs: trial.maxDelayMs } : undefined,
+      });
+      const dims = [1, ...pool.sessions[0].inputMetadata[0].shape.slice(1)];
+      const data = new Float32Array(dims.reduce((a: number, b: number) => a * b, 1)).fill(0.25);
+      const x = new lib.Tensor('float32', data, dims);
+      for (let i = 0; i < 50; i++) await pool.run({ x });
+      const latencies: number[] = [];
+      batchRunMs.length = 0;
+      const start = performance.now();
+      const deadline = start + trial.durationMs;
+      await Promise.all(
+        Array.from({ length: trial.callers }, async () => {
+          while (performance.now() < deadline) {
+            const t = performance.now();
+            await pool.run({ x });
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      const elapsed = performance.now() - start;
+      await pool.close();
+      latencies.sort((a, b) => a - b);
+      batchRunMs.sort((a, b) => a - b);
+      return {
+        requestsPerSec: (latencies.length / elapsed) * 1000,
+        p50Ms: quantile(latencies, 0.5),
+        p99Ms: quantile(latencies, 0.99),
+        batchRunMedianMs: batchRunMs.length ? quantile(batchRunMs, 0.5) : 0,
+      };
+    }
     case 'fs': {
       let running = true;
       const callers: Promise<void>[] = [];

@@ -9,7 +9,8 @@ export type Trial =
   | { kind: 'throughput'; side: Side; model: ModelName; batch: number; callers: number; durationMs: number; threads: number }
   | { kind: 'bigOutput'; side: Side }
   | { kind: 'startup'; side: Side; model: ModelName }
-  | { kind: 'fs'; side: Side | 'none'; model: ModelName; inFlight: number; stats: number };
+  | { kind: 'fs'; side: Side | 'none'; model: ModelName; inFlight: number; stats: number }
+  | { kind: 'pool'; side: Side; model: ModelName; batching: boolean; callers: number; durationMs: number; maxBatchSize: number; maxDelayMs: number };
 
 export function trials(quick: boolean): Trial[] {
   const scale = quick ? 0.2 : 1;
@@ -37,6 +38,9 @@ export function trials(quick: boolean): Trial[] {
   }
   for (const side of ['none', 'ort-napi', 'onnxruntime-node'] as const) {
     list.push({ kind: 'fs', side, model: 'medium', inFlight: 16, stats: Math.round(400 * scale) });
+  }
+  for (const batching of [false, true]) {
+    list.push({ kind: 'pool', side: 'ort-napi', model: 'small', batching, callers: 64, durationMs: Math.round(3000 * scale), maxBatchSize: 32, maxDelayMs: 2 });
   }
   return list;
 }

@@ -7,7 +7,11 @@ import { linear } from './support/models.js';
 
 const root = resolve(__dirname, '..');
 const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
-const examples = [...readme.matchAll(/^#+ (.*)\n[\s\S]*?```js\n([\s\S]*?)```/gm)].map((m) => [m[1], m[2]] as const);
+// Each ```js block, named by the heading above it.
+const examples = [...readme.matchAll(/^```js\n([\s\S]*?)^```/gm)].map((m) => {
+  const headings = [...readme.slice(0, m.index).matchAll(/^#+ (.*)$/gm)];
+  return [headings[headings.length - 1][1], m[1]] as const;
+});
 
 describe('README examples', () => {
   test('there are examples to run', () => {

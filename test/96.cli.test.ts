@@ -1,6 +1,6 @@
 // 96.cli: `ort-napi types` prints a signature that compiles and types a session of that model.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
@@ -68,4 +68,10 @@ test('ort-napi explains its usage and its failures', () => {
   const missing = spawnSync(process.execPath, [cli, 'types', '/nonexistent/model.onnx'], { encoding: 'utf8' });
   expect(missing.status).toBe(1);
   expect(missing.stderr).toContain("ort-napi: Load model from /nonexistent/model.onnx failed");
+});
+
+test("the README's printed signature is what the CLI prints for the README's model", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const shown = /```ts\n(\/\/ LinearSignature[\s\S]*?)```/.exec(readme)?.[1];
+  expect(shown).toBe(execFileSync(process.execPath, [cli, 'types', join(root, 'test', 'fixtures', 'linear.onnx')], { encoding: 'utf8' }));
 });
