@@ -453,7 +453,8 @@ function concatFeeds(batch: Job[], names: readonly string[]): FeedsType {
       continue;
     }
     const head = first.data as Exclude<TensorData, string[]>;
-    const out = new (head.constructor as new (n: number) => typeof head)((head.length / Math.max(first.dims[0], 1)) * rows || 0);
+    const perRow = first.dims.slice(1).reduce((a, b) => a * b, 1);
+    const out = new (head.constructor as new (n: number) => typeof head)(perRow * rows);
     let offset = 0;
     for (const job of batch) {
       const data = job.feeds[name].data as typeof head;

@@ -150,8 +150,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     return created;
   }
 
-  /** @internal Sessions are made by InferenceSession.create(). */
-  constructor(token: typeof constructing, session: NativeSession, maxConcurrentRuns: number) {
+  /** Sessions are made by InferenceSession.create(). */
+  private constructor(token: typeof constructing, session: NativeSession, maxConcurrentRuns: number) {
     if (token !== constructing) throw new TypeError('sessions are made by InferenceSession.create()');
     this.#native = session;
     this.#maxConcurrentRuns = maxConcurrentRuns;
