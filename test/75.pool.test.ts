@@ -151,6 +151,15 @@ describe('dynamic batching', () => {
     await pool.close();
   });
 
+  test('a request of zero rows batches with others and gets an empty answer', async () => {
+    const pool = await SessionPool.create(mlp(), { batching: { maxBatchSize: 8, maxDelayMs: 20 } });
+    const lone = await InferenceSession.create(mlp());
+    const [none, two] = await Promise.all([pool.run({ x: rowsOf(0, 1) }), pool.run({ x: rowsOf(2, 2) })]);
+    expect(none.y.dims).toEqual([0, 8]);
+    expect(two.y.data).toEqual((await lone.run({ x: rowsOf(2, 2) })).y.data);
+    await pool.close();
+  });
+
   test('outputs of a batched run are views over one buffer, not copies', async () => {
     const pool = await SessionPool.create(identity('float32', ['n', 4096]), { batching: { maxBatchSize: 8, maxDelayMs: 20 } });
     const [a, b] = await Promise.all([
