@@ -35,6 +35,18 @@ export interface NativeSessionOptions {
   executionMode?: number;
   logSeverityLevel?: number;
   logId?: string;
+  logVerbosityLevel?: number;
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+  enableProfiling?: boolean;
+  profileFilePrefix?: string;
+  optimizedModelFilePath?: string;
+  useGlobalThreadPools?: boolean;
+  freeDimensionOverrides?: [string, number][];
+  freeDimensionOverridesByDenotation?: [string, number][];
+  sessionConfigEntries?: [string, string][];
+  initializers?: [string, number, unknown, readonly number[]][];
+  externalData?: [string, Uint8Array][];
 }
 
 export interface NativeRunOptions {
@@ -55,6 +67,7 @@ export interface NativeSession {
   run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<(NativeTensor | null)[]>;
   runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
   release(): void;
+  endProfiling(): string;
 }
 
 export interface NativeLibraryInfo {

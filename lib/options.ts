@@ -1,5 +1,6 @@
 // options.ts: session and run option types, and their validation into what the addon reads.
 import type { NativeRunOptions, NativeSessionOptions } from './binding.js';
+import { ELEMENT_TYPES, Tensor } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalChoice, optionalInteger, optionalString } from './validate.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
@@ -17,6 +18,36 @@ export interface SessionOptions {
   logSeverityLevel?: LogSeverityLevel;
   /** A name for this session in ONNX Runtime's log. */
   logId?: string;
+  /** Verbose-log detail (with logSeverityLevel 0). */
+  logVerbosityLevel?: number;
+  /** ONNX Runtime's CPU memory arena (default on): off trades speed for returning memory sooner. */
+  enableCpuMemArena?: boolean;
+  /** Memory pattern planning for repeated shapes (default on). */
+  enableMemPattern?: boolean;
+  /** Writes a chrome://tracing JSON profile; `session.endProfiling()` finishes it and returns its path. */
+  enableProfiling?: boolean;
+  /** The profile file's path prefix (default 'onnxruntime_profile_'). */
+  profileFilePrefix?: string;
+  /** Where to write the model after graph optimisation. */
+  optimizedModelFilePath?: string;
+  /** Fixes symbolic dims by name: `{ batch: 1 }`. */
+  freeDimensionOverrides?: Readonly<Record<string, number>>;
+  /** Fixes dims by their ONNX denotation: `{ DATA_BATCH: 1 }`. */
+  freeDimensionOverridesByDenotation?: Readonly<Record<string, number>>;
+  /** ONNX Runtime session config entries (AddSessionConfigEntry): `{ 'session.intra_op.allow_spinning': '0' }`. */
+  sessionConfigEntries?: Readonly<Record<string, string>>;
+  /** onnxruntime-common's form of config entries: nested keys joined with dots. */
+  extra?: Readonly<Record<string, unknown>>;
+  /** Initializers to use instead of the model's (or to supply ones it leaves out), by name. Copied once. */
+  initializers?: Readonly<Record<string, Tensor>>;
+  /**
+   * External data files given in memory, for a model loaded from bytes whose weights live in
+   * separate files: `{ 'weights.bin': bytes }`, or onnxruntime-common's `[{ path, data }]`.
+   * A model loaded from a path finds its files beside it without this.
+   */
+  externalData?: Readonly<Record<string, Uint8Array>> | readonly { path: string; data: Uint8Array | ArrayBuffer }[];
+  /** Use the environment's shared thread pools (see `env.init({ globalThreadPools })`) instead of the session's own. */
+  useGlobalThreadPools?: boolean;
   /**
    * How many runs of this session execute at once (the rest queue, still off the main thread).
    * Default: one per `intraOpNumThreads`-sized share of the runner threads, so one at a time with
@@ -56,6 +87,19 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
     'logId',
     'executionProviders',
     'maxConcurrentRuns',
+    'logVerbosityLevel',
+    'enableCpuMemArena',
+    'enableMemPattern',
+    'enableProfiling',
+    'profileFilePrefix',
+    'optimizedModelFilePath',
+    'freeDimensionOverrides',
+    'freeDimensionOverridesByDenotation',
+    'sessionConfigEntries',
+    'extra',
+    'initializers',
+    'externalData',
+    'useGlobalThreadPools',
   ]);
   optionalInteger('session options.maxConcurrentRuns', options.maxConcurrentRuns, 1, 1 << 20);
   const providers = options.executionProviders;
@@ -77,7 +121,82 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
     executionMode: mode === undefined ? undefined : mode === 'sequential' ? 0 : 1,
     logSeverityLevel: optionalInteger('session options.logSeverityLevel', options.logSeverityLevel, 0, 4),
     logId: optionalString('session options.logId', options.logId),
+    logVerbosityLevel: optionalInteger('session options.logVerbosityLevel', options.logVerbosityLevel, 0, 1 << 30),
+    enableCpuMemArena: optionalBoolean('session options.enableCpuMemArena', options.enableCpuMemArena),
+    enableMemPattern: optionalBoolean('session options.enableMemPattern', options.enableMemPattern),
+    enableProfiling: optionalBoolean('session options.enableProfiling', options.enableProfiling),
+    profileFilePrefix: optionalString('session options.profileFilePrefix', options.profileFilePrefix),
+    optimizedModelFilePath: optionalString('session options.optimizedModelFilePath', options.optimizedModelFilePath),
+    useGlobalThreadPools: optionalBoolean('session options.useGlobalThreadPools', options.useGlobalThreadPools),
+    freeDimensionOverrides: dimEntries('session options.freeDimensionOverrides', options.freeDimensionOverrides),
+    freeDimensionOverridesByDenotation: dimEntries('session options.freeDimensionOverridesByDenotation', options.freeDimensionOverridesByDenotation),
+    sessionConfigEntries: [
+      ...stringEntries('session options.sessionConfigEntries', options.sessionConfigEntries),
+      ...flattenExtra('session options.extra', options.extra),
+    ],
+    initializers: initializerEntries(options.initializers),
+    externalData: externalDataEntries(options.externalData),
   };
+}
+
+function optionalBoolean(parameter: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalid(parameter, 'a boolean', value);
+  return value;
+}
+
+function record(parameter: string, value: unknown): [string, unknown][] {
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) throw invalid(parameter, 'an object', value);
+  return Object.entries(value);
+}
+
+function dimEntries(parameter: string, value: unknown): [string, number][] {
+  return record(parameter, value).map(([name, dim]) => {
+    if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) throw invalid(`${parameter}.${name}`, 'a non-negative integer', dim);
+    return [name, dim];
+  });
+}
+
+function stringEntries(parameter: string, value: unknown): [string, string][] {
+  return record(parameter, value).map(([key, v]) => {
+    if (typeof v !== 'string') throw invalid(`${parameter}['${key}']`, 'a string', v);
+    return [key, v];
+  });
+}
+
+/** onnxruntime-common's `extra`: `{ session: { set_denormal_as_zero: '1' } }` is the entry 'session.set_denormal_as_zero'. */
+function flattenExtra(parameter: string, value: unknown, prefix = ''): [string, string][] {
+  return record(parameter, value).flatMap(([key, v]): [string, string][] => {
+    const name = prefix + key;
+    if (isPlainObject(v)) return flattenExtra(`${parameter}.${key}`, v, `${name}.`);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return [[name, String(v)]];
+    throw invalid(`${parameter}.${key}`, 'a string, number, boolean or object', v);
+  });
+}
+
+function initializerEntries(value: unknown): [string, number, unknown, readonly number[]][] {
+  return record('session options.initializers', value).map(([name, t]) => {
+    if (!(t instanceof Tensor)) throw invalid(`session options.initializers['${name}']`, 'a Tensor', t);
+    const tensor = t as Tensor;
+    return [name, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims];
+  });
+}
+
+function externalDataEntries(value: unknown): [string, Uint8Array][] {
+  if (value === undefined) return [];
+  const bytes = (parameter: string, data: unknown): Uint8Array => {
+    if (data instanceof Uint8Array) return data;
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    throw invalid(parameter, 'a Uint8Array or an ArrayBuffer', data);
+  };
+  if (Array.isArray(value)) {
+    return value.map((file: unknown, i) => {
+      if (!isPlainObject(file) || typeof file.path !== 'string') throw invalid(`session options.externalData[${i}]`, 'a { path, data } entry', file);
+      return [file.path, bytes(`session options.externalData[${i}].data`, file.data)];
+    });
+  }
+  return record('session options.externalData', value).map(([path, data]) => [path, bytes(`session options.externalData['${path}']`, data)]);
 }
 
 export interface NormalizedRunOptions {

@@ -239,6 +239,12 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     return this.release();
   }
 
+  /** Finishes the profile started by `enableProfiling` and returns the path of its JSON file. */
+  endProfiling(): string {
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    return this.#native.endProfiling();
+  }
+
   /** @internal Validates feeds as run() would, without running (the pool checks requests before queueing). */
   _checkFeeds(feeds: unknown): void {
     this.#prepare(feeds, undefined, undefined);

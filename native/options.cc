@@ -21,19 +21,99 @@ std::string StringOption(Napi::Env env, Napi::Object options, const char* key) {
   return value.As<Napi::String>().Utf8Value();
 }
 
+int BoolOption(Napi::Env env, Napi::Object options, const char* key) {
+  Napi::Value value = options.Get(key);
+  if (value.IsUndefined()) return -1;
+  if (!value.IsBoolean()) throw Napi::TypeError::New(env, std::string("option ") + key + " must be a boolean");
+  return value.As<Napi::Boolean>().Value() ? 1 : 0;
+}
+
+// An option given as an array of [key, value] pairs.
+Napi::Array PairsOption(Napi::Env env, Napi::Object options, const char* key) {
+  Napi::Value value = options.Get(key);
+  if (value.IsUndefined()) return Napi::Array::New(env, 0);
+  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string("option ") + key + " must be an array of entries");
+  Napi::Array pairs = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < pairs.Length(); ++i) {
+    Napi::Value pair = pairs.Get(i);
+    if (!pair.IsArray() || pair.As<Napi::Array>().Length() < 2 || !pair.As<Napi::Array>().Get(0u).IsString())
+      throw Napi::TypeError::New(env, std::string("option ") + key + "[" + std::to_string(i) + "] must be a [name, value] entry");
+  }
+  return pairs;
+}
+
 }  // namespace
+
+void SessionConfig::Unpin(napi_env env) {
+  for (napi_ref pin : pins) napi_delete_reference(env, pin);
+  pins.clear();
+}
 
 SessionConfig SessionConfig::FromJs(Napi::Env env, Napi::Value value) {
   SessionConfig config;
   if (!value.IsObject()) return config;
-  Napi::Object options = value.As<Napi::Object>();
+  try {
+    config.Read(env, value.As<Napi::Object>());
+  } catch (...) {
+    config.Unpin(env);
+    throw;
+  }
+  return config;
+}
+
+void SessionConfig::Read(Napi::Env env, Napi::Object options) {
+  SessionConfig& config = *this;
+  config.log_verbosity_level = IntOption(env, options, "logVerbosityLevel", -1);
+  config.cpu_mem_arena = BoolOption(env, options, "enableCpuMemArena");
+  config.mem_pattern = BoolOption(env, options, "enableMemPattern");
+  config.enable_profiling = BoolOption(env, options, "enableProfiling") == 1;
+  config.profile_prefix = StringOption(env, options, "profileFilePrefix");
+  config.optimized_model_path = StringOption(env, options, "optimizedModelFilePath");
+  config.use_global_thread_pools = BoolOption(env, options, "useGlobalThreadPools") == 1;
+  auto dims = [&](const char* key, std::vector<std::pair<std::string, int64_t>>* out) {
+    Napi::Array pairs = PairsOption(env, options, key);
+    for (uint32_t i = 0; i < pairs.Length(); ++i) {
+      Napi::Array pair = pairs.Get(i).As<Napi::Array>();
+      if (!pair.Get(1u).IsNumber()) throw Napi::TypeError::New(env, std::string("option ") + key + " values must be numbers");
+      out->emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(), pair.Get(1u).As<Napi::Number>().Int64Value());
+    }
+  };
+  dims("freeDimensionOverrides", &config.dims_by_name);
+  dims("freeDimensionOverridesByDenotation", &config.dims_by_denotation);
+  Napi::Array entries = PairsOption(env, options, "sessionConfigEntries");
+  for (uint32_t i = 0; i < entries.Length(); ++i) {
+    Napi::Array pair = entries.Get(i).As<Napi::Array>();
+    if (!pair.Get(1u).IsString()) throw Napi::TypeError::New(env, "option sessionConfigEntries values must be strings");
+    config.config_entries.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(),
+                                       pair.Get(1u).As<Napi::String>().Utf8Value());
+  }
+  Napi::Array initializers = PairsOption(env, options, "initializers");
+  for (uint32_t i = 0; i < initializers.Length(); ++i) {
+    Napi::Array entry = initializers.Get(i).As<Napi::Array>();  // [name, typeCode, data, dims]
+    std::string name = entry.Get(0u).As<Napi::String>().Utf8Value();
+    config.initializers.emplace_back(
+        name, OwnedTensorFromJs(env, entry.Get(1u), entry.Get(2u), entry.Get(3u), ValueName{"initializer", name}));
+  }
+  Napi::Array files = PairsOption(env, options, "externalData");
+  for (uint32_t i = 0; i < files.Length(); ++i) {
+    Napi::Array entry = files.Get(i).As<Napi::Array>();  // [fileName, Uint8Array]
+    Napi::Value data = entry.Get(1u);
+    if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "option externalData values must be Uint8Arrays");
+    Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
+    napi_ref pin = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin));
+    config.pins.push_back(pin);
+    config.external_names.push_back(entry.Get(0u).As<Napi::String>().Utf8Value());
+    config.external_bytes.push_back(reinterpret_cast<char*>(bytes.Data()));
+    config.external_lengths.push_back(bytes.ByteLength());
+  }
   config.intra_op_threads = IntOption(env, options, "intraOpNumThreads", -1);
   config.inter_op_threads = IntOption(env, options, "interOpNumThreads", -1);
   config.graph_optimization_level = IntOption(env, options, "graphOptimizationLevel", -1);
   config.execution_mode = IntOption(env, options, "executionMode", -1);
   config.log_severity_level = IntOption(env, options, "logSeverityLevel", -1);
   config.log_id = StringOption(env, options, "logId");
-  return config;
 }
 
 SessionOptionsPtr MakeSessionOptions(const SessionConfig& config) {
@@ -49,6 +129,26 @@ SessionOptionsPtr MakeSessionOptions(const SessionConfig& config) {
     Check(g_ort->SetSessionExecutionMode(raw, static_cast<ExecutionMode>(config.execution_mode)));
   if (config.log_severity_level >= 0) Check(g_ort->SetSessionLogSeverityLevel(raw, config.log_severity_level));
   if (!config.log_id.empty()) Check(g_ort->SetSessionLogId(raw, config.log_id.c_str()));
+  if (config.log_verbosity_level >= 0) Check(g_ort->SetSessionLogVerbosityLevel(raw, config.log_verbosity_level));
+  if (config.cpu_mem_arena == 0) Check(g_ort->DisableCpuMemArena(raw));
+  if (config.cpu_mem_arena == 1) Check(g_ort->EnableCpuMemArena(raw));
+  if (config.mem_pattern == 0) Check(g_ort->DisableMemPattern(raw));
+  if (config.mem_pattern == 1) Check(g_ort->EnableMemPattern(raw));
+  if (config.enable_profiling)
+    Check(g_ort->EnableProfiling(raw, config.profile_prefix.empty() ? "onnxruntime_profile_" : config.profile_prefix.c_str()));
+  if (!config.optimized_model_path.empty()) Check(g_ort->SetOptimizedModelFilePath(raw, config.optimized_model_path.c_str()));
+  if (config.use_global_thread_pools) Check(g_ort->DisablePerSessionThreads(raw));
+  for (const auto& [name, value] : config.dims_by_name) Check(g_ort->AddFreeDimensionOverrideByName(raw, name.c_str(), value));
+  for (const auto& [denotation, value] : config.dims_by_denotation)
+    Check(g_ort->AddFreeDimensionOverride(raw, denotation.c_str(), value));
+  for (const auto& [key, value] : config.config_entries) Check(g_ort->AddSessionConfigEntry(raw, key.c_str(), value.c_str()));
+  for (const auto& [name, tensor] : config.initializers) Check(g_ort->AddInitializer(raw, name.c_str(), tensor->value.get()));
+  if (!config.external_names.empty()) {
+    std::vector<const char*> names;
+    for (const std::string& name : config.external_names) names.push_back(name.c_str());
+    Check(g_ort->AddExternalInitializersFromFilesInMemory(raw, names.data(), config.external_bytes.data(),
+                                                          config.external_lengths.data(), names.size()));
+  }
   return options;
 }
 

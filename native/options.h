@@ -6,7 +6,11 @@
 #include <memory>
 #include <string>
 
+#include <utility>
+#include <vector>
+
 #include "ort_api.h"
+#include "value.h"
 
 namespace ortn {
 
@@ -17,9 +21,30 @@ struct SessionConfig {
   int graph_optimization_level = -1;  // GraphOptimizationLevel
   int execution_mode = -1;            // ExecutionMode
   int log_severity_level = -1;
+  int log_verbosity_level = -1;
+  int cpu_mem_arena = -1;  // -1 default, 0 off, 1 on
+  int mem_pattern = -1;
   std::string log_id;
+  bool enable_profiling = false;
+  std::string profile_prefix;
+  std::string optimized_model_path;
+  bool use_global_thread_pools = false;
+  std::vector<std::pair<std::string, int64_t>> dims_by_name, dims_by_denotation;
+  std::vector<std::pair<std::string, std::string>> config_entries;
+  // Initializers given as tensors: copied, since ONNX Runtime keeps them for the session's life.
+  std::vector<std::pair<std::string, std::shared_ptr<OwnedTensor>>> initializers;
+  // External data files given in memory. The arrays are pinned (`pins`) until the load is over.
+  std::vector<std::string> external_names;
+  std::vector<char*> external_bytes;
+  std::vector<size_t> external_lengths;
+  std::vector<napi_ref> pins;
 
+  // Main thread. Throws a TypeError naming a malformed option (lib/ has validated them).
   static SessionConfig FromJs(Napi::Env env, Napi::Value options);
+  void Unpin(napi_env env);
+
+ private:
+  void Read(Napi::Env env, Napi::Object options);
 };
 
 struct SessionOptionsDeleter {

@@ -81,6 +81,7 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
   auto core = std::make_shared<SessionCore>();
   core->env = std::move(env);
   SessionOptionsPtr options = MakeSessionOptions(config);
+  for (const auto& entry : config.initializers) core->initializers.push_back(entry.second);
   if (bytes != nullptr) {
     Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
   } else {
@@ -123,6 +124,7 @@ class CreateSessionTask : public Task {
   void Complete(Napi::Env env) override {
     if (pin_ != nullptr) napi_delete_reference(env, pin_);
     pin_ = nullptr;
+    config_.Unpin(env);
     if (failure_) {
       Reject(env, MakeOrtError(env, *failure_).Value());
     } else {
@@ -176,6 +178,7 @@ Napi::Function SessionWrap::DefineClass(Napi::Env env) {
                                                   InstanceMethod<&SessionWrap::Run>("run"),
                                                   InstanceMethod<&SessionWrap::RunSync>("runSync"),
                                                   InstanceMethod<&SessionWrap::Release>("release"),
+                                                  InstanceMethod<&SessionWrap::EndProfiling>("endProfiling"),
                                               });
 }
 
@@ -276,6 +279,18 @@ Napi::Value SessionWrap::RunSync(const Napi::CallbackInfo& info) {
       throw;
     }
     return call.Collect(env);
+  });
+}
+
+Napi::Value SessionWrap::EndProfiling(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<SessionCore> core = Live(info);
+  return Guard(env, [&]() -> Napi::Value {
+    OrtAllocator* allocator = nullptr;
+    Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));
+    char* path = nullptr;
+    Check(g_ort->SessionEndProfiling(core->session, allocator, &path));
+    return Napi::String::New(env, TakeString(allocator, path));
   });
 }
 

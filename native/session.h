@@ -10,6 +10,7 @@
 
 #include "env.h"
 #include "ort_api.h"
+#include "value.h"
 
 namespace ortn {
 
@@ -34,6 +35,7 @@ struct SessionCore {
   OrtSession* session = nullptr;
   std::vector<ValueInfo> inputs, outputs;
   ModelInfo model;
+  std::vector<std::shared_ptr<OwnedTensor>> initializers;  // AddInitializer's values live as long as the session
 
   SessionCore() = default;
   SessionCore(const SessionCore&) = delete;
@@ -57,6 +59,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Run(const Napi::CallbackInfo& info);       // [async] run(feeds, fetches, runOptions)
   Napi::Value RunSync(const Napi::CallbackInfo& info);   // [sync]  runSync(feeds, fetches, runOptions)
   Napi::Value Release(const Napi::CallbackInfo& info);   // [sync]  drops this object's share
+  Napi::Value EndProfiling(const Napi::CallbackInfo& info);  // [sync] writes the profile, returns its path
   std::shared_ptr<SessionCore> Live(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SessionCore> core_;

@@ -181,6 +181,35 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
   return ValuePtr(raw);
 }
 
+std::shared_ptr<OwnedTensor> OwnedTensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims,
+                                               const ValueName& what) {
+  LentRange lent;
+  ValuePtr borrowed = TensorFromJs(env, type, data, dims, what, &lent);
+  auto owned = std::make_shared<OwnedTensor>();
+  if (lent.first == nullptr) {  // strings: ONNX Runtime already holds its own copy
+    owned->value = std::move(borrowed);
+    return owned;
+  }
+  owned->bytes.assign(lent.first, lent.first + lent.second);
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  Check(g_ort->GetTensorTypeAndShape(borrowed.get(), &info));
+  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> info_owner(
+      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
+  ONNXTensorElementDataType elem;
+  size_t rank = 0;
+  Check(g_ort->GetTensorElementType(info, &elem));
+  Check(g_ort->GetDimensionsCount(info, &rank));
+  std::vector<int64_t> shape(rank);
+  Check(g_ort->GetDimensions(info, shape.data(), rank));
+  static char empty[8];
+  void* bytes = owned->bytes.empty() ? empty : owned->bytes.data();
+  OrtValue* raw = nullptr;
+  Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, owned->bytes.size(), shape.data(), rank, elem,
+                                              &raw));
+  owned->value.reset(raw);
+  return owned;
+}
+
 Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent) {
   ONNXType kind = ONNX_TYPE_UNKNOWN;
   Check(g_ort->GetValueType(value.get(), &kind));

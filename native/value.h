@@ -38,6 +38,15 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
 // TypedArray views ONNX Runtime's memory and the OrtValue is released when it is collected.
 Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
 
+// A tensor whose memory the addon owns: for values ONNX Runtime keeps beyond the call that gave
+// them (session initializers). Built from a JS tensor by copying it once.
+struct OwnedTensor {
+  std::vector<char> bytes;
+  ValuePtr value;
+};
+std::shared_ptr<OwnedTensor> OwnedTensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims,
+                                               const ValueName& what);
+
 // The CPU memory description for tensors over caller memory.
 const OrtMemoryInfo* CpuMemoryInfo();
 

@@ -10,7 +10,14 @@ export type ElemType = keyof typeof DataType;
 /** A dim: a number is fixed, a string is symbolic, null is unknown. */
 export type Dim = number | string | null;
 export interface ValueSpec { name: string; type: ElemType; dims: Dim[] }
-export interface TensorSpec { name?: string; type: ElemType; dims: number[]; data: ArrayBufferView | string[] }
+export interface TensorSpec {
+  name?: string;
+  type: ElemType;
+  dims: number[];
+  data: ArrayBufferView | string[];
+  /** Store the data in an external file instead: the caller writes `data` there at `offset`. */
+  external?: { location: string; offset: number };
+}
 export type Attribute =
   | { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { t: TensorSpec };
 export interface NodeSpec { op: string; inputs: string[]; outputs: string[]; name?: string; domain?: string; attributes?: Record<string, Attribute> }
@@ -103,7 +110,16 @@ function writeTensor(w: Writer, t: TensorSpec): void {
   for (const d of t.dims) w.int(1, d);
   w.int(2, DataType[t.type]);
   if (t.name !== undefined) w.string(8, t.name);
-  if (Array.isArray(t.data)) {
+  if (t.external) {
+    const view = t.data as ArrayBufferView;
+    const entries: [string, string][] = [
+      ['location', t.external.location],
+      ['offset', String(t.external.offset)],
+      ['length', String(view.byteLength)],
+    ];
+    for (const [key, value] of entries) w.message(13, (e) => e.string(1, key).string(2, value));
+    w.int(14, 1); // data_location: EXTERNAL
+  } else if (Array.isArray(t.data)) {
     for (const s of t.data) w.string(6, s); // string_data
   } else {
     const view = t.data as ArrayBufferView;
