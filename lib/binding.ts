@@ -76,6 +76,7 @@ export interface NativeLibraryInfo {
   path?: string;
   version?: string;
   runThreads: number;
+  globalThreadPools: boolean;
 }
 
 export interface NativeBinding {
@@ -84,6 +85,11 @@ export interface NativeBinding {
   versions(): NativeLibraryInfo;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;
   RunOptions: new (options?: NativeRunOptions) => NativeRunOptionsHandle;
+  configureEnv(options: { globalThreadPools: boolean; intraOpNumThreads?: number; interOpNumThreads?: number; allowSpinning?: boolean }): void;
+  setLogger(logger: ((severity: number, category: string, logId: string, codeLocation: string, message: string) => void) | null): void;
+  setLogLevel(severity: number): void;
+  logLevel(): number;
+  availableProviders(): string[];
   readonly sourceHash: string;
 }
 

@@ -1,6 +1,6 @@
 // env.ts: the process-level view of ONNX Runtime: which library is loaded, and loading it explicitly.
-import { loadOrt, packageRoot } from './binding.js';
-import { invalid, isPlainObject, checkKeys } from './validate.js';
+import { loadOrt, native, packageRoot } from './binding.js';
+import { invalid, isPlainObject, checkKeys, optionalInteger } from './validate.js';
 
 export interface Versions {
   /** This package's version. */
@@ -18,7 +18,21 @@ export interface Versions {
 export interface InitOptions {
   /** A libonnxruntime to load instead of ORT_DYLIB_PATH or the bundled one. */
   libraryPath?: string;
+  /**
+   * Shared intra-op and inter-op thread pools for the whole process, used by sessions created with
+   * `useGlobalThreadPools: true`: many sessions then share the cores instead of each spawning a
+   * pool of its own. Must be chosen before the first session is created.
+   */
+  globalThreadPools?: { intraOpNumThreads?: number; interOpNumThreads?: number; allowSpinning?: boolean };
 }
+
+export type LogSeverity = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+const SEVERITIES: LogSeverity[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
+
+/** Receives ONNX Runtime's log messages, on the thread of the environment that set it. */
+export type Logger = (severity: LogSeverity, category: string, logId: string, codeLocation: string, message: string) => void;
+
+let logger: Logger | undefined;
 
 const packageVersion: string = require(`${packageRoot}/package.json`).version;
 
@@ -40,12 +54,49 @@ export const env = {
    */
   init(options: InitOptions = {}): Versions {
     if (!isPlainObject(options)) throw invalid('env.init options', 'an object', options);
-    checkKeys('env.init options', options, ['libraryPath']);
+    checkKeys('env.init options', options, ['libraryPath', 'globalThreadPools']);
     if (options.libraryPath !== undefined && typeof options.libraryPath !== 'string') {
       throw invalid('env.init options.libraryPath', 'a string', options.libraryPath);
     }
-    loadOrt(options.libraryPath);
+    const pools = options.globalThreadPools;
+    if (pools !== undefined) {
+      if (!isPlainObject(pools)) throw invalid('env.init options.globalThreadPools', 'an object', pools);
+      checkKeys('env.init options.globalThreadPools', pools, ['intraOpNumThreads', 'interOpNumThreads', 'allowSpinning']);
+      optionalInteger('env.init options.globalThreadPools.intraOpNumThreads', pools.intraOpNumThreads, 0, 1 << 16);
+      optionalInteger('env.init options.globalThreadPools.interOpNumThreads', pools.interOpNumThreads, 0, 1 << 16);
+      if (pools.allowSpinning !== undefined && typeof pools.allowSpinning !== 'boolean') {
+        throw invalid('env.init options.globalThreadPools.allowSpinning', 'a boolean', pools.allowSpinning);
+      }
+    }
+    loadOrt(options.libraryPath as string | undefined);
+    if (pools !== undefined) native.configureEnv({ globalThreadPools: true, ...(pools as object) });
     return versions();
+  },
+  /**
+   * ONNX Runtime's log messages go here instead of stderr. Set per thread (each Worker its own);
+   * ONNX Runtime's threads never call it directly. `undefined` goes back to stderr.
+   */
+  get logger(): Logger | undefined {
+    return logger;
+  },
+  set logger(fn: Logger | undefined) {
+    if (fn !== undefined && typeof fn !== 'function') throw invalid('env.logger', 'a function or undefined', fn);
+    logger = fn;
+    native.setLogger(fn ? (severity, ...rest) => fn(SEVERITIES[severity] ?? 'fatal', ...rest) : null);
+  },
+  /** The least severity the environment logs (sessions and runs may set their own). Default 'warning'. */
+  get logLevel(): LogSeverity {
+    return SEVERITIES[native.logLevel()];
+  },
+  set logLevel(level: LogSeverity) {
+    const index = SEVERITIES.indexOf(level);
+    if (index < 0) throw invalid('env.logLevel', `one of ${SEVERITIES.map((s) => `'${s}'`).join(', ')}`, level);
+    native.setLogLevel(index);
+  },
+  /** The execution providers the loaded ONNX Runtime was built with ('CPUExecutionProvider', ...). */
+  getAvailableProviders(): string[] {
+    loadOrt();
+    return native.availableProviders();
   },
   /** What is loaded, from where (loads ONNX Runtime if nothing is yet). */
   get versions(): Versions {

@@ -137,6 +137,9 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     if (typeof source !== 'string' && source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
     const nativeOptions = normalizeSessionOptions(options);
     const { runThreads } = loadOrt();
+    if (nativeOptions.useGlobalThreadPools && !native.versions().globalThreadPools) {
+      throw new TypeError('session options.useGlobalThreadPools needs the shared pools: call env.init({ globalThreadPools: {...} }) before the first session');
+    }
     const maxConcurrentRuns = concurrentRunsFor(options as SessionOptions | undefined, runThreads);
     let session: NativeSession;
     try {

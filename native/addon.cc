@@ -30,6 +30,7 @@ Napi::Object LibraryToJs(Napi::Env env) {
     result.Set("version", Library().version);
   }
   result.Set("runThreads", static_cast<double>(RunnerCount()));
+  result.Set("globalThreadPools", GlobalThreadPools());
   return result;
 }
 
@@ -55,6 +56,54 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 
 // [sync] versions(): which ONNX Runtime is loaded, from where, and the API version we use.
 Napi::Value Versions(const Napi::CallbackInfo& info) { return LibraryToJs(info.Env()); }
+
+// [sync] configureEnv({ globalThreadPools, intraOpNumThreads, interOpNumThreads, allowSpinning }):
+// how the OrtEnv will be made; refused once it exists.
+Napi::Value ConfigureEnv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "configureEnv: expected an object");
+  Napi::Object options = info[0].As<Napi::Object>();
+  EnvConfig config;
+  config.global_thread_pools = options.Get("globalThreadPools").ToBoolean().Value();
+  auto integer = [&](const char* key) {
+    Napi::Value v = options.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1;
+  };
+  config.global_intra_op_threads = integer("intraOpNumThreads");
+  config.global_inter_op_threads = integer("interOpNumThreads");
+  Napi::Value spinning = options.Get("allowSpinning");
+  config.global_spinning = spinning.IsBoolean() ? (spinning.As<Napi::Boolean>().Value() ? 1 : 0) : -1;
+  std::string failure = ConfigureOrtEnv(config);
+  if (!failure.empty()) throw Napi::Error::New(env, failure);
+  return env.Undefined();
+}
+
+// [sync] setLogLevel(severity 0..4) / logLevel(): the least severity that is logged.
+Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
+  int level = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
+  if (level < 0 || level > 4) throw Napi::RangeError::New(info.Env(), "setLogLevel: expected a severity from 0 to 4");
+  SetLogLevel(static_cast<OrtLoggingLevel>(level));
+  return info.Env().Undefined();
+}
+
+Napi::Value LogLevelJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), LogLevel()); }
+
+// [sync] availableProviders(): the execution providers the loaded library was built with.
+Napi::Value AvailableProviders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!OrtLoaded()) throw Napi::Error::New(env, "ONNX Runtime is not loaded yet: call init(libraryPath) first");
+  char** names = nullptr;
+  int count = 0;
+  try {
+    Check(g_ort->GetAvailableProviders(&names, &count));
+  } catch (const OrtFailure& failure) {
+    throw MakeOrtError(env, failure);
+  }
+  Napi::Array result = Napi::Array::New(env, count);
+  for (int i = 0; i < count; ++i) result.Set(i, Napi::String::New(env, names[i]));
+  g_ort->ReleaseStatus(g_ort->ReleaseAvailableProviders(names, count));
+  return result;
+}
 
 }  // namespace
 
@@ -90,6 +139,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   exports.Set("createSession", Napi::Function::New<SessionWrap::Create>(env, "createSession"));
   exports.Set("RunOptions", RunOptionsWrap::DefineClass(env));
+  exports.Set("configureEnv", Napi::Function::New<ConfigureEnv>(env, "configureEnv"));
+  exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
+  exports.Set("setLogLevel", Napi::Function::New<SetLogLevelJs>(env, "setLogLevel"));
+  exports.Set("logLevel", Napi::Function::New<LogLevelJs>(env, "logLevel"));
+  exports.Set("availableProviders", Napi::Function::New<AvailableProviders>(env, "availableProviders"));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;
 }

@@ -17,6 +17,7 @@ struct AddonData {
   Napi::FunctionReference ort_error_class;  // lib/errors.ts's OrtError, handed over by setup()
   std::shared_ptr<Port> port;
   std::shared_ptr<OrtEnvHandle> ort_env;  // taken on first use, dropped with this environment
+  napi_threadsafe_function logger = nullptr;  // this environment's JS logger, if it set one
 
   static AddonData& Of(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
   // Throws an Error naming what to do when ONNX Runtime has not been loaded in this process.
