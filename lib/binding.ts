@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
+import type { NativeProvider } from './providers.js';
 
 /** [typeCode, data, dims]: a tensor as it crosses the native boundary. */
 export type NativeTensor = [number, ArrayBufferView | string[], number[]];
@@ -47,6 +48,7 @@ export interface NativeSessionOptions {
   sessionConfigEntries?: [string, string][];
   initializers?: [string, number, unknown, readonly number[]][];
   externalData?: [string, Uint8Array][];
+  executionProviders?: NativeProvider[];
 }
 
 export interface NativeRunOptions {
@@ -77,6 +79,7 @@ export interface NativeLibraryInfo {
   version?: string;
   runThreads: number;
   globalThreadPools: boolean;
+  cudaRoute?: 'built-in' | 'plugin';
 }
 
 export interface NativeBinding {

@@ -13,6 +13,8 @@ export interface Versions {
   libraryPath: string;
   /** How many threads run inferences and model loads off the main thread (ORT_NAPI_RUN_THREADS). */
   runThreads: number;
+  /** How CUDA was reached, once a session used it: the core's own CUDA, or the plugin provider library. */
+  cudaRoute?: 'built-in' | 'plugin';
 }
 
 export interface InitOptions {
@@ -44,6 +46,7 @@ function versions(): Versions {
     apiVersion: info.apiVersion,
     libraryPath: info.path ?? '',
     runThreads: info.runThreads,
+    ...(native.versions().cudaRoute ? { cudaRoute: native.versions().cudaRoute } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // options.ts: session and run option types, and their validation into what the addon reads.
 import type { NativeRunOptions, NativeSessionOptions } from './binding.js';
+import { normalizeExecutionProviders, type ExecutionProviderConfig } from './providers.js';
 import { ELEMENT_TYPES, Tensor } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalChoice, optionalInteger, optionalString } from './validate.js';
 
@@ -54,8 +55,13 @@ export interface SessionOptions {
    * ONNX Runtime's default of a thread per core, and one per core with `intraOpNumThreads: 1`.
    */
   maxConcurrentRuns?: number;
-  /** Only the CPU provider in this version: `['cpu']`. */
-  executionProviders?: readonly ('cpu' | { name: 'cpu' })[];
+  /**
+   * Execution providers in priority order: `'cpu'`, `{ name: 'cuda', deviceId, gpuMemLimit, ... }`,
+   * `{ name: 'tensorrt', fp16Enable, ... }`, or any other by ONNX Runtime's name with
+   * `options: { key: value }`. CPU is always last, implicitly. `fallback: true` on an entry logs
+   * its failure and goes on to the next instead of failing the session.
+   */
+  executionProviders?: readonly ExecutionProviderConfig[];
 }
 
 export interface RunOptions {
@@ -75,7 +81,7 @@ export interface RunOptions {
 const GRAPH_LEVELS: Record<GraphOptimizationLevel, number> = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 };
 const MAX_THREADS = 1 << 16;
 
-export function normalizeSessionOptions(options: unknown): NativeSessionOptions {
+export function normalizeSessionOptions(options: unknown, libraryPath = ''): NativeSessionOptions {
   if (options === undefined) return {};
   if (!isPlainObject(options)) throw invalid('session options', 'an object', options);
   checkKeys('session options', options, [
@@ -102,16 +108,6 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
     'useGlobalThreadPools',
   ]);
   optionalInteger('session options.maxConcurrentRuns', options.maxConcurrentRuns, 1, 1 << 20);
-  const providers = options.executionProviders;
-  if (providers !== undefined) {
-    if (!Array.isArray(providers)) throw invalid('session options.executionProviders', 'an array', providers);
-    providers.forEach((p: unknown, i) => {
-      const name = typeof p === 'string' ? p : isPlainObject(p) ? p.name : undefined;
-      if (name !== 'cpu') {
-        throw invalid(`session options.executionProviders[${i}]`, "'cpu' (the only provider this version supports)", name ?? p);
-      }
-    });
-  }
   const level = optionalChoice('session options.graphOptimizationLevel', options.graphOptimizationLevel, Object.keys(GRAPH_LEVELS) as GraphOptimizationLevel[]);
   const mode = optionalChoice('session options.executionMode', options.executionMode, ['sequential', 'parallel'] as const);
   return {
@@ -136,6 +132,7 @@ export function normalizeSessionOptions(options: unknown): NativeSessionOptions 
     ],
     initializers: initializerEntries(options.initializers),
     externalData: externalDataEntries(options.externalData),
+    executionProviders: normalizeExecutionProviders(options.executionProviders, libraryPath),
   };
 }
 

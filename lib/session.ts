@@ -135,8 +135,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       throw invalid('model', 'a file path, a Uint8Array or an ArrayBuffer', model);
     }
     if (typeof source !== 'string' && source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
-    const nativeOptions = normalizeSessionOptions(options);
-    const { runThreads } = loadOrt();
+    const { runThreads, path: libraryPath } = loadOrt();
+    const nativeOptions = normalizeSessionOptions(options, libraryPath);
     if (nativeOptions.useGlobalThreadPools && !native.versions().globalThreadPools) {
       throw new TypeError('session options.useGlobalThreadPools needs the shared pools: call env.init({ globalThreadPools: {...} }) before the first session');
     }

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "options.h"
+#include "providers.h"
 #include "session.h"
 
 #ifndef ORT_NAPI_SOURCE_HASH
@@ -31,6 +32,8 @@ Napi::Object LibraryToJs(Napi::Env env) {
   }
   result.Set("runThreads", static_cast<double>(RunnerCount()));
   result.Set("globalThreadPools", GlobalThreadPools());
+  std::string route = CudaRoute();
+  if (!route.empty()) result.Set("cudaRoute", route);
   return result;
 }
 

@@ -151,6 +151,11 @@ void SetLogLevel(OrtLoggingLevel level) {
 
 OrtLoggingLevel LogLevel() { return static_cast<OrtLoggingLevel>(g_log_level.load()); }
 
+void LogFromAddon(OrtLoggingLevel severity, const std::string& message) {
+  if (severity < g_log_level.load()) return;
+  LogFunction(nullptr, severity, "ort-napi", "ort-napi", "", message.c_str());
+}
+
 Napi::Value SetLogger(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData& data = AddonData::Of(env);

@@ -42,6 +42,9 @@ bool GlobalThreadPools();
 void SetLogLevel(OrtLoggingLevel level);
 OrtLoggingLevel LogLevel();
 
+// A message of the addon's own into ONNX Runtime's log stream (the JS loggers, or stderr).
+void LogFromAddon(OrtLoggingLevel severity, const std::string& message);
+
 // [sync] setLogger(fn | null): this Node environment's logger, called on its own thread as
 // fn(severity, category, logId, codeLocation, message). With none anywhere, the log goes to stderr.
 Napi::Value SetLogger(const Napi::CallbackInfo& info);

@@ -70,6 +70,7 @@ void SessionConfig::Read(Napi::Env env, Napi::Object options) {
   config.profile_prefix = StringOption(env, options, "profileFilePrefix");
   config.optimized_model_path = StringOption(env, options, "optimizedModelFilePath");
   config.use_global_thread_pools = BoolOption(env, options, "useGlobalThreadPools") == 1;
+  config.providers = ProvidersFromJs(env, options.Get("executionProviders"));
   auto dims = [&](const char* key, std::vector<std::pair<std::string, int64_t>>* out) {
     Napi::Array pairs = PairsOption(env, options, key);
     for (uint32_t i = 0; i < pairs.Length(); ++i) {
@@ -116,7 +117,7 @@ void SessionConfig::Read(Napi::Env env, Napi::Object options) {
   config.log_id = StringOption(env, options, "logId");
 }
 
-SessionOptionsPtr MakeSessionOptions(const SessionConfig& config) {
+SessionOptionsPtr MakeSessionOptions(const SessionConfig& config, OrtEnv* env) {
   OrtSessionOptions* raw = nullptr;
   Check(g_ort->CreateSessionOptions(&raw));
   SessionOptionsPtr options(raw);
@@ -149,6 +150,7 @@ SessionOptionsPtr MakeSessionOptions(const SessionConfig& config) {
     Check(g_ort->AddExternalInitializersFromFilesInMemory(raw, names.data(), config.external_bytes.data(),
                                                           config.external_lengths.data(), names.size()));
   }
+  AppendProviders(raw, env, config.providers);
   return options;
 }
 

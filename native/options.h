@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ort_api.h"
+#include "providers.h"
 #include "value.h"
 
 namespace ortn {
@@ -38,6 +39,7 @@ struct SessionConfig {
   std::vector<char*> external_bytes;
   std::vector<size_t> external_lengths;
   std::vector<napi_ref> pins;
+  std::vector<ProviderConfig> providers;
 
   // Main thread. Throws a TypeError naming a malformed option (lib/ has validated them).
   static SessionConfig FromJs(Napi::Env env, Napi::Value options);
@@ -53,7 +55,7 @@ struct SessionOptionsDeleter {
 using SessionOptionsPtr = std::unique_ptr<OrtSessionOptions, SessionOptionsDeleter>;
 
 // Any thread.
-SessionOptionsPtr MakeSessionOptions(const SessionConfig& config);
+SessionOptionsPtr MakeSessionOptions(const SessionConfig& config, OrtEnv* env);
 
 // Owns an OrtRunOptions. Shared: by a RunOptionsWrap and by every run that uses it, so the
 // terminate flag can be set from JS (an AbortSignal) or a dying environment while a run reads it.

@@ -12,6 +12,7 @@ const OrtApi* g_ort = nullptr;
 namespace {
 std::mutex g_load_mutex;
 LibraryInfo g_library;
+void* g_handle = nullptr;
 }  // namespace
 
 std::string LoadOrt(const std::string& path) {
@@ -45,11 +46,14 @@ std::string LoadOrt(const std::string& path) {
   // The handle is kept for the life of the process: OrtValues handed to JS may outlive everything else.
   g_library.path = path;
   g_library.version = version;
+  g_handle = handle;
   g_ort = api;
   return "";
 }
 
 bool OrtLoaded() { return g_ort != nullptr; }
+
+void* OrtSymbol(const char* name) { return g_handle ? dlsym(g_handle, name) : nullptr; }
 
 const LibraryInfo& Library() { return g_library; }
 

@@ -22,6 +22,8 @@ struct LibraryInfo {
 std::string LoadOrt(const std::string& path);
 bool OrtLoaded();
 const LibraryInfo& Library();
+// A symbol of the loaded library outside the OrtApi table (OrtSessionOptionsAppendExecutionProvider_CPU).
+void* OrtSymbol(const char* name);
 
 // An ONNX Runtime error (or one of ours, given one of its codes). Safe to throw and catch off the
 // main thread: it holds no JS value.

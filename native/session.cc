@@ -80,7 +80,7 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
                                          size_t length, const SessionConfig& config) {
   auto core = std::make_shared<SessionCore>();
   core->env = std::move(env);
-  SessionOptionsPtr options = MakeSessionOptions(config);
+  SessionOptionsPtr options = MakeSessionOptions(config, core->env->get());
   for (const auto& entry : config.initializers) core->initializers.push_back(entry.second);
   if (bytes != nullptr) {
     Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));

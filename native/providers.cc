@@ -1,0 +1,176 @@
+// providers.cc: appending execution providers, with CUDA through whichever route the loaded library
+// supports: its own CUDA V2 options when it was built with CUDA, else the plugin route
+// (RegisterExecutionProviderLibrary, GetEpDevices, SessionOptionsAppendExecutionProvider_V2).
+#include "providers.h"
+
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "env.h"
+
+namespace ortn {
+
+namespace {
+
+std::mutex g_route_mutex;
+std::string g_cuda_route;
+std::set<std::string> g_registered_libraries;
+
+struct Pointers {
+  std::vector<const char*> keys, values;
+  explicit Pointers(const ProviderConfig& p) {
+    for (const std::string& k : p.keys) keys.push_back(k.c_str());
+    for (const std::string& v : p.values) values.push_back(v.c_str());
+  }
+};
+
+// ONNX Runtime's message for a failed status, without throwing.
+std::string Message(OrtStatus* status) {
+  std::string message = g_ort->GetErrorMessage(status);
+  g_ort->ReleaseStatus(status);
+  return message;
+}
+
+void AppendCpu(OrtSessionOptions* options, const ProviderConfig& p) {
+  using AppendCpuFn = OrtStatus* (*)(OrtSessionOptions*, int);
+  auto append = reinterpret_cast<AppendCpuFn>(OrtSymbol("OrtSessionOptionsAppendExecutionProvider_CPU"));
+  if (append == nullptr) throw OrtFailure(ORT_NOT_IMPLEMENTED, "the loaded library does not export OrtSessionOptionsAppendExecutionProvider_CPU");
+  Check(append(options, p.use_arena == 0 ? 0 : 1));
+}
+
+void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p, const std::string& why) {
+  if (p.library_path.empty()) {
+    throw OrtFailure(ORT_EP_FAIL,
+                     "the loaded ONNX Runtime (" + Library().path + ") has no built-in CUDA (" + why +
+                         "), and no CUDA provider library was found for the plugin route: install the optional package "
+                         "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, or set ORT_CUDA_PROVIDER_PATH (or the cuda "
+                         "option providerLibraryPath) to libonnxruntime_providers_cuda.so");
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_route_mutex);
+    if (g_registered_libraries.insert(p.library_path).second) {
+      OrtStatus* status = g_ort->RegisterExecutionProviderLibrary(env, "CUDA", p.library_path.c_str());
+      if (status != nullptr) {
+        g_registered_libraries.erase(p.library_path);
+        throw OrtFailure(ORT_EP_FAIL, "could not load the CUDA provider library '" + p.library_path + "': " +
+                                          Message(status) +
+                                          " (it needs the CUDA 13 libraries libcudart.so.13, libcublas.so.13, "
+                                          "libcublasLt.so.13, libcurand.so.10 and cuDNN 9 where the loader finds them)");
+      }
+    }
+  }
+  const OrtEpDevice* const* devices = nullptr;
+  size_t count = 0;
+  Check(g_ort->GetEpDevices(env, &devices, &count));
+  std::vector<const OrtEpDevice*> cuda;
+  for (size_t i = 0; i < count; ++i)
+    if (std::string(g_ort->EpDevice_EpName(devices[i])) == "CUDAExecutionProvider") cuda.push_back(devices[i]);
+  // device_id picks one of them; the plugin takes the device itself, not the key.
+  size_t device = 0;
+  std::vector<std::string> keys, values;
+  for (size_t i = 0; i < p.keys.size(); ++i) {
+    if (p.keys[i] == "device_id") device = std::stoul(p.values[i]);
+    else keys.push_back(p.keys[i]), values.push_back(p.values[i]);
+  }
+  if (device >= cuda.size()) {
+    throw OrtFailure(ORT_EP_FAIL, "the CUDA provider library '" + p.library_path + "' found " + std::to_string(cuda.size()) +
+                                      " CUDA device(s), so there is no deviceId " + std::to_string(device));
+  }
+  std::vector<const char*> k, v;
+  for (size_t i = 0; i < keys.size(); ++i) k.push_back(keys[i].c_str()), v.push_back(values[i].c_str());
+  Check(g_ort->SessionOptionsAppendExecutionProvider_V2(options, env, &cuda[device], 1, k.data(), v.data(), k.size()));
+  std::lock_guard<std::mutex> lock(g_route_mutex);
+  g_cuda_route = "plugin";
+}
+
+void AppendCuda(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {
+  OrtCUDAProviderOptionsV2* cuda = nullptr;
+  OrtStatus* status = g_ort->CreateCUDAProviderOptions(&cuda);
+  if (status != nullptr) return AppendCudaPlugin(options, env, p, Message(status));  // a core without CUDA
+  std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> owner(
+      cuda, [](OrtCUDAProviderOptionsV2* o) { g_ort->ReleaseCUDAProviderOptions(o); });
+  Pointers ptrs(p);
+  Check(g_ort->UpdateCUDAProviderOptions(cuda, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
+  Check(g_ort->SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda));
+  std::lock_guard<std::mutex> lock(g_route_mutex);
+  g_cuda_route = "built-in";
+}
+
+void AppendTensorRt(OrtSessionOptions* options, const ProviderConfig& p) {
+  OrtTensorRTProviderOptionsV2* trt = nullptr;
+  Check(g_ort->CreateTensorRTProviderOptions(&trt));
+  std::unique_ptr<OrtTensorRTProviderOptionsV2, void (*)(OrtTensorRTProviderOptionsV2*)> owner(
+      trt, [](OrtTensorRTProviderOptionsV2* o) { g_ort->ReleaseTensorRTProviderOptions(o); });
+  Pointers ptrs(p);
+  Check(g_ort->UpdateTensorRTProviderOptions(trt, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
+  Check(g_ort->SessionOptionsAppendExecutionProvider_TensorRT_V2(options, trt));
+}
+
+void Append(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {
+  if (p.kind == "cpu") return AppendCpu(options, p);
+  if (p.kind == "cuda") return AppendCuda(options, env, p);
+  if (p.kind == "tensorrt") return AppendTensorRt(options, p);
+  Pointers ptrs(p);
+  Check(g_ort->SessionOptionsAppendExecutionProvider(options, p.name.c_str(), ptrs.keys.data(), ptrs.values.data(),
+                                                     ptrs.keys.size()));
+}
+
+std::vector<std::string> Strings(Napi::Env env, Napi::Value value, const char* what) {
+  std::vector<std::string> out;
+  if (value.IsUndefined()) return out;
+  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string("executionProviders: ") + what + " must be an array of strings");
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsString()) throw Napi::TypeError::New(env, std::string("executionProviders: ") + what + " must be an array of strings");
+    out.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ProviderConfig> ProvidersFromJs(Napi::Env env, Napi::Value value) {
+  std::vector<ProviderConfig> providers;
+  if (value.IsUndefined()) return providers;
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "executionProviders must be an array");
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    if (!array.Get(i).IsObject()) throw Napi::TypeError::New(env, "executionProviders entries must be objects");
+    Napi::Object entry = array.Get(i).As<Napi::Object>();
+    ProviderConfig p;
+    p.kind = entry.Get("kind").ToString().Utf8Value();
+    if (p.kind != "cpu" && p.kind != "cuda" && p.kind != "tensorrt" && p.kind != "generic")
+      throw Napi::TypeError::New(env, "executionProviders: unknown kind '" + p.kind + "'");
+    if (entry.Get("name").IsString()) p.name = entry.Get("name").As<Napi::String>().Utf8Value();
+    p.keys = Strings(env, entry.Get("keys"), "keys");
+    p.values = Strings(env, entry.Get("values"), "values");
+    if (p.keys.size() != p.values.size()) throw Napi::TypeError::New(env, "executionProviders: keys and values differ in length");
+    if (entry.Get("useArena").IsBoolean()) p.use_arena = entry.Get("useArena").As<Napi::Boolean>().Value() ? 1 : 0;
+    if (entry.Get("libraryPath").IsString()) p.library_path = entry.Get("libraryPath").As<Napi::String>().Utf8Value();
+    p.fallback = entry.Get("fallback").ToBoolean().Value();
+    providers.push_back(std::move(p));
+  }
+  return providers;
+}
+
+void AppendProviders(OrtSessionOptions* options, OrtEnv* env, const std::vector<ProviderConfig>& providers) {
+  for (const ProviderConfig& p : providers) {
+    const std::string label = p.kind == "generic" ? p.name : p.kind;
+    try {
+      Append(options, env, p);
+    } catch (const OrtFailure& failure) {
+      std::string message = "execution provider '" + label + "' is unavailable: " + failure.what();
+      if (!p.fallback) throw OrtFailure(failure.code == ORT_FAIL ? ORT_EP_FAIL : failure.code, message);
+      LogFromAddon(ORT_LOGGING_LEVEL_WARNING, message + "; falling back to the next provider");
+    }
+  }
+}
+
+std::string CudaRoute() {
+  std::lock_guard<std::mutex> lock(g_route_mutex);
+  return g_cuda_route;
+}
+
+}  // namespace ortn

@@ -1,0 +1,33 @@
+// providers.h: execution providers in priority order, appended to session options: the CPU provider,
+// CUDA (built into the core, or as a plugin library), TensorRT, and any other by name.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "ort_api.h"
+
+namespace ortn {
+
+struct ProviderConfig {
+  std::string kind;  // "cpu", "cuda", "tensorrt", or "generic"
+  std::string name;  // generic: ONNX Runtime's provider name ("XNNPACK")
+  std::vector<std::string> keys, values;  // ONNX Runtime's own option keys
+  int use_arena = -1;                     // cpu
+  std::string library_path;               // cuda: a plugin provider library, for a core without CUDA
+  bool fallback = false;                  // on failure, log it and go on to the next provider
+};
+
+// Main thread: [{ kind, name?, keys, values, useArena?, libraryPath?, fallback? }, ...].
+std::vector<ProviderConfig> ProvidersFromJs(Napi::Env env, Napi::Value value);
+
+// Any thread. Appends each provider in order; a failure throws OrtFailure naming the provider,
+// unless that provider allows fallback, in which case it is logged and skipped.
+void AppendProviders(OrtSessionOptions* options, OrtEnv* env, const std::vector<ProviderConfig>& providers);
+
+// How CUDA was last reached: "" (never), "built-in" or "plugin".
+std::string CudaRoute();
+
+}  // namespace ortn
