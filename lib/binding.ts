@@ -55,6 +55,7 @@ export interface NativeRunOptions {
   logSeverityLevel?: number;
   logVerbosityLevel?: number;
   tag?: string;
+  configEntries?: [string, string][];
 }
 
 /** ONNX Runtime run options JS holds, so it can set their terminate flag while a run uses them. */

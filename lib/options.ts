@@ -69,6 +69,8 @@ export interface RunOptions {
   logVerbosityLevel?: number;
   /** A name for this run in ONNX Runtime's log. */
   tag?: string;
+  /** ONNX Runtime's run config entries (AddRunConfigEntry): `{ 'memory.enable_memory_arena_shrinkage': 'cpu:0' }`. */
+  configEntries?: Readonly<Record<string, string>>;
   /**
    * Aborts the run: a queued run never starts; a running one is stopped by ONNX Runtime's
    * terminate flag (checked between operators). Either way the promise rejects with
@@ -206,7 +208,7 @@ const NO_RUN_OPTIONS: NormalizedRunOptions = Object.freeze({ native: undefined, 
 export function normalizeRunOptions(options: unknown): NormalizedRunOptions {
   if (options === undefined) return NO_RUN_OPTIONS;
   if (!isPlainObject(options)) throw invalid('run options', 'an object', options);
-  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag', 'signal']);
+  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag', 'configEntries', 'signal']);
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('run options.signal', 'an AbortSignal', signal);
   return {
@@ -214,6 +216,7 @@ export function normalizeRunOptions(options: unknown): NormalizedRunOptions {
       logSeverityLevel: optionalInteger('run options.logSeverityLevel', options.logSeverityLevel, 0, 4),
       logVerbosityLevel: optionalInteger('run options.logVerbosityLevel', options.logVerbosityLevel, 0, 1 << 30),
       tag: optionalString('run options.tag', options.tag),
+      configEntries: options.configEntries === undefined ? undefined : stringEntries('run options.configEntries', options.configEntries),
     },
     signal,
   };

@@ -166,6 +166,13 @@ RunOptionsPtr MakeRunOptions(Napi::Env env, Napi::Value value) {
     if (severity >= 0) Check(g_ort->RunOptionsSetRunLogSeverityLevel(raw, severity));
     if (verbosity >= 0) Check(g_ort->RunOptionsSetRunLogVerbosityLevel(raw, verbosity));
     if (!tag.empty()) Check(g_ort->RunOptionsSetRunTag(raw, tag.c_str()));
+    Napi::Array entries = PairsOption(env, object, "configEntries");
+    for (uint32_t i = 0; i < entries.Length(); ++i) {
+      Napi::Array pair = entries.Get(i).As<Napi::Array>();
+      if (!pair.Get(1u).IsString()) throw Napi::TypeError::New(env, "option configEntries values must be strings");
+      Check(g_ort->AddRunConfigEntry(raw, pair.Get(0u).As<Napi::String>().Utf8Value().c_str(),
+                                     pair.Get(1u).As<Napi::String>().Utf8Value().c_str()));
+    }
   }
   return options;
 }

@@ -1,4 +1,4 @@
-// 55.abort: an AbortSignal stops a queued or running run, and the session stays usable.
+// 55.abort: run options: an AbortSignal stops a queued or running run (the session stays usable); config entries.
 import { describe, expect, test } from 'vitest';
 import { identity, random, slowChain } from './support/models.js';
 import { InferenceSession, Tensor, type Ort } from './support/ort.js';
@@ -59,5 +59,14 @@ describe('abort', () => {
     const session = await InferenceSession.create(identity('float32', ['n']));
     const x = new Tensor('float32', new Float32Array(4), [4]);
     await expect(session.run({ x }, { signal: {} as never })).rejects.toThrow('run options.signal must be an AbortSignal; received an object (Object)');
+  });
+
+  test('run config entries reach ONNX Runtime: a bad arena-shrinkage device is refused by it', async () => {
+    const session = await InferenceSession.create(identity('float32', ['n']));
+    const x = new Tensor('float32', new Float32Array(4), [4]);
+    const shrink = (device: string) => session.run({ x }, { configEntries: { 'memory.enable_memory_arena_shrinkage': device } });
+    expect((await shrink('cpu:0')).y.dims).toEqual([4]);
+    await expect(shrink('gpu:7')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('memory arena shrink list: gpu:7') });
+    await expect(session.run({ x }, { configEntries: { key: 1 } } as never)).rejects.toThrow("run options.configEntries['key'] must be a string; received number 1");
   });
 });
