@@ -64,6 +64,20 @@ export interface NativeRunOptionsHandle {
   unsetTerminate(): void;
 }
 
+export interface NativeIoBinding {
+  bindInput(index: number, type: number, data: unknown, dims: readonly number[]): void;
+  bindOutput(index: number, type: number | null, data: unknown, dims: readonly number[] | null): void;
+  clearBoundInputs(): void;
+  clearBoundOutputs(): void;
+  synchronizeInputs(): void;
+  synchronizeOutputs(): void;
+  run(options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<void>;
+  runSync(options: NativeRunOptions | undefined): void;
+  /** [name, [typeCode, data, dims] | null]*, null where the output was bound to a caller's tensor */
+  getOutputs(): unknown[];
+  release(): void;
+}
+
 export interface NativeSession {
   metadata(): NativeMetadata;
   /** feeds: [inputIndex, typeCode, data, dims]*; fetches: [outputIndex, typeCode|null, data|null, dims|null]* */
@@ -71,6 +85,7 @@ export interface NativeSession {
   runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
   release(): void;
   endProfiling(): string;
+  createIoBinding(): NativeIoBinding;
 }
 
 export interface NativeLibraryInfo {

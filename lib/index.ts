@@ -14,6 +14,7 @@ export type {
   SignatureOutputs,
 } from './session.js';
 export { Tensor } from './tensor.js';
+export { IoBinding } from './io-binding.js';
 export type { TensorType, TensorData, TensorDataTypeMap } from './tensor.js';
 export { OrtError, ReleasedError } from './errors.js';
 export type { OrtErrorCode } from './errors.js';

@@ -1,6 +1,7 @@
 // session.ts: InferenceSession: loads a model off the main thread, validates feeds against its metadata, runs it.
 import { loadOrt, native, type NativeRunOptions, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
 import { ReleasedError } from './errors.js';
+import { IoBinding } from './io-binding.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { ELEMENT_TYPES, isDetached, Tensor, typeName, type TensorType } from './tensor.js';
@@ -240,6 +241,50 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.release();
+  }
+
+  /** A new I/O binding for this session: bind inputs and outputs once, then runWithBinding(). */
+  createIoBinding(): IoBinding {
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    const metadata = (list: readonly ValueMetadata[], name: string) => list[list.findIndex((m) => m.name === name)];
+    return new IoBinding(this.#native.createIoBinding(), {
+      inputNames: this.inputNames,
+      outputNames: this.outputNames,
+      _checkInput: (name, value) => checkTensor(`input '${name}'`, value, metadata(this.inputMetadata, name)),
+      _checkOutput: (name, value) => checkTensor(`output '${name}'`, value, metadata(this.outputMetadata, name)),
+    });
+  }
+
+  /**
+   * Runs over a binding's inputs and outputs, off the main thread. Run options as for run(),
+   * `signal` included. Read the outputs with binding.getOutputs() (bound Tensors are written in place).
+   */
+  async runWithBinding(binding: IoBinding, options?: RunOptions): Promise<void> {
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    if (!(binding instanceof IoBinding)) throw invalid('binding', 'an IoBinding from this session', binding);
+    const { native: runOptions, signal } = normalizeRunOptions(options);
+    signal?.throwIfAborted();
+    const nativeBinding = binding._native();
+    this.#inFlight++;
+    try {
+      if (!signal) return await binding._track(nativeBinding.run(runOptions));
+      const handle = new native.RunOptions(runOptions);
+      const terminate = () => handle.terminate();
+      signal.addEventListener('abort', terminate, { once: true });
+      try {
+        await binding._track(nativeBinding.run(handle));
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw error;
+      } finally {
+        signal.removeEventListener('abort', terminate);
+      }
+    } catch (error) {
+      if (error instanceof Error && error !== signal?.reason) Error.captureStackTrace(error);
+      throw error;
+    } finally {
+      if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
+    }
   }
 
   /** Finishes the profile started by `enableProfiling` and returns the path of its JSON file. */

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "io_binding.h"
 #include "options.h"
 #include "providers.h"
 #include "session.h"
@@ -135,6 +136,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);  // deleted with this environment
   data->session_class = Napi::Persistent(SessionWrap::DefineClass(env));
+  data->binding_class = Napi::Persistent(IoBindingWrap::DefineClass(env));
   data->port = Port::Create(env);
   SessionTypeTag();
   exports.Set("setup", Napi::Function::New<Setup>(env, "setup"));

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "addon.h"
+#include "io_binding.h"
 #include "options.h"
 #include "run.h"
 
@@ -179,6 +180,7 @@ Napi::Function SessionWrap::DefineClass(Napi::Env env) {
                                                   InstanceMethod<&SessionWrap::RunSync>("runSync"),
                                                   InstanceMethod<&SessionWrap::Release>("release"),
                                                   InstanceMethod<&SessionWrap::EndProfiling>("endProfiling"),
+                                                  InstanceMethod<&SessionWrap::CreateIoBinding>("createIoBinding"),
                                               });
 }
 
@@ -280,6 +282,10 @@ Napi::Value SessionWrap::RunSync(const Napi::CallbackInfo& info) {
     }
     return call.Collect(env);
   });
+}
+
+Napi::Value SessionWrap::CreateIoBinding(const Napi::CallbackInfo& info) {
+  return IoBindingWrap::NewInstance(info.Env(), Live(info));
 }
 
 Napi::Value SessionWrap::EndProfiling(const Napi::CallbackInfo& info) {

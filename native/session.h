@@ -60,6 +60,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value RunSync(const Napi::CallbackInfo& info);   // [sync]  runSync(feeds, fetches, runOptions)
   Napi::Value Release(const Napi::CallbackInfo& info);   // [sync]  drops this object's share
   Napi::Value EndProfiling(const Napi::CallbackInfo& info);  // [sync] writes the profile, returns its path
+  Napi::Value CreateIoBinding(const Napi::CallbackInfo& info);  // [sync] -> IoBinding
   std::shared_ptr<SessionCore> Live(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SessionCore> core_;
