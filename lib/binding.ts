@@ -65,7 +65,7 @@ export interface NativeRunOptionsHandle {
 }
 
 export interface NativeIoBinding {
-  bindInput(index: number, type: number, data: unknown, dims: readonly number[]): void;
+  bindInput(index: number, type: number, data: unknown, dims: readonly number[] | null): void;
   bindOutput(index: number, type: number | null, data: unknown, dims: readonly number[] | null): void;
   clearBoundInputs(): void;
   clearBoundOutputs(): void;
@@ -109,6 +109,7 @@ export interface NativeBinding {
   setLogLevel(severity: number): void;
   logLevel(): number;
   availableProviders(): string[];
+  allocateTensor(type: number, dims: readonly number[], deviceId: number, cudaLibraryPath: string | undefined): import('./tensor.js').DeviceHandle;
   readonly sourceHash: string;
 }
 

@@ -15,7 +15,7 @@ export type {
 } from './session.js';
 export { Tensor } from './tensor.js';
 export { IoBinding } from './io-binding.js';
-export type { TensorType, TensorData, TensorDataTypeMap } from './tensor.js';
+export type { TensorType, TensorData, TensorDataTypeMap, TensorLocation, AllocateOptions } from './tensor.js';
 export { OrtError, ReleasedError } from './errors.js';
 export type { OrtErrorCode } from './errors.js';
 export { env } from './env.js';

@@ -1,7 +1,8 @@
 // io-binding.ts: IoBinding: inputs and outputs bound once to a session, runs repeated over them.
 import type { NativeIoBinding } from './binding.js';
 import { ReleasedError } from './errors.js';
-import { ELEMENT_TYPES, Tensor, typeName, type TensorType } from './tensor.js';
+import { cudaLibrary } from './providers.js';
+import { ELEMENT_TYPES, Tensor, typeName, type DeviceHandle, type TensorType } from './tensor.js';
 import { invalid, isPlainObject } from './validate.js';
 
 /** What a binding needs of its session: names, and the same checks run() makes. */
@@ -10,6 +11,7 @@ export interface BindingHost {
   readonly outputNames: readonly string[];
   _checkInput(name: string, value: unknown): Tensor;
   _checkOutput(name: string, value: unknown): Tensor;
+  _libraryPath(): string;
 }
 
 /**
@@ -35,24 +37,34 @@ export class IoBinding {
     this.#check();
     const index = this.#index(this.#host.inputNames, name, 'input');
     const t = this.#host._checkInput(name, tensor);
-    this.#native.bindInput(index, ELEMENT_TYPES[t.type].code, t.data, t.dims);
+    if (t._device) this.#native.bindInput(index, t._device as never, null, null);
+    else this.#native.bindInput(index, ELEMENT_TYPES[t.type].code, t.data, t.dims);
   }
 
   /**
-   * Binds an output to a Tensor that runs write into (no allocation per run), or to
-   * `{ device: 'cpu' }`: memory ONNX Runtime allocates, read with getOutputs().
+   * Binds an output to a Tensor that runs write into (in CPU or device memory: no allocation per
+   * run), or to a device, `{ device: 'cpu' }` or `{ device: 'cuda', deviceId }`: memory ONNX Runtime
+   * allocates there, read with getOutputs() (a device tensor stays on its device).
    */
-  bindOutput(name: string, target: Tensor | { device: 'cpu' }): void {
+  bindOutput(name: string, target: Tensor | { device: 'cpu' } | { device: 'cuda'; deviceId?: number; providerLibraryPath?: string }): void {
     this.#check();
     const index = this.#index(this.#host.outputNames, name, 'output');
     if (isPlainObject(target)) {
-      if (target.device !== 'cpu') throw invalid(`bindOutput('${name}') device`, "'cpu' (device memory comes with a later release)", target.device);
-      this.#native.bindOutput(index, null, null, null);
+      if (target.device === 'cpu') {
+        this.#native.bindOutput(index, null, null, null);
+      } else if (target.device === 'cuda') {
+        const deviceId = target.deviceId ?? 0;
+        if (!Number.isSafeInteger(deviceId) || (deviceId as number) < 0) throw invalid(`bindOutput('${name}') deviceId`, 'a non-negative integer', deviceId);
+        this.#native.bindOutput(index, 'cuda' as never, deviceId, cudaLibrary(target.providerLibraryPath, this.#host._libraryPath()) as never);
+      } else {
+        throw invalid(`bindOutput('${name}') device`, "'cpu' or 'cuda'", (target as { device: unknown }).device);
+      }
       this.#outputs.delete(name);
       return;
     }
     const t = this.#host._checkOutput(name, target);
-    this.#native.bindOutput(index, ELEMENT_TYPES[t.type].code, t.data, t.dims);
+    if (t._device) this.#native.bindOutput(index, t._device as never, null, null);
+    else this.#native.bindOutput(index, ELEMENT_TYPES[t.type].code, t.data, t.dims);
     this.#outputs.set(name, t);
   }
 
@@ -86,8 +98,10 @@ export class IoBinding {
     const out: Record<string, Tensor> = {};
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i] as string;
-      const raw = flat[i + 1] as [number, never, number[]] | null;
-      out[name] = raw === null ? this.#outputs.get(name)! : new Tensor(typeName(raw[0]) as TensorType, raw[1], raw[2]);
+      const raw = flat[i + 1] as [number, never, number[]] | DeviceHandle | null;
+      if (raw === null) out[name] = this.#outputs.get(name)!;
+      else if (Array.isArray(raw)) out[name] = new Tensor(typeName(raw[0]) as TensorType, raw[1], raw[2]);
+      else out[name] = Tensor._fromDevice(raw); // stays on its device
     }
     return out;
   }

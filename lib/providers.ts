@@ -152,7 +152,8 @@ function mapped(what: string, options: Record<string, unknown>, table: Record<st
   return { keys, values };
 }
 
-function cudaLibrary(explicit: unknown, libraryPath: string): string | undefined {
+/** Where the CUDA provider library is, for a core without CUDA (see CudaProviderOptions.providerLibraryPath). */
+export function cudaLibrary(explicit: unknown, libraryPath: string): string | undefined {
   if (explicit !== undefined) return explicit as string;
   if (process.env.ORT_CUDA_PROVIDER_PATH) return process.env.ORT_CUDA_PROVIDER_PATH;
   try {

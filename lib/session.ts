@@ -4,7 +4,8 @@ import { ReleasedError } from './errors.js';
 import { IoBinding } from './io-binding.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
-import { ELEMENT_TYPES, isDetached, Tensor, typeName, type TensorType } from './tensor.js';
+import { cudaLibrary } from './providers.js';
+import { ELEMENT_TYPES, isDetached, setDeviceAllocator, Tensor, typeName, type TensorType } from './tensor.js';
 import { invalid, outOfRange } from './validate.js';
 
 export type ValueKind = 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse-tensor' | 'optional' | 'unknown';
@@ -56,6 +57,13 @@ export type SignatureFeeds<S extends ModelSignature> = { readonly [K in keyof S[
 export type SignatureOutputs<S extends ModelSignature> = { [K in keyof S['outputs']]: Tensor<TypeOfSpec<S['outputs'][K]>> };
 type OutputName<S extends ModelSignature> = keyof S['outputs'] & string;
 type PreallocatedFetches<S extends ModelSignature> = { readonly [K in OutputName<S>]?: Tensor<TypeOfSpec<S['outputs'][K]>> | null };
+
+setDeviceAllocator((type, dims, options) => {
+  const { path } = loadOrt();
+  const deviceId = options.deviceId ?? 0;
+  if (!Number.isSafeInteger(deviceId) || deviceId < 0) throw invalid('Tensor.allocate options.deviceId', 'a non-negative integer', deviceId);
+  return native.allocateTensor(ELEMENT_TYPES[type].code, dims, deviceId, cudaLibrary(options.providerLibraryPath, path ?? ''));
+});
 
 const KINDS: ValueKind[] = ['unknown', 'tensor', 'sequence', 'map', 'opaque', 'sparse-tensor', 'optional'];
 
@@ -250,8 +258,9 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     return new IoBinding(this.#native.createIoBinding(), {
       inputNames: this.inputNames,
       outputNames: this.outputNames,
-      _checkInput: (name, value) => checkTensor(`input '${name}'`, value, metadata(this.inputMetadata, name)),
-      _checkOutput: (name, value) => checkTensor(`output '${name}'`, value, metadata(this.outputMetadata, name)),
+      _checkInput: (name, value) => checkTensor(`input '${name}'`, value, metadata(this.inputMetadata, name), true),
+      _checkOutput: (name, value) => checkTensor(`output '${name}'`, value, metadata(this.outputMetadata, name), true),
+      _libraryPath: () => loadOrt().path ?? '',
     });
   }
 
@@ -413,7 +422,7 @@ function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {
 }
 
 /** Checks a value given for `what` against the model's metadata; returns it as a Tensor. */
-function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor {
+function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDevice = false): Tensor {
   let tensor: Tensor;
   if (value instanceof Tensor) {
     tensor = value;
@@ -429,6 +438,9 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor 
     throw invalid(what, 'a Tensor', value);
   }
   if (!meta.isTensor) throw new TypeError(`${what} is a ${meta.kind} in this model; ort-napi passes only tensors so far`);
+  if (tensor.location !== 'cpu' && !allowDevice) {
+    throw new TypeError(`${what} is in ${tensor.location} memory: pass device tensors through an IoBinding (session.createIoBinding())`);
+  }
   if (tensor.type !== meta.type) {
     throw new TypeError(`${what} has element type '${tensor.type}', but the model expects '${meta.type}'`);
   }
@@ -443,7 +455,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata): Tensor 
       throw new RangeError(`${what} has dims[${d}] = ${dims[d]}, but the model fixes it at ${want} (model shape [${shape.join(',')}])`);
     }
   }
-  if (tensor.data.length !== tensor.size) {
+  if (tensor.location === 'cpu' && tensor.data.length !== tensor.size) {
     if (isDetached(tensor.data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
     throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${tensor.size}`);
   }

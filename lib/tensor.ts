@@ -81,7 +81,7 @@ function inferType(data: unknown): TensorType {
   throw invalid('Tensor data', 'a TypedArray or an array', data);
 }
 
-function checkDims(dims: unknown, length: number): { dims: readonly number[]; size: number } {
+function validateDims(dims: unknown): { dims: readonly number[]; size: number } {
   if (!Array.isArray(dims)) throw invalid('Tensor dims', 'an array of non-negative integers', dims);
   let size = 1;
   for (let i = 0; i < dims.length; i++) {
@@ -91,10 +91,15 @@ function checkDims(dims: unknown, length: number): { dims: readonly number[]; si
     }
     size *= d;
   }
-  if (size !== length) {
-    throw new RangeError(`Tensor data has ${length} elements but dims [${dims.join(',')}] need ${size}`);
-  }
   return { dims: Object.freeze(dims.slice()), size };
+}
+
+function checkDims(dims: unknown, length: number): { dims: readonly number[]; size: number } {
+  const checked = validateDims(dims);
+  if (checked.size !== length) {
+    throw new RangeError(`Tensor data has ${length} elements but dims [${checked.dims.join(',')}] need ${checked.size}`);
+  }
+  return checked;
 }
 
 /** Converts plain JS arrays, and Float16Array, into the TypedArray ONNX Runtime reads. */
@@ -120,17 +125,57 @@ function toData(type: TensorType, data: unknown): TensorData {
   throw invalid(`Tensor data of type '${type}'`, `a ${info.array.name}${type === 'float16' ? ' (or Float16Array)' : ''} or an array`, data);
 }
 
-/** A tensor in CPU memory: an element type, its data and its dims (onnxruntime-common's shape). */
+/** Where a tensor's data lives. */
+export type TensorLocation = 'cpu' | 'cuda';
+
+/** The addon's handle on a tensor in device memory. */
+export interface DeviceHandle {
+  describe(): [number, number[], string, number];
+  download(): Promise<[number, ArrayBufferView | string[], number[]]>;
+  release(): void;
+}
+
+export interface AllocateOptions {
+  device: TensorLocation;
+  /** Which CUDA device (default 0). */
+  deviceId?: number;
+  /** libonnxruntime_providers_cuda.so, as for the cuda execution provider. */
+  providerLibraryPath?: string;
+}
+
+/** Supplied by the session layer: allocates device memory through ONNX Runtime. */
+let deviceAllocator: ((type: TensorType, dims: readonly number[], options: AllocateOptions) => DeviceHandle) | undefined;
+export function setDeviceAllocator(allocate: typeof deviceAllocator): void {
+  deviceAllocator = allocate;
+}
+
+const fromDevice = Symbol('fromDevice');
+
+/** A tensor: an element type, its data and its dims (onnxruntime-common's shape); in CPU memory, or on a device. */
 export class Tensor<T extends TensorType = TensorType> {
   readonly type: T;
-  readonly data: TensorDataTypeMap[T];
   readonly dims: readonly number[];
   readonly size: number;
-  readonly location = 'cpu' as const;
+  readonly location: TensorLocation;
+  /** The CUDA device of a device tensor. */
+  readonly deviceId: number | undefined;
+  #data: TensorDataTypeMap[T] | undefined;
+  #device: DeviceHandle | undefined;
 
   constructor(type: T, data: TensorDataTypeMap[T] | readonly (number | bigint | boolean | string)[], dims?: readonly number[]);
   constructor(data: TensorDataTypeMap[T] | readonly boolean[], dims?: readonly number[]);
   constructor(typeOrData: unknown, dataOrDims?: unknown, maybeDims?: unknown) {
+    if (typeOrData === fromDevice) {
+      const handle = dataOrDims as DeviceHandle;
+      const [code, dims, name, id] = handle.describe();
+      this.type = typeName(code) as T;
+      this.dims = Object.freeze(dims);
+      this.size = dims.reduce((a, b) => a * b, 1);
+      this.location = name.toLowerCase() === 'cpu' ? 'cpu' : 'cuda';
+      this.deviceId = id;
+      this.#device = handle;
+      return;
+    }
     let type: TensorType;
     let rawData: unknown;
     let dims: unknown;
@@ -149,9 +194,56 @@ export class Tensor<T extends TensorType = TensorType> {
     const data = toData(type, rawData);
     const checked = checkDims(dims ?? [data.length], data.length);
     this.type = type as T;
-    this.data = data as TensorDataTypeMap[T];
+    this.#data = data as TensorDataTypeMap[T];
     this.dims = checked.dims;
     this.size = checked.size;
+    this.location = 'cpu';
+    this.deviceId = undefined;
+  }
+
+  /**
+   * A tensor of `dims` allocated through ONNX Runtime's allocator on `device`: zeros in CPU
+   * memory, uninitialised device memory on 'cuda' (bind it as an output, or as an input once written).
+   */
+  static allocate<T extends Exclude<TensorType, 'string'>>(type: T, dims: readonly number[], options: AllocateOptions = { device: 'cpu' }): Tensor<T> {
+    const info = ELEMENT_TYPES[type as TensorType];
+    if (!info || info.array === null) throw invalid('Tensor.allocate type', 'a numeric element type', type);
+    const { size } = validateDims(dims);
+    if (options.device === 'cpu') return new Tensor(type, new info.array(size) as never, dims);
+    if (options.device !== 'cuda') throw invalid('Tensor.allocate options.device', "'cpu' or 'cuda'", options.device);
+    if (!deviceAllocator) throw new Error('ort-napi is not fully loaded');
+    return Tensor._fromDevice(deviceAllocator(type, dims, options)) as Tensor<T>;
+  }
+
+  /** @internal */
+  static _fromDevice(handle: DeviceHandle): Tensor {
+    return new Tensor(fromDevice as never, handle as never);
+  }
+
+  /** The data, in CPU memory. A device tensor has none here: use `await getData()`. */
+  get data(): TensorDataTypeMap[T] {
+    if (this.#data === undefined) {
+      throw new TypeError(`this Tensor lives in ${this.location} memory (device ${this.deviceId}): read it with await tensor.getData()`);
+    }
+    return this.#data;
+  }
+
+  /** The data in CPU memory: itself for a CPU tensor, a copy from the device for a device tensor. */
+  async getData(): Promise<TensorDataTypeMap[T]> {
+    if (this.#data !== undefined) return this.#data;
+    if (!this.#device) throw new TypeError('this device tensor was released');
+    return (await this.#device.download())[1] as TensorDataTypeMap[T];
+  }
+
+  /** Frees a device tensor's memory now rather than at garbage collection. No-op for CPU tensors. */
+  release(): void {
+    this.#device?.release();
+    this.#device = undefined;
+  }
+
+  /** @internal The addon's handle of a device tensor. */
+  get _device(): DeviceHandle | undefined {
+    return this.#device;
   }
 
   /** A tensor over the same data with other dims of the same size. */
@@ -160,7 +252,7 @@ export class Tensor<T extends TensorType = TensorType> {
   }
 
   toString(): string {
-    return `Tensor(${this.type}, [${this.dims.join(',')}])`;
+    return `Tensor(${this.type}, [${this.dims.join(',')}]${this.location === 'cpu' ? '' : `, ${this.location}:${this.deviceId}`})`;
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "device.h"
 #include "io_binding.h"
 #include "options.h"
 #include "providers.h"
@@ -137,6 +138,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);  // deleted with this environment
   data->session_class = Napi::Persistent(SessionWrap::DefineClass(env));
   data->binding_class = Napi::Persistent(IoBindingWrap::DefineClass(env));
+  data->device_class = Napi::Persistent(DeviceTensorWrap::DefineClass(env));
   data->port = Port::Create(env);
   SessionTypeTag();
   exports.Set("setup", Napi::Function::New<Setup>(env, "setup"));
@@ -144,6 +146,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   exports.Set("createSession", Napi::Function::New<SessionWrap::Create>(env, "createSession"));
   exports.Set("RunOptions", RunOptionsWrap::DefineClass(env));
+  exports.Set("allocateTensor", Napi::Function::New<DeviceTensorWrap::Allocate>(env, "allocateTensor"));
   exports.Set("configureEnv", Napi::Function::New<ConfigureEnv>(env, "configureEnv"));
   exports.Set("setLogger", Napi::Function::New<SetLogger>(env, "setLogger"));
   exports.Set("setLogLevel", Napi::Function::New<SetLogLevelJs>(env, "setLogLevel"));

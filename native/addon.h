@@ -15,6 +15,7 @@ namespace ortn {
 struct AddonData {
   Napi::FunctionReference session_class;
   Napi::FunctionReference binding_class;
+  Napi::FunctionReference device_class;
   Napi::FunctionReference ort_error_class;  // lib/errors.ts's OrtError, handed over by setup()
   std::shared_ptr<Port> port;
   std::shared_ptr<OrtEnvHandle> ort_env;  // taken on first use, dropped with this environment

@@ -124,11 +124,15 @@ Napi::Value IoBindingWrap::BindInput(const Napi::CallbackInfo& info) {
     uint32_t index = info[0].As<Napi::Number>().Uint32Value();
     if (index >= core.session->inputs.size()) throw Napi::RangeError::New(env, "bindInput: input index out of range");
     const std::string& name = core.session->inputs[index].name;
-    LentRange lent;
-    ValuePtr value = TensorFromJs(env, info[1], info[2], info[3], {"input", name}, &lent);
-    Check(g_ort->BindInput(core.binding, name.c_str(), value.get()));
-    BindingCore::Bound bound{std::move(value), nullptr};
-    if (lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
+    BindingCore::Bound bound;
+    if ((bound.device = DeviceTensorWrap::Of(info[1]))) {
+      Check(g_ort->BindInput(core.binding, name.c_str(), bound.device->value.get()));
+    } else {
+      LentRange lent;
+      bound.value = TensorFromJs(env, info[1], info[2], info[3], {"input", name}, &lent);
+      Check(g_ort->BindInput(core.binding, name.c_str(), bound.value.get()));
+      if (lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
+    }
     auto previous = core.inputs.find(name);
     if (previous != core.inputs.end() && previous->second.pin != nullptr) napi_delete_reference(env, previous->second.pin);
     core.inputs[name] = std::move(bound);
@@ -146,6 +150,12 @@ Napi::Value IoBindingWrap::BindOutput(const Napi::CallbackInfo& info) {
     BindingCore::Bound bound;
     if (info[1].IsNull() || info[1].IsUndefined()) {
       Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), CpuMemoryInfo()));
+    } else if (info[1].IsString()) {  // 'cuda': memory ONNX Runtime allocates on that device
+      std::string library = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+      CudaMemory memory = CudaMemoryFor(core.session->env->get(), info[2].As<Napi::Number>().Int32Value(), library);
+      Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), memory.info));
+    } else if ((bound.device = DeviceTensorWrap::Of(info[1]))) {
+      Check(g_ort->BindOutput(core.binding, name.c_str(), bound.device->value.get()));
     } else {
       LentRange lent;
       bound.value = TensorFromJs(env, info[1], info[2], info[3], {"output", name}, &lent);
@@ -240,7 +250,7 @@ Napi::Value IoBindingWrap::GetOutputs(const Napi::CallbackInfo& info) {
       const std::string& name = output_names[i];
       result.Set(i * 2, name);
       auto bound = core.outputs.find(name);
-      if (bound != core.outputs.end() && bound->second.pin != nullptr) {
+      if (bound != core.outputs.end() && (bound->second.pin != nullptr || bound->second.device)) {
         result.Set(i * 2 + 1, env.Null());  // written into the caller's own tensor
         continue;
       }
@@ -248,9 +258,13 @@ Napi::Value IoBindingWrap::GetOutputs(const Napi::CallbackInfo& info) {
       Check(g_ort->GetTensorMemoryInfo(owned[i].get(), &memory));
       const char* device = nullptr;
       Check(g_ort->MemoryInfoGetName(memory, &device));
-      if (std::string(device) != "Cpu")
-        throw OrtFailure(ORT_NOT_IMPLEMENTED, "output '" + name + "' is in " + device +
-                                                  " memory; reading device tensors from JS is not in this release");
+      if (std::string(device) != "Cpu") {  // stays where it is: a device tensor JS can bind or copy
+        auto tensor = std::make_shared<DeviceTensor>();
+        tensor->env = core.session->env;
+        tensor->value = std::move(owned[i]);
+        result.Set(i * 2 + 1, DeviceTensorWrap::Wrap(env, std::move(tensor)));
+        continue;
+      }
       result.Set(i * 2 + 1, TensorToJs(env, std::move(owned[i]), {"output", name}, {}));
     }
     return result;

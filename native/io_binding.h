@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "device.h"
 #include "session.h"
 #include "value.h"
 
@@ -21,6 +22,7 @@ struct BindingCore {
   struct Bound {
     ValuePtr value;
     napi_ref pin = nullptr;  // the JS array whose memory the value lends; main thread only
+    std::shared_ptr<DeviceTensor> device;  // or the device tensor bound
   };
   std::map<std::string, Bound> inputs, outputs;
   std::atomic<int> running{0};
@@ -39,7 +41,9 @@ class IoBindingWrap : public Napi::ObjectWrap<IoBindingWrap> {
 
  private:
   Napi::Value BindInput(const Napi::CallbackInfo& info);        // [sync] (inputIndex, type, data, dims)
-  Napi::Value BindOutput(const Napi::CallbackInfo& info);       // [sync] (outputIndex, type, data, dims) or (outputIndex, null): CPU memory ONNX Runtime allocates
+  // [sync] (outputIndex, type, data, dims) | (outputIndex, deviceTensor) | (outputIndex, null):
+  // CPU memory ONNX Runtime allocates | (outputIndex, 'cuda', deviceId, cudaLibraryPath)
+  Napi::Value BindOutput(const Napi::CallbackInfo& info);
   Napi::Value ClearBoundInputs(const Napi::CallbackInfo& info);   // [sync]
   Napi::Value ClearBoundOutputs(const Napi::CallbackInfo& info);  // [sync]
   Napi::Value SynchronizeInputs(const Napi::CallbackInfo& info);  // [sync]

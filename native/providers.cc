@@ -39,47 +39,25 @@ void AppendCpu(OrtSessionOptions* options, const ProviderConfig& p) {
   Check(append(options, p.use_arena == 0 ? 0 : 1));
 }
 
+std::string NoCudaMessage(const std::string& why) {
+  return "the loaded ONNX Runtime (" + Library().path + ") has no built-in CUDA (" + why +
+         "), and no CUDA provider library was found for the plugin route: install the optional package "
+         "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, or set ORT_CUDA_PROVIDER_PATH (or the cuda "
+         "option providerLibraryPath) to libonnxruntime_providers_cuda.so";
+}
+
 void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p, const std::string& why) {
-  if (p.library_path.empty()) {
-    throw OrtFailure(ORT_EP_FAIL,
-                     "the loaded ONNX Runtime (" + Library().path + ") has no built-in CUDA (" + why +
-                         "), and no CUDA provider library was found for the plugin route: install the optional package "
-                         "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, or set ORT_CUDA_PROVIDER_PATH (or the cuda "
-                         "option providerLibraryPath) to libonnxruntime_providers_cuda.so");
-  }
-  {
-    std::lock_guard<std::mutex> lock(g_route_mutex);
-    if (g_registered_libraries.insert(p.library_path).second) {
-      OrtStatus* status = g_ort->RegisterExecutionProviderLibrary(env, "CUDA", p.library_path.c_str());
-      if (status != nullptr) {
-        g_registered_libraries.erase(p.library_path);
-        throw OrtFailure(ORT_EP_FAIL, "could not load the CUDA provider library '" + p.library_path + "': " +
-                                          Message(status) +
-                                          " (it needs the CUDA 13 libraries libcudart.so.13, libcublas.so.13, "
-                                          "libcublasLt.so.13, libcurand.so.10 and cuDNN 9 where the loader finds them)");
-      }
-    }
-  }
-  const OrtEpDevice* const* devices = nullptr;
-  size_t count = 0;
-  Check(g_ort->GetEpDevices(env, &devices, &count));
-  std::vector<const OrtEpDevice*> cuda;
-  for (size_t i = 0; i < count; ++i)
-    if (std::string(g_ort->EpDevice_EpName(devices[i])) == "CUDAExecutionProvider") cuda.push_back(devices[i]);
-  // device_id picks one of them; the plugin takes the device itself, not the key.
+  // device_id picks one of the plugin's devices; the plugin takes the device itself, not the key.
   size_t device = 0;
   std::vector<std::string> keys, values;
   for (size_t i = 0; i < p.keys.size(); ++i) {
     if (p.keys[i] == "device_id") device = std::stoul(p.values[i]);
     else keys.push_back(p.keys[i]), values.push_back(p.values[i]);
   }
-  if (device >= cuda.size()) {
-    throw OrtFailure(ORT_EP_FAIL, "the CUDA provider library '" + p.library_path + "' found " + std::to_string(cuda.size()) +
-                                      " CUDA device(s), so there is no deviceId " + std::to_string(device));
-  }
+  const OrtEpDevice* chosen = CudaPluginDevice(env, p.library_path, device, why);
   std::vector<const char*> k, v;
   for (size_t i = 0; i < keys.size(); ++i) k.push_back(keys[i].c_str()), v.push_back(values[i].c_str());
-  Check(g_ort->SessionOptionsAppendExecutionProvider_V2(options, env, &cuda[device], 1, k.data(), v.data(), k.size()));
+  Check(g_ort->SessionOptionsAppendExecutionProvider_V2(options, env, &chosen, 1, k.data(), v.data(), k.size()));
   std::lock_guard<std::mutex> lock(g_route_mutex);
   g_cuda_route = "plugin";
 }
@@ -130,6 +108,44 @@ std::vector<std::string> Strings(Napi::Env env, Napi::Value value, const char* w
 }
 
 }  // namespace
+
+bool CoreHasCuda(std::string* why) {
+  OrtCUDAProviderOptionsV2* cuda = nullptr;
+  OrtStatus* status = g_ort->CreateCUDAProviderOptions(&cuda);
+  if (status != nullptr) {
+    *why = Message(status);
+    return false;
+  }
+  g_ort->ReleaseCUDAProviderOptions(cuda);
+  return true;
+}
+
+const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device, const std::string& why) {
+  if (library_path.empty()) throw OrtFailure(ORT_EP_FAIL, NoCudaMessage(why));
+  {
+    std::lock_guard<std::mutex> lock(g_route_mutex);
+    if (g_registered_libraries.insert(library_path).second) {
+      OrtStatus* status = g_ort->RegisterExecutionProviderLibrary(env, "CUDA", library_path.c_str());
+      if (status != nullptr) {
+        g_registered_libraries.erase(library_path);
+        throw OrtFailure(ORT_EP_FAIL, "could not load the CUDA provider library '" + library_path + "': " + Message(status) +
+                                          " (it needs the CUDA 13 libraries libcudart.so.13, libcublas.so.13, "
+                                          "libcublasLt.so.13, libcurand.so.10 and cuDNN 9 where the loader finds them)");
+      }
+    }
+  }
+  const OrtEpDevice* const* devices = nullptr;
+  size_t count = 0;
+  Check(g_ort->GetEpDevices(env, &devices, &count));
+  std::vector<const OrtEpDevice*> cuda;
+  for (size_t i = 0; i < count; ++i)
+    if (std::string(g_ort->EpDevice_EpName(devices[i])) == "CUDAExecutionProvider") cuda.push_back(devices[i]);
+  if (device >= cuda.size()) {
+    throw OrtFailure(ORT_EP_FAIL, "the CUDA provider library '" + library_path + "' found " + std::to_string(cuda.size()) +
+                                      " CUDA device(s), so there is no deviceId " + std::to_string(device));
+  }
+  return cuda[device];
+}
 
 std::vector<ProviderConfig> ProvidersFromJs(Napi::Env env, Napi::Value value) {
   std::vector<ProviderConfig> providers;

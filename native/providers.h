@@ -30,4 +30,10 @@ void AppendProviders(OrtSessionOptions* options, OrtEnv* env, const std::vector<
 // How CUDA was last reached: "" (never), "built-in" or "plugin".
 std::string CudaRoute();
 
+// Whether the loaded core was built with CUDA; if not, `why` gets ONNX Runtime's reason.
+bool CoreHasCuda(std::string* why);
+// The plugin route's CUDA device number `device`, registering the provider library once per
+// process. Throws OrtFailure saying what is missing. `why`: why the core's own CUDA is not used.
+const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device, const std::string& why);
+
 }  // namespace ortn

@@ -63,4 +63,26 @@ describe('Tensor', () => {
     expect(make).toThrow(kind);
     expect(make).toThrow(message);
   });
+
+  test('Tensor.allocate makes zeros in CPU memory, and refuses what it cannot make by name', () => {
+    const t = Tensor.allocate('float32', [2, 3]);
+    expect(t.location).toBe('cpu');
+    expect(t.data).toEqual(new Float32Array(6));
+    expect(Tensor.allocate('int64', [2], { device: 'cpu' }).data).toEqual(new BigInt64Array(2));
+    expect(() => Tensor.allocate('string' as never, [1])).toThrow('Tensor.allocate type must be a numeric element type');
+    expect(() => Tensor.allocate('float32', [-1])).toThrow('Tensor dims[0] must be a non-negative integer');
+    expect(() => Tensor.allocate('float32', [1], { device: 'tpu' as never })).toThrow("Tensor.allocate options.device must be 'cpu' or 'cuda'");
+    expect(() => Tensor.allocate('float32', [1], { device: 'cuda', deviceId: -1 })).toThrow('Tensor.allocate options.deviceId must be a non-negative integer');
+  });
+
+  test('Tensor.allocate on CUDA without CUDA says what is missing', () => {
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      Tensor.allocate('float32', [4], { device: 'cuda' });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.code).toBe('EP_FAIL');
+    expect(error?.message).toMatch(/has no built-in CUDA .*com\.github\.asus4\.onnxruntime\.linux-x64-gpu@0\.4\.9/);
+  });
 });

@@ -39,7 +39,9 @@ describe('IoBinding', () => {
     expect(() => binding.bindInput('c', f32([1, 2, 3]))).toThrow("'c' is not an input of this model (inputs: a, b)");
     expect(() => binding.bindInput('a', new Tensor('int32', new Int32Array(3), [1, 3]))).toThrow("input 'a' has element type 'int32', but the model expects 'float32'");
     expect(() => binding.bindOutput('sum', f32([1, 2]))).toThrow("output 'sum' has dims[1] = 2, but the model fixes it at 3");
-    expect(() => binding.bindOutput('sum', { device: 'cuda' } as never)).toThrow("bindOutput('sum') device must be 'cpu' (device memory comes with a later release); received the string \"cuda\"");
+    expect(() => binding.bindOutput('sum', { device: 'tpu' } as never)).toThrow("bindOutput('sum') device must be 'cpu' or 'cuda'; received the string \"tpu\"");
+    // CUDA memory on this CPU build: ONNX Runtime's reason, and what to install.
+    expect(() => binding.bindOutput('sum', { device: 'cuda' })).toThrow(/has no built-in CUDA .*com\.github\.asus4\.onnxruntime\.linux-x64-gpu/);
     await expect(session.runWithBinding({} as never)).rejects.toThrow('binding must be an IoBinding from this session');
     // Nothing bound: ONNX Runtime says which input is missing.
     await expect(session.runWithBinding(binding)).rejects.toBeInstanceOf(ort.OrtError);

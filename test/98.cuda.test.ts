@@ -1,0 +1,80 @@
+// 98.cuda: CUDA on a machine that has it (a GPU, the CUDA 13 libraries, and the CUDA provider:
+// see the README). Elsewhere these tests are skipped, and the reason is printed.
+// `npm run test:gpu` runs just these, fails if CUDA is missing, and prints their figures.
+import { describe, expect, test } from 'vitest';
+import { mlp } from './support/mlp.js';
+import { identity, random } from './support/models.js';
+import { InferenceSession, env, Tensor } from './support/ort.js';
+
+const requireGpu = process.env.ORT_NAPI_REQUIRE_GPU === '1';
+
+async function cudaUnavailable(): Promise<string | undefined> {
+  try {
+    const probe = await InferenceSession.create(identity('float32', ['n']), { executionProviders: [{ name: 'cuda' }] });
+    await probe.release();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const reason = await cudaUnavailable();
+if (reason && !requireGpu) console.log(`[98.cuda] CUDA tests skipped: ${reason}`);
+
+describe.skipIf(reason !== undefined && !requireGpu)('CUDA', () => {
+  test('CUDA is reachable', () => {
+    expect(reason).toBeUndefined();
+    console.log(`[98.cuda] CUDA route: ${env.versions.cudaRoute}`);
+  });
+
+  test('CUDA results equal CPU results within tolerance', async () => {
+    const cpu = await InferenceSession.create(mlp());
+    const gpu = await InferenceSession.create(mlp(), { executionProviders: [{ name: 'cuda', deviceId: 0 }] });
+    const x = new Tensor('float32', random(64 * 32, 9), [64, 32]);
+    const [a, b] = [await cpu.run({ x }), await gpu.run({ x })];
+    const want = a.y.data as Float32Array;
+    const got = b.y.data as Float32Array;
+    want.forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(1e-3 + 1e-3 * Math.abs(v)));
+    const start = performance.now();
+    for (let i = 0; i < 100; i++) await gpu.run({ x });
+    console.log(`[98.cuda] MLP at batch 64 on CUDA: ${((performance.now() - start) / 100).toFixed(3)} ms a run`);
+  });
+
+  test('device tensors: allocated on the GPU, unreadable in place, copied to the host on request', async () => {
+    const t = Tensor.allocate('float32', [2, 3], { device: 'cuda', deviceId: 0 });
+    expect(t.location).toBe('cuda');
+    expect(t.deviceId).toBe(0);
+    expect(() => t.data).toThrow('this Tensor lives in cuda memory (device 0): read it with await tensor.getData()');
+    expect((await t.getData()).length).toBe(6);
+    t.release();
+  });
+
+  test('an I/O binding keeps outputs on the GPU between runs', async () => {
+    const model = identity('float32', ['n', 4]);
+    const session = await InferenceSession.create(model, { executionProviders: ['cuda'] });
+    const first = session.createIoBinding();
+    first.bindInput('x', new Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]));
+    first.bindOutput('y', { device: 'cuda', deviceId: 0 });
+    await session.runWithBinding(first);
+    first.synchronizeOutputs();
+    const onGpu = first.getOutputs().y;
+    expect(onGpu.location).toBe('cuda');
+    // The GPU output feeds the next run without visiting the host.
+    const second = session.createIoBinding();
+    second.bindInput('x', onGpu);
+    const out = Tensor.allocate('float32', [1, 4], { device: 'cuda' });
+    second.bindOutput('y', out);
+    await session.runWithBinding(second);
+    second.synchronizeOutputs();
+    expect(Array.from(await out.getData())).toEqual([1, 2, 3, 4]);
+  });
+
+  test('gpuMemLimit is honoured', async () => {
+    const model = identity('float32', ['n']);
+    const big = new Tensor('float32', new Float32Array(16 * 2 ** 20), [16 * 2 ** 20]); // 64 MiB
+    const tight = await InferenceSession.create(model, { executionProviders: [{ name: 'cuda', gpuMemLimit: 16 * 2 ** 20 }] });
+    await expect(tight.run({ x: big })).rejects.toThrow(/memory|allocate/i);
+    const roomy = await InferenceSession.create(model, { executionProviders: [{ name: 'cuda', gpuMemLimit: 2 ** 30 }] });
+    expect((await roomy.run({ x: big })).y.size).toBe(big.size);
+  });
+});
