@@ -17,13 +17,6 @@ namespace ortn {
 
 namespace {
 
-napi_type_tag MakeTypeTag() {
-  // Random per load of the addon: objects from another copy of it are refused, not misread.
-  std::random_device random;
-  std::uniform_int_distribution<uint64_t> bits;
-  return napi_type_tag{bits(random), bits(random)};
-}
-
 Napi::Object LibraryToJs(Napi::Env env) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("apiVersion", ORT_API_VERSION);
@@ -112,8 +105,14 @@ Napi::Value AvailableProviders(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+napi_type_tag NewTypeTag() {
+  std::random_device random;
+  std::uniform_int_distribution<uint64_t> bits;
+  return napi_type_tag{bits(random), bits(random)};
+}
+
 const napi_type_tag& SessionTypeTag() {
-  static const napi_type_tag tag = MakeTypeTag();
+  static const napi_type_tag tag = NewTypeTag();
   return tag;
 }
 

@@ -35,4 +35,18 @@ inline Napi::Error MakeOrtError(Napi::Env env, const OrtFailure& failure) {
 // The random type tag of this copy of the addon's session objects (see SessionWrap).
 const napi_type_tag& SessionTypeTag();
 
+// A fresh random type tag. Each wrapped class keeps one for the life of the process: objects from
+// another copy of the addon, or of another class, are refused instead of misread.
+napi_type_tag NewTypeTag();
+
+// Runs `body` on the main thread, turning ONNX Runtime's errors into OrtError.
+template <typename F>
+Napi::Value Guard(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const OrtFailure& failure) {
+    throw MakeOrtError(env, failure);
+  }
+}
+
 }  // namespace ortn

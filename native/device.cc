@@ -5,7 +5,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <vector>
 
 #include "addon.h"
@@ -17,11 +16,7 @@ namespace ortn {
 namespace {
 
 const napi_type_tag& DeviceTag() {
-  static const napi_type_tag tag = [] {
-    std::random_device random;
-    std::uniform_int_distribution<uint64_t> bits;
-    return napi_type_tag{bits(random), bits(random)};
-  }();
+  static const napi_type_tag tag = NewTypeTag();
   return tag;
 }
 

@@ -2,7 +2,6 @@
 #include "io_binding.h"
 
 #include <optional>
-#include <random>
 
 #include "addon.h"
 #include "options.h"
@@ -12,11 +11,7 @@ namespace ortn {
 namespace {
 
 const napi_type_tag& BindingTag() {
-  static const napi_type_tag tag = [] {
-    std::random_device random;
-    std::uniform_int_distribution<uint64_t> bits;
-    return napi_type_tag{bits(random), bits(random)};
-  }();
+  static const napi_type_tag tag = NewTypeTag();
   return tag;
 }
 
@@ -47,15 +42,6 @@ class BindingRunTask : public Task {
   RunOptionsPtr options_;
   std::optional<OrtFailure> failure_;
 };
-
-template <typename F>
-Napi::Value Guard(Napi::Env env, F&& body) {
-  try {
-    return body();
-  } catch (const OrtFailure& failure) {
-    throw MakeOrtError(env, failure);
-  }
-}
 
 }  // namespace
 

@@ -1,7 +1,8 @@
 // options.cc: option objects from lib/ (already validated there) into ONNX Runtime's option calls.
 #include "options.h"
 
-#include <random>
+#include "addon.h"
+
 
 namespace ortn {
 
@@ -179,11 +180,7 @@ RunOptionsPtr MakeRunOptions(Napi::Env env, Napi::Value value) {
 
 namespace {
 const napi_type_tag& RunOptionsTag() {
-  static const napi_type_tag tag = [] {
-    std::random_device random;
-    std::uniform_int_distribution<uint64_t> bits;
-    return napi_type_tag{bits(random), bits(random)};
-  }();
+  static const napi_type_tag tag = NewTypeTag();
   return tag;
 }
 }  // namespace

@@ -160,16 +160,6 @@ Napi::Object ValueInfoToJs(Napi::Env env, const ValueInfo& info) {
   return object;
 }
 
-// Converts ONNX Runtime's errors raised on the main thread into OrtError.
-template <typename F>
-Napi::Value Guard(Napi::Env env, F&& body) {
-  try {
-    return body();
-  } catch (const OrtFailure& failure) {
-    throw MakeOrtError(env, failure);
-  }
-}
-
 }  // namespace
 
 Napi::Function SessionWrap::DefineClass(Napi::Env env) {

@@ -1,22 +1,8 @@
 // 50.concurrency: runs execute off the main thread, many at once on one session, each getting its own answer.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
-import { matmul, random, slowChain } from './support/models.js';
-import { InferenceSession, Tensor, type Ort } from './support/ort.js';
-
-/** A session whose single run takes at least `ms` on this machine (the chain grows until it does). */
-async function slowSession(ms: number): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
-  const n = 512;
-  const input = new Tensor('float32', random(n * n, 7), [n, n]);
-  for (let layers = 4; ; layers *= 2) {
-    const session = await InferenceSession.create(slowChain(n, layers), { intraOpNumThreads: 1 });
-    const start = performance.now();
-    session.runSync({ x: input });
-    const runMs = performance.now() - start;
-    if (runMs >= ms) return { session, input, runMs };
-    await session.release();
-  }
-}
+import { matmul, random, slowSession } from './support/models.js';
+import { InferenceSession, Tensor } from './support/ort.js';
 
 describe('concurrency', () => {
   test('200 concurrent runs on one session each get the result for their own input', async () => {

@@ -1,24 +1,11 @@
 // 55.abort: run options: an AbortSignal stops a queued or running run (the session stays usable); config entries.
 import { describe, expect, test } from 'vitest';
-import { identity, random, slowChain } from './support/models.js';
-import { InferenceSession, Tensor, type Ort } from './support/ort.js';
-
-async function slowSession(ms: number): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
-  const n = 512;
-  const input = new Tensor('float32', random(n * n, 7), [n, n]);
-  for (let layers = 8; ; layers *= 2) {
-    const session = await InferenceSession.create(slowChain(n, layers), { intraOpNumThreads: 1, maxConcurrentRuns: 1 });
-    const start = performance.now();
-    session.runSync({ x: input });
-    const runMs = performance.now() - start;
-    if (runMs >= ms) return { session, input, runMs };
-    await session.release();
-  }
-}
+import { identity, slowSession } from './support/models.js';
+import { InferenceSession, Tensor } from './support/ort.js';
 
 describe('abort', () => {
   test('a run of 500 ms or more stops within 100 ms of the abort, and the next run succeeds', async () => {
-    const { session, input, runMs } = await slowSession(500);
+    const { session, input, runMs } = await slowSession(500, { maxConcurrentRuns: 1 });
     const controller = new AbortController();
     const running = session.run({ x: input }, { signal: controller.signal });
     await new Promise((r) => setTimeout(r, 50));
@@ -35,7 +22,7 @@ describe('abort', () => {
   });
 
   test('a queued run leaves the queue with the reason it was given; the runs ahead finish', async () => {
-    const { session, input } = await slowSession(100);
+    const { session, input } = await slowSession(100, { maxConcurrentRuns: 1 });
     const first = session.run({ x: input });
     const controller = new AbortController();
     const queued = session.run({ x: input }, { signal: controller.signal });
@@ -50,7 +37,7 @@ describe('abort', () => {
     const x = new Tensor('float32', new Float32Array(4), [4]);
     await expect(session.run({ x }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
     expect(() => session.runSync({ x }, { signal: AbortSignal.abort() })).toThrow(expect.objectContaining({ name: 'AbortError' }));
-    const { session: slow, input } = await slowSession(300);
+    const { session: slow, input } = await slowSession(300, { maxConcurrentRuns: 1 });
     await expect(slow.run({ x: input }, { signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ name: 'TimeoutError' });
     expect((await session.run({ x }, { signal: new AbortController().signal })).y.dims).toEqual([4]);
   });

@@ -1,5 +1,6 @@
 // models.ts: the small models the tests share, built in code.
 import { buildModel, type Dim, type ElemType } from './onnx.js';
+import { InferenceSession, Tensor, type Ort } from './ort.js';
 
 export const identity = (type: ElemType, dims: Dim[] = ['n']) =>
   buildModel({
@@ -80,3 +81,20 @@ export const linear = () =>
       { op: 'Add', inputs: ['xw', 'b'], outputs: ['y'] },
     ],
   });
+
+/**
+ * A session whose single run takes at least `ms` on this machine (the chain of MatMuls grows until
+ * it does), with intraOpNumThreads 1, and its input.
+ */
+export async function slowSession(ms: number, options: Ort.SessionOptions = {}): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
+  const n = 512;
+  const input = new Tensor('float32', random(n * n, 7), [n, n]);
+  for (let layers = 4; ; layers *= 2) {
+    const session = await InferenceSession.create(slowChain(n, layers), { intraOpNumThreads: 1, ...options });
+    const start = performance.now();
+    session.runSync({ x: input });
+    const runMs = performance.now() - start;
+    if (runMs >= ms) return { session, input, runMs };
+    await session.release();
+  }
+}
