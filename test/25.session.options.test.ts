@@ -32,9 +32,15 @@ describe('session options', () => {
     await expect(byName.run({ a: new Tensor('float32', new Float32Array(3), [1, 3]), b: new Tensor('float32', new Float32Array(3), [1, 3]) })).rejects.toThrow(
       "input 'a' has dims[0] = 1, but the model fixes it at 2",
     );
-    // No dim of this model carries a denotation: the override is accepted and changes nothing.
-    const byDenotation = await InferenceSession.create(addMul(), { freeDimensionOverridesByDenotation: { DATA_BATCH: 4 } });
-    expect(byDenotation.inputMetadata[0]).toMatchObject({ shape: ['n', 3] });
+    const denoted = buildModel({
+      inputs: [{ name: 'x', type: 'float32', dims: [{ param: 'n', denotation: 'DATA_BATCH' }, 3] }],
+      outputs: [{ name: 'y', type: 'float32', dims: [{ param: 'n', denotation: 'DATA_BATCH' }, 3] }],
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+    });
+    const byDenotation = await InferenceSession.create(denoted, { freeDimensionOverridesByDenotation: { DATA_BATCH: 4 } });
+    expect(byDenotation.inputMetadata[0]).toMatchObject({ shape: [4, 3] });
+    const untouched = await InferenceSession.create(addMul(), { freeDimensionOverridesByDenotation: { DATA_BATCH: 4 } });
+    expect(untouched.inputMetadata[0]).toMatchObject({ shape: ['n', 3] });
   });
 
   test('optimizedModelFilePath writes a model that loads and runs', async () => {

@@ -7,8 +7,8 @@ export const DataType = {
 } as const;
 export type ElemType = keyof typeof DataType;
 
-/** A dim: a number is fixed, a string is symbolic, null is unknown. */
-export type Dim = number | string | null;
+/** A dim: a number is fixed, a string is symbolic, null is unknown; an object adds an ONNX denotation. */
+export type Dim = number | string | null | { param: string; denotation: string };
 export interface ValueSpec { name: string; type: ElemType; dims: Dim[] }
 export interface TensorSpec {
   name?: string;
@@ -137,6 +137,7 @@ function writeValueInfo(w: Writer, v: ValueSpec): void {
           shape.message(1, (dim) => {
             if (typeof d === 'number') dim.int(1, d);
             else if (typeof d === 'string') dim.string(2, d);
+            else if (d !== null) dim.string(2, d.param).string(3, d.denotation);
           });
         }
       });
