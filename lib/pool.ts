@@ -5,7 +5,7 @@ import { ReleasedError } from './errors.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import type { SessionOptions } from './options.js';
 import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs } from './session.js';
-import { Tensor, type TensorData } from './tensor.js';
+import { ELEMENT_TYPES, Tensor, type TensorData } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
 
 /** Thrown when the pool's queue is full: the caller should shed load or retry later. */
@@ -433,7 +433,8 @@ function batchKey(feeds: FeedsType, names: readonly string[]): { rows: number; k
   let key = '';
   for (const name of names) {
     const t = feeds[name];
-    if (t.dims.length === 0) return { rows: -1, key: '' };
+    // Packed 4-bit rows may share a byte: such requests run alone.
+    if (t.dims.length === 0 || ELEMENT_TYPES[t.type].perUnit) return { rows: -1, key: '' };
     if (rows === -1) rows = t.dims[0];
     else if (t.dims[0] !== rows) return { rows: -1, key: '' };
     key += `${name}:${t.type}:${t.dims.slice(1).join(',')};`;

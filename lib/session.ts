@@ -5,7 +5,7 @@ import { IoBinding } from './io-binding.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
-import { ELEMENT_TYPES, isDetached, setDeviceAllocator, Tensor, typeName, type TensorType } from './tensor.js';
+import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, typeName, type TensorType } from './tensor.js';
 import { invalid, outOfRange } from './validate.js';
 
 export type ValueKind = 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse-tensor' | 'optional' | 'unknown';
@@ -455,9 +455,9 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
       throw new RangeError(`${what} has dims[${d}] = ${dims[d]}, but the model fixes it at ${want} (model shape [${shape.join(',')}])`);
     }
   }
-  if (tensor.location === 'cpu' && tensor.data.length !== tensor.size) {
+  if (tensor.location === 'cpu' && tensor.data.length !== storageLength(tensor.type, tensor.size)) {
     if (isDetached(tensor.data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
-    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${tensor.size}`);
+    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
   }
   return tensor;
 }

@@ -17,6 +17,14 @@ export interface TensorDataTypeMap {
   string: string[];
   float16: Uint16Array;
   bfloat16: Uint16Array;
+  /** The four float8 formats: bit patterns, one per byte. */
+  float8e4m3fn: Uint8Array;
+  float8e4m3fnuz: Uint8Array;
+  float8e5m2: Uint8Array;
+  float8e5m2fnuz: Uint8Array;
+  /** 4-bit integers packed two per byte, low nibble first, as ONNX Runtime stores them; dims count elements. */
+  int4: Uint8Array;
+  uint4: Uint8Array;
 }
 
 export type TensorType = keyof TensorDataTypeMap;
@@ -27,6 +35,7 @@ interface ElementType {
   readonly code: number; // ONNXTensorElementDataType
   readonly array: TypedArrayConstructor | null; // null: string
   readonly bigint: boolean;
+  readonly perUnit?: number; // elements per array entry: 2 for the packed 4-bit types
 }
 
 /** The element types ort-napi converts, with ONNX Runtime's ONNXTensorElementDataType codes. */
@@ -45,7 +54,19 @@ export const ELEMENT_TYPES: Readonly<Record<TensorType, ElementType>> = {
   uint32: { code: 12, array: Uint32Array, bigint: false },
   uint64: { code: 13, array: BigUint64Array, bigint: true },
   bfloat16: { code: 16, array: Uint16Array, bigint: false },
+  float8e4m3fn: { code: 17, array: Uint8Array, bigint: false },
+  float8e4m3fnuz: { code: 18, array: Uint8Array, bigint: false },
+  float8e5m2: { code: 19, array: Uint8Array, bigint: false },
+  float8e5m2fnuz: { code: 20, array: Uint8Array, bigint: false },
+  uint4: { code: 21, array: Uint8Array, bigint: false, perUnit: 2 },
+  int4: { code: 22, array: Uint8Array, bigint: false, perUnit: 2 },
 };
+
+/** How many array entries hold `size` elements of `type` (4-bit types pack two per byte). */
+export function storageLength(type: TensorType, size: number): number {
+  const per = ELEMENT_TYPES[type].perUnit ?? 1;
+  return Math.ceil(size / per);
+}
 
 const TYPE_BY_CODE: (TensorType | undefined)[] = [];
 for (const [name, info] of Object.entries(ELEMENT_TYPES)) TYPE_BY_CODE[info.code] = name as TensorType;
@@ -94,10 +115,12 @@ function validateDims(dims: unknown): { dims: readonly number[]; size: number } 
   return { dims: Object.freeze(dims.slice()), size };
 }
 
-function checkDims(dims: unknown, length: number): { dims: readonly number[]; size: number } {
+function checkDims(dims: unknown, length: number, type: TensorType): { dims: readonly number[]; size: number } {
   const checked = validateDims(dims);
-  if (checked.size !== length) {
-    throw new RangeError(`Tensor data has ${length} elements but dims [${checked.dims.join(',')}] need ${checked.size}`);
+  const need = storageLength(type, checked.size);
+  if (need !== length) {
+    const packed = need !== checked.size ? ` bytes (${checked.size} 4-bit values, two per byte)` : '';
+    throw new RangeError(`Tensor data has ${length} elements but dims [${checked.dims.join(',')}] need ${need}${packed}`);
   }
   return checked;
 }
@@ -192,7 +215,7 @@ export class Tensor<T extends TensorType = TensorType> {
       dims = dataOrDims;
     }
     const data = toData(type, rawData);
-    const checked = checkDims(dims ?? [data.length], data.length);
+    const checked = checkDims(dims ?? [data.length * (ELEMENT_TYPES[type].perUnit ?? 1)], data.length, type);
     this.type = type as T;
     this.#data = data as TensorDataTypeMap[T];
     this.dims = checked.dims;
@@ -209,7 +232,7 @@ export class Tensor<T extends TensorType = TensorType> {
     const info = ELEMENT_TYPES[type as TensorType];
     if (!info || info.array === null) throw invalid('Tensor.allocate type', 'a numeric element type', type);
     const { size } = validateDims(dims);
-    if (options.device === 'cpu') return new Tensor(type, new info.array(size) as never, dims);
+    if (options.device === 'cpu') return new Tensor(type, new info.array(storageLength(type, size)) as never, dims);
     if (options.device !== 'cuda') throw invalid('Tensor.allocate options.device', "'cpu' or 'cuda'", options.device);
     if (!deviceAllocator) throw new Error('ort-napi is not fully loaded');
     return Tensor._fromDevice(deviceAllocator(type, dims, options)) as Tensor<T>;

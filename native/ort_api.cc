@@ -84,6 +84,12 @@ size_t ElementSize(ONNXTensorElementDataType type) {
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FNUZ:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2FNUZ:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4:
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4:
       return 1;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16:
@@ -101,6 +107,11 @@ size_t ElementSize(ONNXTensorElementDataType type) {
     default:
       return 0;
   }
+}
+
+size_t StorageUnits(ONNXTensorElementDataType type, size_t count) {
+  bool packed = type == ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4 || type == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4;
+  return packed ? (count + 1) / 2 : count;
 }
 
 }  // namespace ortn

@@ -45,7 +45,10 @@ inline void Check(OrtStatus* status) {
 // ONNX Runtime's name for an error code, without the ORT_ prefix ("INVALID_ARGUMENT").
 const char* ErrorCodeName(OrtErrorCode code);
 
-// Bytes per element of a tensor element type; 0 for types that are not fixed-size numbers (string).
+// Bytes per storage unit of a tensor element type; 0 for types ort-napi does not convert as numbers
+// (string). A unit is one element, or for 4-bit types a byte holding two (low nibble first).
 size_t ElementSize(ONNXTensorElementDataType type);
+// Storage units that `count` elements of `type` take.
+size_t StorageUnits(ONNXTensorElementDataType type, size_t count);
 
 }  // namespace ortn

@@ -169,12 +169,14 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
   if (detached) throw Napi::TypeError::New(env, what.str() + ": its ArrayBuffer is detached");
   if (TypedArrayElementSize(array_type) != element_size)
     throw Napi::TypeError::New(env, what.str() + ": the TypedArray's element size does not match its element type");
-  if (length != count)
+  size_t units = StorageUnits(elem, count);
+  if (length != units)
     throw Napi::RangeError::New(env, what.str() + ": data holds " + std::to_string(length) + " elements but dims " +
-                                         DimsText(shape) + " need " + std::to_string(count));
+                                         DimsText(shape) + " need " + std::to_string(units) +
+                                         (units != count ? " bytes (4-bit values, two per byte)" : ""));
   static char empty_tensor_bytes[8];  // ONNX Runtime wants a pointer even for zero elements
   if (bytes == nullptr) bytes = empty_tensor_bytes;
-  size_t byte_length = count * element_size;
+  size_t byte_length = units * element_size;
   Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, byte_length, shape.data(), shape.size(), elem,
                                               &raw));
   *lent = {static_cast<const char*>(bytes), byte_length};
@@ -242,7 +244,8 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, con
   if (element_size == 0)
     throw OrtFailure(ORT_NOT_IMPLEMENTED,
                      what.str() + " has element type " + std::to_string(elem) + ", which ort-napi does not convert yet");
-  size_t byte_length = count * element_size;
+  size_t units = StorageUnits(elem, count);
+  size_t byte_length = units * element_size;
   void* bytes = nullptr;
   if (byte_length > 0) Check(g_ort->GetTensorMutableData(value.get(), &bytes));
 
@@ -275,7 +278,7 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, con
     if (byte_length > 0) std::memcpy(copy, bytes, byte_length);
   }
   napi_value array;
-  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, TypedArrayFor(elem), count, buffer, 0, &array), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, TypedArrayFor(elem), units, buffer, 0, &array), Napi::Value());
   result.Set(1u, Napi::Value(env, array));
   return result;
 }

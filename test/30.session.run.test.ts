@@ -42,6 +42,51 @@ describe('run', () => {
     await session.release();
   });
 
+  test.each(['float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz'] as const)('%s round-trips as bit patterns', async (type) => {
+    const model = buildModel({
+      inputs: [{ name: 'x', type, dims: ['n'] }],
+      outputs: [{ name: 'y', type, dims: ['n'] }],
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+      opset: 21,
+    });
+    const session = await InferenceSession.create(model);
+    const bits = new Uint8Array([0x00, 0x38, 0x7e, 0x80, 0xff, 0x01]);
+    const { y } = await session.run({ x: new Tensor(type, bits, [6]) });
+    expect(y.type).toBe(type);
+    expect(y.data).toEqual(bits);
+  });
+
+  test.each([
+    ['int4', [1, -2, 3, -8, 7], [0xe1, 0x83, 0x07]],
+    ['uint4', [1, 2, 3, 4, 15], [0x21, 0x43, 0x0f]],
+  ] as const)('%s goes in and comes out packed two per byte, dims counting elements', async (type, values, packed) => {
+    // ONNX Runtime's CPU kernels take 4-bit tensors in DequantizeLinear and give them out of QuantizeLinear.
+    const model = buildModel({
+      inputs: [{ name: 'x', type, dims: ['n', 'm'] }],
+      outputs: [
+        { name: 'f', type: 'float32', dims: ['n', 'm'] },
+        { name: 'y', type, dims: ['n', 'm'] },
+      ],
+      initializers: [
+        { name: 'scale', type: 'float32', dims: [], data: new Float32Array([1]) },
+        { name: 'zero', type, dims: [], data: new Uint8Array([0]) },
+      ],
+      nodes: [
+        { op: 'DequantizeLinear', inputs: ['x', 'scale', 'zero'], outputs: ['f'] },
+        { op: 'QuantizeLinear', inputs: ['f', 'scale', 'zero'], outputs: ['y'] },
+      ],
+      opset: 21,
+    });
+    // Disabled optimisation: it would fold the Dequantize/Quantize pair into an Identity, which has no 4-bit kernel.
+    const session = await InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+    const { f, y } = await session.run({ x: new Tensor(type, new Uint8Array(packed), [1, 5]) });
+    expect(Array.from(f.data as Float32Array)).toEqual(values);
+    expect(y.dims).toEqual([1, 5]);
+    expect(y.size).toBe(5);
+    expect(Array.from(y.data as Uint8Array)).toEqual(packed);
+    expect(() => new Tensor(type, new Uint8Array(2), [1, 5])).toThrow('Tensor data has 2 elements but dims [1,5] need 3 bytes (5 4-bit values, two per byte)');
+  });
+
   test('scalars and zero-sized tensors', async () => {
     const scalar = await InferenceSession.create(identity('float32', []));
     const s = await scalar.run({ x: new Tensor('float32', new Float32Array([2.5]), []) });

@@ -4,6 +4,7 @@
 export const DataType = {
   float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9,
   float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+  float8e4m3fn: 17, float8e4m3fnuz: 18, float8e5m2: 19, float8e5m2fnuz: 20, uint4: 21, int4: 22,
 } as const;
 export type ElemType = keyof typeof DataType;
 
