@@ -10,7 +10,8 @@ export type ElemType = keyof typeof DataType;
 
 /** A dim: a number is fixed, a string is symbolic, null is unknown; an object adds an ONNX denotation. */
 export type Dim = number | string | null | { param: string; denotation: string };
-export interface ValueSpec { name: string; type: ElemType; dims: Dim[] }
+/** A tensor value; with `sequence`, a sequence of such tensors. */
+export interface ValueSpec { name: string; type: ElemType; dims: Dim[]; sequence?: boolean }
 export interface TensorSpec {
   name?: string;
   type: ElemType;
@@ -130,7 +131,8 @@ function writeTensor(w: Writer, t: TensorSpec): void {
 
 function writeValueInfo(w: Writer, v: ValueSpec): void {
   w.string(1, v.name);
-  w.message(2, (type) =>
+  w.message(2, (outer) => {
+    const type = v.sequence ? new Writer() : outer;
     type.message(1, (tensor) => {
       tensor.int(1, DataType[v.type]);
       tensor.message(2, (shape) => {
@@ -142,8 +144,9 @@ function writeValueInfo(w: Writer, v: ValueSpec): void {
           });
         }
       });
-    }),
-  );
+    });
+    if (v.sequence) outer.bytes(4, new Writer().bytes(1, type.finish()).finish()); // sequence_type { elem_type }
+  });
 }
 
 function writeAttribute(w: Writer, name: string, a: Attribute): void {
