@@ -4,15 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
 import type { NativeProvider } from './providers.js';
+import type { NativeTypeDesc } from './values.js';
 
 /** [typeCode, data, dims]: a tensor as it crosses the native boundary. */
 export type NativeTensor = [number, ArrayBufferView | string[], number[]];
 
-export interface NativeValueInfo {
+export interface NativeValueInfo extends NativeTypeDesc {
   name: string;
-  kind: number; // ONNXType: 1 tensor, 2 sequence, 3 map, 4 opaque, 5 sparse tensor, 6 optional
-  type: number; // ONNXTensorElementDataType, tensors only
-  dims: (number | string)[];
 }
 
 export interface NativeMetadata {

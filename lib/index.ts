@@ -15,6 +15,7 @@ export type {
 } from './session.js';
 export { Tensor } from './tensor.js';
 export { IoBinding } from './io-binding.js';
+export type { OnnxValue, TypeInfo } from './values.js';
 export type { TensorType, TensorData, TensorDataTypeMap, TensorLocation, AllocateOptions } from './tensor.js';
 export { OrtError, ReleasedError } from './errors.js';
 export type { OrtErrorCode } from './errors.js';

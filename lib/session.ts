@@ -5,15 +5,20 @@ import { IoBinding } from './io-binding.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
-import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, typeName, type TensorType } from './tensor.js';
+import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
 import { invalid, outOfRange } from './validate.js';
+import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
 
-export type ValueKind = 'tensor' | 'sequence' | 'map' | 'opaque' | 'sparse-tensor' | 'optional' | 'unknown';
+export type ValueKind = TypeInfo['kind'];
 
-/** What the model says of one input or output. Dims are numbers where fixed, strings where symbolic, -1 where unknown. */
+/**
+ * What the model says of one input or output: its name and type. Dims are numbers where fixed,
+ * strings where symbolic, -1 where unknown. Non-tensors describe their contents:
+ * `{ kind: 'sequence', element }`, `{ kind: 'map', key, value }`, `{ kind: 'optional', element }`.
+ */
 export type ValueMetadata =
-  | { readonly name: string; readonly isTensor: true; readonly kind: 'tensor'; readonly type: TensorType | `onnx-type-${number}`; readonly shape: readonly (number | string)[] }
-  | { readonly name: string; readonly isTensor: false; readonly kind: Exclude<ValueKind, 'tensor'> };
+  | ({ readonly name: string; readonly isTensor: true } & Extract<TypeInfo, { kind: 'tensor' }>)
+  | ({ readonly name: string; readonly isTensor: false } & Exclude<TypeInfo, { kind: 'tensor' }>);
 
 export interface ModelMetadata {
   readonly producerName: string;
@@ -65,16 +70,10 @@ setDeviceAllocator((type, dims, options) => {
   return native.allocateTensor(ELEMENT_TYPES[type].code, dims, deviceId, cudaLibrary(options.providerLibraryPath, path ?? ''));
 });
 
-const KINDS: ValueKind[] = ['unknown', 'tensor', 'sequence', 'map', 'opaque', 'sparse-tensor', 'optional'];
 
 function toMetadata(info: NativeValueInfo): ValueMetadata {
-  const kind = KINDS[info.kind] ?? 'unknown';
-  if (kind !== 'tensor') return Object.freeze({ name: info.name, isTensor: false, kind });
-  return Object.freeze({ name: info.name, isTensor: true, kind, type: typeName(info.type), shape: Object.freeze(info.dims) });
-}
-
-function toTensor(raw: NativeTensor): Tensor {
-  return new Tensor(typeName(raw[0]) as TensorType, raw[1] as never, raw[2]);
+  const type = toTypeInfo(info);
+  return Object.freeze({ name: info.name, isTensor: type.kind === 'tensor', ...type }) as ValueMetadata;
 }
 
 /** A prepared call: flat arrays for the addon, and what is needed to name its results. */
@@ -324,12 +323,20 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       if (index === undefined) {
         throw new TypeError(`feeds has '${name}', which is not an input of this model (inputs: ${this.inputNames.join(', ')})`);
       }
-      const tensor = checkTensor(`input '${name}'`, (feeds as Record<string, unknown>)[name], this.inputMetadata[index]);
-      flatFeeds.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
+      const meta = this.inputMetadata[index];
+      const value = (feeds as Record<string, unknown>)[name];
+      if (meta.isTensor) {
+        const tensor = checkTensor(`input '${name}'`, value, meta);
+        flatFeeds.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
+        continue;
+      }
+      const encoded = encodeValue(`input '${name}'`, value, meta, (what, v, type) => checkTensor(what, v, { name, isTensor: true, ...(type as Extract<TypeInfo, { kind: 'tensor' }>) }));
+      if (encoded !== ABSENT) flatFeeds.push(index, -1, encoded, null);
     }
     if (names.length !== this.inputNames.length) {
-      const missing = this.inputNames.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-      throw new TypeError(`feeds is missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+      // An optional input may be left out (or given as null).
+      const missing = this.inputNames.filter((n, i) => !Object.prototype.hasOwnProperty.call(feeds, n) && this.inputMetadata[i].kind !== 'optional');
+      if (missing.length > 0) throw new TypeError(`feeds is missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
     }
 
     let options: unknown = arg1;
@@ -416,7 +423,8 @@ function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {
   const out: RunResult = {};
   for (let i = 0; i < raw.length; i++) {
     const value = raw[i];
-    out[call.names[i]] = value === null ? call.preallocated![i]! : toTensor(value);
+    // Tensors are the common case; sequences, maps and optionals come back as arrays, Maps and null.
+    out[call.names[i]] = value === null ? call.preallocated![i]! : Array.isArray(value) ? toTensor(value) : (decodeValue(value) as Tensor);
   }
   return out;
 }
@@ -437,7 +445,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
   } else {
     throw invalid(what, 'a Tensor', value);
   }
-  if (!meta.isTensor) throw new TypeError(`${what} is a ${meta.kind} in this model; ort-napi passes only tensors so far`);
+  if (!meta.isTensor) throw new TypeError(`${what} is a ${meta.kind} in this model, not a tensor`);
   if (tensor.location !== 'cpu' && !allowDevice) {
     throw new TypeError(`${what} is in ${tensor.location} memory: pass device tensors through an IoBinding (session.createIoBinding())`);
   }

@@ -25,15 +25,21 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     uint32_t index = feeds.Get(i * 4).As<Napi::Number>().Uint32Value();
     if (index >= core_->inputs.size()) throw Napi::RangeError::New(env, "run: input index out of range");
     const std::string& name = core_->inputs[index].name;
+    Napi::Value type = feeds.Get(i * 4 + 1);
     Napi::Value data = feeds.Get(i * 4 + 2);
-    LentRange lent;
-    inputs_.push_back(TensorFromJs(env, feeds.Get(i * 4 + 1), data, feeds.Get(i * 4 + 3), {"input", name}, &lent));
+    std::vector<Napi::Value> lent_arrays;
+    if (type.IsNumber() && type.As<Napi::Number>().Int32Value() == -1) {  // a sequence or a map
+      inputs_.push_back(ValueFromJs(env, data, {"input", name}, &lent_, &lent_arrays, &parts_));
+    } else {
+      LentRange lent;
+      inputs_.push_back(TensorFromJs(env, type, data, feeds.Get(i * 4 + 3), {"input", name}, &lent));
+      if (lent.first != nullptr) lent_.push_back(lent), lent_arrays.push_back(data);
+    }
     input_values_.push_back(inputs_.back().get());
     input_names_.push_back(name.c_str());
-    if (lent.first != nullptr) lent_.push_back(lent);
-    if (lent.first != nullptr && pin) {
+    for (Napi::Value array : pin ? lent_arrays : std::vector<Napi::Value>{}) {
       napi_ref pin_ref = nullptr;
-      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin_ref));
+      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, array, 1, &pin_ref));
       pins_.push_back(pin_ref);
     }
   }
@@ -90,7 +96,7 @@ Napi::Value RunCall::Collect(Napi::Env env) {
     }
     ValuePtr value(outputs_[i]);
     outputs_[i] = nullptr;
-    results.Set(i, TensorToJs(env, std::move(value), {"output", core_->outputs[output_index_[i]].name}, lent_));
+    results.Set(i, ValueToJs(env, std::move(value), {"output", core_->outputs[output_index_[i]].name}, lent_));
   }
   return results;
 }

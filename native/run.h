@@ -36,6 +36,7 @@ class RunCall {
   std::shared_ptr<SessionCore> core_;
   RunOptionsPtr options_;
   std::vector<ValuePtr> inputs_;
+  std::vector<ValuePtr> parts_;  // the tensors inside sequence and map inputs
   std::vector<const OrtValue*> input_values_;
   std::vector<const char*> input_names_;
   std::vector<const char*> output_names_;

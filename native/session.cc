@@ -19,6 +19,55 @@ std::string TakeString(OrtAllocator* allocator, char* text) {
   return copy;
 }
 
+std::shared_ptr<TypeDesc> ReadTypeDesc(const OrtTypeInfo* type_info) {
+  auto desc = std::make_shared<TypeDesc>();
+  Check(g_ort->GetOnnxTypeFromTypeInfo(type_info, &desc->kind));
+  auto owned = [](OrtTypeInfo* p) { return std::unique_ptr<OrtTypeInfo, void (*)(OrtTypeInfo*)>(p, [](OrtTypeInfo* q) { g_ort->ReleaseTypeInfo(q); }); };
+  switch (desc->kind) {
+    case ONNX_TYPE_TENSOR: {
+      const OrtTensorTypeAndShapeInfo* tensor = nullptr;  // owned by type_info
+      Check(g_ort->CastTypeInfoToTensorInfo(type_info, &tensor));
+      size_t rank = 0;
+      Check(g_ort->GetTensorElementType(tensor, &desc->element));
+      Check(g_ort->GetDimensionsCount(tensor, &rank));
+      desc->dims.resize(rank);
+      std::vector<const char*> symbolic(rank, nullptr);
+      Check(g_ort->GetDimensions(tensor, desc->dims.data(), rank));
+      Check(g_ort->GetSymbolicDimensions(tensor, symbolic.data(), rank));
+      for (const char* name : symbolic) desc->symbolic.emplace_back(name != nullptr ? name : "");
+      break;
+    }
+    case ONNX_TYPE_SEQUENCE: {
+      const OrtSequenceTypeInfo* sequence = nullptr;
+      Check(g_ort->CastTypeInfoToSequenceTypeInfo(type_info, &sequence));
+      OrtTypeInfo* element = nullptr;
+      Check(g_ort->GetSequenceElementType(sequence, &element));
+      desc->inner = ReadTypeDesc(owned(element).get());
+      break;
+    }
+    case ONNX_TYPE_MAP: {
+      const OrtMapTypeInfo* map = nullptr;
+      Check(g_ort->CastTypeInfoToMapTypeInfo(type_info, &map));
+      Check(g_ort->GetMapKeyType(map, &desc->key));
+      OrtTypeInfo* value = nullptr;
+      Check(g_ort->GetMapValueType(map, &value));
+      desc->inner = ReadTypeDesc(owned(value).get());
+      break;
+    }
+    case ONNX_TYPE_OPTIONAL: {
+      const OrtOptionalTypeInfo* optional = nullptr;
+      Check(g_ort->CastTypeInfoToOptionalTypeInfo(type_info, &optional));
+      OrtTypeInfo* contained = nullptr;
+      Check(g_ort->GetOptionalContainedTypeInfo(optional, &contained));
+      desc->inner = ReadTypeDesc(owned(contained).get());
+      break;
+    }
+    default:
+      break;
+  }
+  return desc;
+}
+
 ValueInfo ReadValueInfo(OrtSession* session, size_t index, bool input, OrtAllocator* allocator) {
   ValueInfo info;
   char* name = nullptr;
@@ -30,18 +79,11 @@ ValueInfo ReadValueInfo(OrtSession* session, size_t index, bool input, OrtAlloca
               : g_ort->SessionGetOutputTypeInfo(session, index, &type_info));
   std::unique_ptr<OrtTypeInfo, void (*)(OrtTypeInfo*)> owner(type_info,
                                                                [](OrtTypeInfo* p) { g_ort->ReleaseTypeInfo(p); });
-  Check(g_ort->GetOnnxTypeFromTypeInfo(type_info, &info.kind));
-  if (info.kind != ONNX_TYPE_TENSOR) return info;
-  const OrtTensorTypeAndShapeInfo* tensor = nullptr;  // owned by type_info
-  Check(g_ort->CastTypeInfoToTensorInfo(type_info, &tensor));
-  size_t rank = 0;
-  Check(g_ort->GetTensorElementType(tensor, &info.element));
-  Check(g_ort->GetDimensionsCount(tensor, &rank));
-  info.dims.resize(rank);
-  std::vector<const char*> symbolic(rank, nullptr);
-  Check(g_ort->GetDimensions(tensor, info.dims.data(), rank));
-  Check(g_ort->GetSymbolicDimensions(tensor, symbolic.data(), rank));
-  for (const char* name : symbolic) info.symbolic.emplace_back(name != nullptr ? name : "");
+  info.desc = ReadTypeDesc(type_info);
+  info.kind = info.desc->kind;
+  info.element = info.desc->element;
+  info.dims = info.desc->dims;
+  info.symbolic = info.desc->symbolic;
   return info;
 }
 
@@ -144,19 +186,26 @@ class CreateSessionTask : public Task {
   std::optional<OrtFailure> failure_;
 };
 
-Napi::Object ValueInfoToJs(Napi::Env env, const ValueInfo& info) {
+Napi::Object TypeDescToJs(Napi::Env env, const TypeDesc& desc) {
   Napi::Object object = Napi::Object::New(env);
-  object.Set("name", info.name);
-  object.Set("kind", static_cast<double>(info.kind));
-  object.Set("type", static_cast<double>(info.element));
-  Napi::Array dims = Napi::Array::New(env, info.dims.size());
-  for (uint32_t i = 0; i < info.dims.size(); ++i) {
-    if (!info.symbolic[i].empty())
-      dims.Set(i, info.symbolic[i]);
+  object.Set("kind", static_cast<double>(desc.kind));
+  object.Set("type", static_cast<double>(desc.element));
+  Napi::Array dims = Napi::Array::New(env, desc.dims.size());
+  for (uint32_t i = 0; i < desc.dims.size(); ++i) {
+    if (!desc.symbolic[i].empty())
+      dims.Set(i, desc.symbolic[i]);
     else
-      dims.Set(i, static_cast<double>(info.dims[i]));
+      dims.Set(i, static_cast<double>(desc.dims[i]));
   }
   object.Set("dims", dims);
+  if (desc.kind == ONNX_TYPE_MAP) object.Set("key", static_cast<double>(desc.key));
+  if (desc.inner) object.Set("inner", TypeDescToJs(env, *desc.inner));
+  return object;
+}
+
+Napi::Object ValueInfoToJs(Napi::Env env, const ValueInfo& info) {
+  Napi::Object object = TypeDescToJs(env, *info.desc);
+  object.Set("name", info.name);
   return object;
 }
 

@@ -14,8 +14,19 @@
 
 namespace ortn {
 
+// The full type of a value: tensors, and sequences, maps and optionals of them, nested.
+struct TypeDesc {
+  ONNXType kind = ONNX_TYPE_UNKNOWN;
+  ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // tensors
+  std::vector<int64_t> dims;                                                      // tensors
+  std::vector<std::string> symbolic;                                              // tensors
+  ONNXTensorElementDataType key = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;      // maps
+  std::shared_ptr<TypeDesc> inner;  // a sequence's element, a map's value, an optional's content
+};
+
 struct ValueInfo {
   std::string name;
+  std::shared_ptr<TypeDesc> desc;
   ONNXType kind = ONNX_TYPE_UNKNOWN;
   ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // tensors only
   std::vector<int64_t> dims;                                                      // -1 where not fixed

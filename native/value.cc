@@ -284,3 +284,83 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, con
 }
 
 }  // namespace ortn
+
+namespace ortn {
+
+Napi::Value ValueToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent) {
+  int has = 1;
+  Check(g_ort->HasValue(value.get(), &has));
+  if (!has) {
+    Napi::Object none = Napi::Object::New(env);
+    none.Set("none", true);
+    return none;
+  }
+  ONNXType kind = ONNX_TYPE_UNKNOWN;
+  Check(g_ort->GetValueType(value.get(), &kind));
+  if (kind == ONNX_TYPE_TENSOR) return TensorToJs(env, std::move(value), what, lent);
+  if (kind != ONNX_TYPE_SEQUENCE && kind != ONNX_TYPE_MAP)
+    throw OrtFailure(ORT_NOT_IMPLEMENTED, what.str() + " is a value of ONNX type " + std::to_string(kind) +
+                                              ", which ort-napi does not convert yet");
+  size_t count = 0;
+  Check(g_ort->GetValueCount(value.get(), &count));
+  auto element = [&](size_t i) {
+    OrtValue* raw = nullptr;
+    Check(g_ort->GetValue(value.get(), static_cast<int>(i), DefaultAllocator(), &raw));
+    return ValuePtr(raw);
+  };
+  Napi::Object result = Napi::Object::New(env);
+  if (kind == ONNX_TYPE_MAP) {  // GetValue gives the keys (0) and the values (1), each a tensor
+    result.Set("keys", TensorToJs(env, element(0), what, lent));
+    result.Set("values", TensorToJs(env, element(1), what, lent));
+    return result;
+  }
+  Napi::Array items = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; ++i) items.Set(static_cast<uint32_t>(i), ValueToJs(env, element(i), what, lent));
+  result.Set("sequence", items);
+  return result;
+}
+
+ValuePtr ValueFromJs(Napi::Env env, Napi::Value js, const ValueName& what, std::vector<LentRange>* lent,
+                     std::vector<Napi::Value>* lent_arrays, std::vector<ValuePtr>* parts) {
+  auto tensor = [&](Napi::Value triple) {
+    if (!triple.IsArray() || triple.As<Napi::Array>().Length() != 3)
+      throw Napi::TypeError::New(env, what.str() + ": expected a tensor as [typeCode, data, dims]");
+    Napi::Array t = triple.As<Napi::Array>();
+    LentRange range;
+    ValuePtr value = TensorFromJs(env, t.Get(0u), t.Get(1u), t.Get(2u), what, &range);
+    if (range.first != nullptr) {
+      lent->push_back(range);
+      lent_arrays->push_back(t.Get(1u));
+    }
+    return value;
+  };
+  if (js.IsArray()) return tensor(js);
+  if (!js.IsObject()) throw Napi::TypeError::New(env, what.str() + ": expected a tensor, a sequence or a map");
+  Napi::Object object = js.As<Napi::Object>();
+  std::vector<OrtValue*> members;
+  ONNXType kind;
+  if (object.Has("sequence")) {
+    Napi::Value items = object.Get("sequence");
+    if (!items.IsArray()) throw Napi::TypeError::New(env, what.str() + ": a sequence must be an array");
+    Napi::Array array = items.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      parts->push_back(ValueFromJs(env, array.Get(i), what, lent, lent_arrays, parts));
+      members.push_back(parts->back().get());
+    }
+    kind = ONNX_TYPE_SEQUENCE;
+  } else if (object.Has("keys") && object.Has("values")) {
+    parts->push_back(tensor(object.Get("keys")));
+    members.push_back(parts->back().get());
+    parts->push_back(tensor(object.Get("values")));
+    members.push_back(parts->back().get());
+    kind = ONNX_TYPE_MAP;
+  } else {
+    throw Napi::TypeError::New(env, what.str() + ": expected a tensor, a sequence or a map");
+  }
+  if (members.empty()) throw Napi::RangeError::New(env, what.str() + ": ONNX Runtime cannot make an empty sequence from JS values");
+  OrtValue* raw = nullptr;
+  Check(g_ort->CreateValue(members.data(), members.size(), kind, &raw));
+  return ValuePtr(raw);
+}
+
+}  // namespace ortn

@@ -47,6 +47,16 @@ struct OwnedTensor {
 std::shared_ptr<OwnedTensor> OwnedTensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims,
                                                const ValueName& what);
 
+// Any ONNX value to JS: a tensor as [typeCode, data, dims]; a sequence as { sequence: [...] }; a
+// map as { keys: tensor, values: tensor }; an absent optional as { none: true }.
+Napi::Value ValueToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
+
+// The reverse, for inputs: a tensor triple, { sequence: [...] } or { keys, values }. Tensor data is
+// lent, as with TensorFromJs: each array lent is appended to `lent_arrays` for the caller to pin,
+// and the values built along the way to `parts`, to keep alive as long as the result.
+ValuePtr ValueFromJs(Napi::Env env, Napi::Value js, const ValueName& what, std::vector<LentRange>* lent,
+                     std::vector<Napi::Value>* lent_arrays, std::vector<ValuePtr>* parts);
+
 // The CPU memory description for tensors over caller memory.
 const OrtMemoryInfo* CpuMemoryInfo();
 

@@ -1,7 +1,6 @@
 // 40.errors: every bad input gets an error that names what was wrong, and none of them crash the process.
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { buildModel } from './support/onnx.js';
 import { addMul, identity, matmul } from './support/models.js';
 import { InferenceSession, OrtError, Tensor, type Ort } from './support/ort.js';
 
@@ -87,48 +86,6 @@ describe('failures inside ONNX Runtime', () => {
     expect(error.stack).toContain('40.errors.test.ts');
     const ok = await mm.run({ x: f32(6, [2, 3]), w: f32(12, [3, 4]) });
     expect(ok.y.dims).toEqual([2, 4]);
-  });
-});
-
-describe('values ort-napi does not convert yet', () => {
-  test('a sequence input is refused by name, a sequence output fails its run cleanly, and sequences inside the graph work', async () => {
-    const model = buildModel({
-      inputs: [
-        { name: 'x', type: 'float32', dims: [2] },
-        { name: 'seq', type: 'float32', dims: [2], sequence: true },
-      ],
-      outputs: [
-        { name: 'pair', type: 'float32', dims: [2], sequence: true },
-        { name: 'count', type: 'int64', dims: [] },
-      ],
-      nodes: [
-        { op: 'SequenceConstruct', inputs: ['x', 'x'], outputs: ['pair'] },
-        { op: 'SequenceLength', inputs: ['pair'], outputs: ['count'] },
-      ],
-    });
-    const session = await InferenceSession.create(model);
-    expect(session.inputMetadata[1]).toEqual({ name: 'seq', isTensor: false, kind: 'sequence' });
-    expect(session.outputMetadata[0]).toEqual({ name: 'pair', isTensor: false, kind: 'sequence' });
-    const x = new Tensor('float32', new Float32Array([1, 2]), [2]);
-    await expect(session.run({ x, seq: x })).rejects.toThrow("input 'seq' is a sequence in this model; ort-napi passes only tensors so far");
-    const inner = buildModel({
-      inputs: [{ name: 'x', type: 'float32', dims: [2] }],
-      outputs: [
-        { name: 'pair', type: 'float32', dims: [2], sequence: true },
-        { name: 'count', type: 'int64', dims: [] },
-      ],
-      nodes: [
-        { op: 'SequenceConstruct', inputs: ['x', 'x'], outputs: ['pair'] },
-        { op: 'SequenceLength', inputs: ['pair'], outputs: ['count'] },
-      ],
-    });
-    const s2 = await InferenceSession.create(inner);
-    const error = await rejection(s2.run({ x }));
-    expect(error).toBeInstanceOf(OrtError);
-    expect((error as Ort.OrtError).code).toBe('NOT_IMPLEMENTED');
-    expect(error.message).toBe("output 'pair' is a non-tensor value (ONNX type 2), which ort-napi does not convert yet");
-    const { count } = await s2.run({ x }, ['count']);
-    expect(count.data).toEqual(new BigInt64Array([2n]));
   });
 });
 

@@ -10,8 +10,11 @@ export type ElemType = keyof typeof DataType;
 
 /** A dim: a number is fixed, a string is symbolic, null is unknown; an object adds an ONNX denotation. */
 export type Dim = number | string | null | { param: string; denotation: string };
-/** A tensor value; with `sequence`, a sequence of such tensors. */
-export interface ValueSpec { name: string; type: ElemType; dims: Dim[]; sequence?: boolean }
+/**
+ * A tensor value, or built around one: `map` makes it a map from that key type to this tensor type,
+ * `sequence` a sequence of it (of the map, if both), `optional` an optional of the result.
+ */
+export interface ValueSpec { name: string; type: ElemType; dims: Dim[]; sequence?: boolean; map?: ElemType; optional?: boolean }
 export interface TensorSpec {
   name?: string;
   type: ElemType;
@@ -21,7 +24,7 @@ export interface TensorSpec {
   external?: { location: string; offset: number };
 }
 export type Attribute =
-  | { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { t: TensorSpec };
+  | { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { strings: string[] } | { t: TensorSpec };
 export interface NodeSpec { op: string; inputs: string[]; outputs: string[]; name?: string; domain?: string; attributes?: Record<string, Attribute> }
 export interface ModelSpec {
   inputs: ValueSpec[];
@@ -38,6 +41,8 @@ export interface ModelSpec {
   graphName?: string;
   graphDocString?: string;
   metadata?: Record<string, string>;
+  /** Operator sets beyond the default domain's: `[{ domain: 'ai.onnx.ml', version: 3 }]`. */
+  opsets?: { domain: string; version: number }[];
 }
 
 const encoder = new TextEncoder();
@@ -131,22 +136,24 @@ function writeTensor(w: Writer, t: TensorSpec): void {
 
 function writeValueInfo(w: Writer, v: ValueSpec): void {
   w.string(1, v.name);
-  w.message(2, (outer) => {
-    const type = v.sequence ? new Writer() : outer;
-    type.message(1, (tensor) => {
-      tensor.int(1, DataType[v.type]);
-      tensor.message(2, (shape) => {
-        for (const d of v.dims) {
-          shape.message(1, (dim) => {
-            if (typeof d === 'number') dim.int(1, d);
-            else if (typeof d === 'string') dim.string(2, d);
-            else if (d !== null) dim.string(2, d.param).string(3, d.denotation);
-          });
-        }
-      });
+  // TypeProto: tensor_type = 1, sequence_type = 4, map_type = 5, optional_type = 9.
+  let type = new Writer().message(1, (tensor) => {
+    tensor.int(1, DataType[v.type]);
+    if (v.map !== undefined) return; // a map's values: a tensor type without shape
+    tensor.message(2, (shape) => {
+      for (const d of v.dims) {
+        shape.message(1, (dim) => {
+          if (typeof d === 'number') dim.int(1, d);
+          else if (typeof d === 'string') dim.string(2, d);
+          else if (d !== null) dim.string(2, d.param).string(3, d.denotation);
+        });
+      }
     });
-    if (v.sequence) outer.bytes(4, new Writer().bytes(1, type.finish()).finish()); // sequence_type { elem_type }
-  });
+  }).finish();
+  if (v.map !== undefined) type = new Writer().message(5, (m) => m.int(1, DataType[v.map!]).bytes(2, type)).finish();
+  if (v.sequence) type = new Writer().message(4, (s) => s.bytes(1, type)).finish();
+  if (v.optional) type = new Writer().message(9, (s) => s.bytes(1, type)).finish();
+  w.bytes(2, type);
 }
 
 function writeAttribute(w: Writer, name: string, a: Attribute): void {
@@ -158,6 +165,9 @@ function writeAttribute(w: Writer, name: string, a: Attribute): void {
   else if ('floats' in a) {
     for (const f of a.floats) w.float(7, f);
     w.int(20, 6);
+  } else if ('strings' in a) {
+    for (const s of a.strings) w.bytes(9, encoder.encode(s));
+    w.int(20, 8);
   } else {
     for (const i of a.ints) w.int(8, i);
     w.int(20, 7);
@@ -191,6 +201,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
     for (const output of spec.outputs) g.message(12, (v) => writeValueInfo(v, output));
   });
   w.message(8, (o) => o.string(1, '').int(2, spec.opset ?? 17));
+  for (const extra of spec.opsets ?? []) w.message(8, (o) => o.string(1, extra.domain).int(2, extra.version));
   for (const [key, value] of Object.entries(spec.metadata ?? {})) w.message(14, (e) => e.string(1, key).string(2, value));
   return w.finish();
 }
