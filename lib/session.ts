@@ -454,6 +454,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
   }
   const shape = meta.shape;
   const dims = tensor.dims;
+  if (meta.unranked) return checkData(what, tensor);
   if (dims.length !== shape.length) {
     throw new RangeError(`${what} has ${dims.length} dims [${dims.join(',')}], but the model expects ${shape.length} [${shape.join(',')}]`);
   }
@@ -463,9 +464,14 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
       throw new RangeError(`${what} has dims[${d}] = ${dims[d]}, but the model fixes it at ${want} (model shape [${shape.join(',')}])`);
     }
   }
+  return checkData(what, tensor);
+}
+
+/** The data a CPU tensor holds still matches its dims (a detached buffer, or a string array that grew, does not). */
+function checkData(what: string, tensor: Tensor): Tensor {
   if (tensor.location === 'cpu' && tensor.data.length !== storageLength(tensor.type, tensor.size)) {
     if (isDetached(tensor.data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
-    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
+    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${tensor.dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
   }
   return tensor;
 }

@@ -8,7 +8,7 @@ export type ElementTypeName = TensorType | `onnx-type-${number}`;
 
 /** The type of a value, nested: what metadata reports for each input and output. */
 export type TypeInfo =
-  | { readonly kind: 'tensor'; readonly type: ElementTypeName; readonly shape: readonly (number | string)[] }
+  | { readonly kind: 'tensor'; readonly type: ElementTypeName; readonly shape: readonly (number | string)[]; readonly unranked?: true }
   | { readonly kind: 'sequence'; readonly element: TypeInfo }
   | { readonly kind: 'map'; readonly key: ElementTypeName; readonly value: TypeInfo }
   | { readonly kind: 'optional'; readonly element: TypeInfo }
@@ -22,6 +22,7 @@ export interface NativeTypeDesc {
   kind: number; // ONNXType
   type: number;
   dims: (number | string)[];
+  unranked?: boolean;
   key?: number;
   inner?: NativeTypeDesc;
 }
@@ -32,6 +33,8 @@ export function toTypeInfo(desc: NativeTypeDesc): TypeInfo {
   const kind = KINDS[desc.kind] ?? 'unknown';
   switch (kind) {
     case 'tensor':
+      // A tensor the model gives no shape at all: any rank goes (shape [] then means "unknown", not "scalar").
+      if (desc.unranked) return Object.freeze({ kind, type: typeName(desc.type), shape: Object.freeze(desc.dims), unranked: true as const });
       return Object.freeze({ kind, type: typeName(desc.type), shape: Object.freeze(desc.dims) });
     case 'sequence':
     case 'optional':

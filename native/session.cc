@@ -35,6 +35,7 @@ std::shared_ptr<TypeDesc> ReadTypeDesc(const OrtTypeInfo* type_info) {
       Check(g_ort->GetDimensions(tensor, desc->dims.data(), rank));
       Check(g_ort->GetSymbolicDimensions(tensor, symbolic.data(), rank));
       for (const char* name : symbolic) desc->symbolic.emplace_back(name != nullptr ? name : "");
+      desc->ranked = g_ort->TensorTypeAndShape_HasShape(tensor);
       break;
     }
     case ONNX_TYPE_SEQUENCE: {
@@ -198,6 +199,7 @@ Napi::Object TypeDescToJs(Napi::Env env, const TypeDesc& desc) {
       dims.Set(i, static_cast<double>(desc.dims[i]));
   }
   object.Set("dims", dims);
+  if (!desc.ranked) object.Set("unranked", true);
   if (desc.kind == ONNX_TYPE_MAP) object.Set("key", static_cast<double>(desc.key));
   if (desc.inner) object.Set("inner", TypeDescToJs(env, *desc.inner));
   return object;

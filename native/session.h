@@ -20,6 +20,7 @@ struct TypeDesc {
   ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // tensors
   std::vector<int64_t> dims;                                                      // tensors
   std::vector<std::string> symbolic;                                              // tensors
+  bool ranked = true;  // false: the model gives a tensor no shape at all (any rank)
   ONNXTensorElementDataType key = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;      // maps
   std::shared_ptr<TypeDesc> inner;  // a sequence's element, a map's value, an optional's content
 };

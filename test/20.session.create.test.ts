@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { buildModel } from './support/onnx.js';
 import { addMul, identity } from './support/models.js';
-import { InferenceSession, OrtError } from './support/ort.js';
+import { InferenceSession, OrtError, Tensor } from './support/ort.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ort-napi-'));
 
@@ -48,6 +48,19 @@ describe('InferenceSession.create', () => {
     ]);
     expect(s.outputMetadata).toEqual([{ name: 'out', isTensor: true, kind: 'tensor', type: 'int64', shape: ['batch', 'seq'] }]);
     await s.release();
+  });
+
+  test('an input the model gives no shape takes any rank', async () => {
+    const model = buildModel({
+      inputs: [{ name: 'x', type: 'float32', dims: undefined }],
+      outputs: [{ name: 'y', type: 'float32', dims: undefined }],
+      nodes: [{ op: 'Neg', inputs: ['x'], outputs: ['y'] }],
+    });
+    const s = await InferenceSession.create(model);
+    expect(s.inputMetadata[0]).toEqual({ name: 'x', isTensor: true, kind: 'tensor', type: 'float32', shape: [], unranked: true });
+    const { y } = await s.run({ x: new Tensor('float32', new Float32Array([1, 2, 3, 4]), [2, 2]) });
+    expect(y.dims).toEqual([2, 2]);
+    expect(Array.from(y.data as Float32Array)).toEqual([-1, -2, -3, -4]);
   });
 
   test('reports model metadata, custom entries included', async () => {

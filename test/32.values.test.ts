@@ -65,7 +65,7 @@ describe('maps', () => {
       name: 'probabilities',
       isTensor: false,
       kind: 'sequence',
-      element: { kind: 'map', key: 'int64', value: { kind: 'tensor', type: 'float32', shape: [] } },
+      element: { kind: 'map', key: 'int64', value: { kind: 'tensor', type: 'float32', shape: [], unranked: true } },
     });
     const rows = (await byId.run({ scores })).probabilities as unknown as Map<bigint, number>[];
     expect(rows).toEqual([

@@ -14,7 +14,7 @@ export type Dim = number | string | null | { param: string; denotation: string }
  * A tensor value, or built around one: `map` makes it a map from that key type to this tensor type,
  * `sequence` a sequence of it (of the map, if both), `optional` an optional of the result.
  */
-export interface ValueSpec { name: string; type: ElemType; dims: Dim[]; sequence?: boolean; map?: ElemType; optional?: boolean }
+export interface ValueSpec { name: string; type: ElemType; /** undefined: no shape at all (any rank) */ dims: Dim[] | undefined; sequence?: boolean; map?: ElemType; optional?: boolean }
 export interface TensorSpec {
   name?: string;
   type: ElemType;
@@ -139,9 +139,9 @@ function writeValueInfo(w: Writer, v: ValueSpec): void {
   // TypeProto: tensor_type = 1, sequence_type = 4, map_type = 5, optional_type = 9.
   let type = new Writer().message(1, (tensor) => {
     tensor.int(1, DataType[v.type]);
-    if (v.map !== undefined) return; // a map's values: a tensor type without shape
+    if (v.map !== undefined || v.dims === undefined) return; // no shape: any rank (a map's values have none)
     tensor.message(2, (shape) => {
-      for (const d of v.dims) {
+      for (const d of v.dims!) {
         shape.message(1, (dim) => {
           if (typeof d === 'number') dim.int(1, d);
           else if (typeof d === 'string') dim.string(2, d);
