@@ -90,6 +90,18 @@ describe('maps', () => {
     expect(Array.from(vector.data as Float32Array)).toEqual([1.5, 0, 3]);
     await expect(session.run({ features: { c: 3 } } as never)).rejects.toThrow("input 'features' must be a Map (an ONNX map)");
   });
+
+  test('a Map with int64 keys takes bigint or number keys', async () => {
+    const model = buildModel({
+      inputs: [{ name: 'features', type: 'float32', dims: [], map: 'int64' }],
+      outputs: [{ name: 'vector', type: 'float32', dims: [1, 3] }],
+      nodes: [{ op: 'DictVectorizer', inputs: ['features'], outputs: ['vector'], domain: 'ai.onnx.ml', attributes: { int64_vocabulary: { ints: [5, 6, 7] } } }],
+      opsets: [{ domain: 'ai.onnx.ml', version: 1 }],
+    });
+    const session = await InferenceSession.create(model);
+    expect(Array.from((await session.run({ features: new Map([[7n, 2], [5n, 1]]) } as never)).vector.data as Float32Array)).toEqual([1, 0, 2]);
+    expect(Array.from((await session.run({ features: new Map([[6, 4]]) } as never)).vector.data as Float32Array)).toEqual([0, 4, 0]);
+  });
 });
 
 describe('optionals', () => {
