@@ -39,14 +39,15 @@ let logger: Logger | undefined;
 const packageVersion: string = require(`${packageRoot}/package.json`).version;
 
 function versions(): Versions {
-  const info = loadOrt();
+  loadOrt();
+  const info = native.versions(); // live: cudaRoute is set once a session reaches CUDA
   return {
     ortNapi: packageVersion,
     onnxruntime: info.version ?? 'unknown',
     apiVersion: info.apiVersion,
     libraryPath: info.path ?? '',
     runThreads: info.runThreads,
-    ...(native.versions().cudaRoute ? { cudaRoute: native.versions().cudaRoute } : {}),
+    ...(info.cudaRoute ? { cudaRoute: info.cudaRoute } : {}),
   };
 }
 

@@ -20,45 +20,27 @@ const napi_type_tag& DeviceTag() {
   return tag;
 }
 
-std::vector<int64_t> ShapeOf(OrtValue* value, ONNXTensorElementDataType* type) {
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  Check(g_ort->GetTensorTypeAndShape(value, &info));
-  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> owner(
-      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
-  size_t rank = 0;
-  Check(g_ort->GetTensorElementType(info, type));
-  Check(g_ort->GetDimensionsCount(info, &rank));
-  std::vector<int64_t> dims(rank);
-  Check(g_ort->GetDimensions(info, dims.data(), rank));
-  return dims;
-}
-
 class DownloadTask : public Task {
  public:
   DownloadTask(Napi::Env env, std::shared_ptr<DeviceTensor> tensor) : Task(env), tensor_(std::move(tensor)) {}
   void Execute() noexcept override {
-    try {
-      ONNXTensorElementDataType type;
-      std::vector<int64_t> dims = ShapeOf(tensor_->value.get(), &type);
+    failure_ = Capture([&] {
+      TensorShape shape = ShapeOf(tensor_->value.get());
       OrtAllocator* cpu = nullptr;
       Check(g_ort->GetAllocatorWithDefaultOptions(&cpu));
       OrtValue* host = nullptr;
-      Check(g_ort->CreateTensorAsOrtValue(cpu, dims.data(), dims.size(), type, &host));
+      Check(g_ort->CreateTensorAsOrtValue(cpu, shape.dims.data(), shape.dims.size(), shape.type, &host));
       host_.reset(host);
       const OrtValue* src = tensor_->value.get();
       OrtValue* dst = host;
       Check(g_ort->CopyTensors(tensor_->env->get(), &src, &dst, nullptr, 1));
-    } catch (const OrtFailure& failure) {
-      failure_ = failure;
-    } catch (const std::exception& error) {
-      failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
-    }
+    });
   }
   void Complete(Napi::Env env) override {
     if (failure_) return Reject(env, MakeOrtError(env, *failure_).Value());
     try {
       std::string name = "device tensor";
-      Resolve(env, TensorToJs(env, std::move(host_), {"copy of", name}, {}));
+      Resolve(env, KnownTensorToJs(env, std::move(host_), {"copy of", name}, {}));
     } catch (const OrtFailure& failure) {
       Reject(env, MakeOrtError(env, failure).Value());
     }
@@ -152,8 +134,8 @@ Napi::Value DeviceTensorWrap::Describe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Of(info.This()) ) throw Napi::Error::New(env, "the device tensor was released");
   try {
-    ONNXTensorElementDataType type;
-    std::vector<int64_t> dims = ShapeOf(tensor_->value.get(), &type);
+    TensorShape shape = ShapeOf(tensor_->value.get());
+    const std::vector<int64_t>& dims = shape.dims;
     const OrtMemoryInfo* memory = nullptr;
     Check(g_ort->GetTensorMemoryInfo(tensor_->value.get(), &memory));
     const char* name = nullptr;
@@ -163,7 +145,7 @@ Napi::Value DeviceTensorWrap::Describe(const Napi::CallbackInfo& info) {
     Napi::Array dims_js = Napi::Array::New(env, dims.size());
     for (uint32_t i = 0; i < dims.size(); ++i) dims_js.Set(i, static_cast<double>(dims[i]));
     Napi::Array result = Napi::Array::New(env, 4);
-    result.Set(0u, static_cast<double>(type));
+    result.Set(0u, static_cast<double>(shape.type));
     result.Set(1u, dims_js);
     result.Set(2u, name);
     result.Set(3u, id);

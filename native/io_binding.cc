@@ -23,13 +23,9 @@ class BindingRunTask : public Task {
   }
   ~BindingRunTask() override { --core_->running; }
   void Execute() noexcept override {
-    try {
+    failure_ = Capture([&] {
       Check(g_ort->RunWithBinding(core_->session->session, options_->get(), core_->binding));
-    } catch (const OrtFailure& failure) {
-      failure_ = failure;
-    } catch (const std::exception& error) {
-      failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
-    }
+    });
   }
   void Complete(Napi::Env env) override {
     if (failure_) Reject(env, MakeOrtError(env, *failure_).Value());

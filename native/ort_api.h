@@ -4,6 +4,7 @@
 #include <onnxruntime_c_api.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +41,20 @@ inline void Check(OrtStatus* status) {
   std::string message = g_ort->GetErrorMessage(status);
   g_ort->ReleaseStatus(status);
   throw OrtFailure(code, message);
+}
+
+// Runs `body` (off the main thread) and returns how it failed, if it did: the one place where work
+// on a runner thread turns exceptions into a value to report on the main thread.
+template <typename F>
+std::optional<OrtFailure> Capture(F&& body) noexcept {
+  try {
+    body();
+    return std::nullopt;
+  } catch (const OrtFailure& failure) {
+    return failure;
+  } catch (const std::exception& error) {
+    return OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
+  }
 }
 
 // ONNX Runtime's name for an error code, without the ORT_ prefix ("INVALID_ARGUMENT").

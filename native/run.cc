@@ -21,13 +21,15 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
   inputs_.reserve(feed_count);
   input_values_.reserve(feed_count);
   input_names_.reserve(feed_count);
+  // The JS arrays whose memory ONNX Runtime reads: pinned at the end, for an async run.
+  std::vector<Napi::Value> lent_arrays;
+  lent_arrays.reserve(feed_count + fetch_count);
   for (uint32_t i = 0; i < feed_count; ++i) {
     uint32_t index = feeds.Get(i * 4).As<Napi::Number>().Uint32Value();
     if (index >= core_->inputs.size()) throw Napi::RangeError::New(env, "run: input index out of range");
     const std::string& name = core_->inputs[index].name;
     Napi::Value type = feeds.Get(i * 4 + 1);
     Napi::Value data = feeds.Get(i * 4 + 2);
-    std::vector<Napi::Value> lent_arrays;
     if (type.IsNumber() && type.As<Napi::Number>().Int32Value() == -1) {  // a sequence or a map
       inputs_.push_back(ValueFromJs(env, data, {"input", name}, &lent_, &lent_arrays, &parts_));
     } else {
@@ -37,11 +39,6 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     }
     input_values_.push_back(inputs_.back().get());
     input_names_.push_back(name.c_str());
-    for (Napi::Value array : pin ? lent_arrays : std::vector<Napi::Value>{}) {
-      napi_ref pin_ref = nullptr;
-      NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, array, 1, &pin_ref));
-      pins_.push_back(pin_ref);
-    }
   }
 
   outputs_.assign(fetch_count, nullptr);
@@ -60,9 +57,11 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     LentRange lent;
     preallocated_[i] = TensorFromJs(env, type, data, fetches.Get(i * 4 + 3), {"output", name}, &lent);
     outputs_[i] = preallocated_[i].get();
-    if (!pin) continue;
+    lent_arrays.push_back(data);
+  }
+  for (size_t i = 0; pin && i < lent_arrays.size(); ++i) {
     napi_ref pin_ref = nullptr;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, data, 1, &pin_ref));
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, lent_arrays[i], 1, &pin_ref));
     pins_.push_back(pin_ref);
   }
   // Run options JS holds (so it can terminate this run), else our own. An async run always gets
@@ -102,13 +101,7 @@ Napi::Value RunCall::Collect(Napi::Env env) {
 }
 
 void RunTask::Execute() noexcept {
-  try {
-    call_->Execute();
-  } catch (const OrtFailure& failure) {
-    failure_ = failure;
-  } catch (const std::exception& error) {
-    failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
-  }
+  failure_ = Capture([&] { call_->Execute(); });
 }
 
 void RunTask::Complete(Napi::Env env) {

@@ -81,10 +81,6 @@ ValueInfo ReadValueInfo(OrtSession* session, size_t index, bool input, OrtAlloca
   std::unique_ptr<OrtTypeInfo, void (*)(OrtTypeInfo*)> owner(type_info,
                                                                [](OrtTypeInfo* p) { g_ort->ReleaseTypeInfo(p); });
   info.desc = ReadTypeDesc(type_info);
-  info.kind = info.desc->kind;
-  info.element = info.desc->element;
-  info.dims = info.desc->dims;
-  info.symbolic = info.desc->symbolic;
   return info;
 }
 
@@ -156,13 +152,9 @@ class CreateSessionTask : public Task {
   }
 
   void Execute() noexcept override {
-    try {
+    failure_ = Capture([&] {
       core_ = LoadSession(ort_env_, path_, bytes_, length_, config_);
-    } catch (const OrtFailure& failure) {
-      failure_ = failure;
-    } catch (const std::exception& error) {
-      failure_ = OrtFailure(ORT_RUNTIME_EXCEPTION, error.what());
-    }
+    });
   }
 
   void Complete(Napi::Env env) override {

@@ -28,10 +28,6 @@ struct TypeDesc {
 struct ValueInfo {
   std::string name;
   std::shared_ptr<TypeDesc> desc;
-  ONNXType kind = ONNX_TYPE_UNKNOWN;
-  ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // tensors only
-  std::vector<int64_t> dims;                                                      // -1 where not fixed
-  std::vector<std::string> symbolic;                                              // "" where none
 };
 
 struct ModelInfo {

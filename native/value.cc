@@ -193,23 +193,29 @@ std::shared_ptr<OwnedTensor> OwnedTensorFromJs(Napi::Env env, Napi::Value type, 
     return owned;
   }
   owned->bytes.assign(lent.first, lent.first + lent.second);
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  Check(g_ort->GetTensorTypeAndShape(borrowed.get(), &info));
-  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> info_owner(
-      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
-  ONNXTensorElementDataType elem;
-  size_t rank = 0;
-  Check(g_ort->GetTensorElementType(info, &elem));
-  Check(g_ort->GetDimensionsCount(info, &rank));
-  std::vector<int64_t> shape(rank);
-  Check(g_ort->GetDimensions(info, shape.data(), rank));
+  TensorShape shape = ShapeOf(borrowed.get());
   static char empty[8];
   void* bytes = owned->bytes.empty() ? empty : owned->bytes.data();
   OrtValue* raw = nullptr;
-  Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, owned->bytes.size(), shape.data(), rank, elem,
-                                              &raw));
+  Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, owned->bytes.size(), shape.dims.data(),
+                                              shape.dims.size(), shape.type, &raw));
   owned->value.reset(raw);
   return owned;
+}
+
+TensorShape ShapeOf(const OrtValue* tensor) {
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  Check(g_ort->GetTensorTypeAndShape(tensor, &info));
+  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> owner(
+      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
+  TensorShape shape;
+  size_t rank = 0;
+  Check(g_ort->GetTensorElementType(info, &shape.type));
+  Check(g_ort->GetDimensionsCount(info, &rank));
+  shape.dims.resize(rank);
+  Check(g_ort->GetDimensions(info, shape.dims.data(), rank));
+  Check(g_ort->GetTensorShapeElementCount(info, &shape.count));
+  return shape;
 }
 
 Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent) {
@@ -218,17 +224,14 @@ Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, con
   if (kind != ONNX_TYPE_TENSOR)
     throw OrtFailure(ORT_NOT_IMPLEMENTED, what.str() + " is a non-tensor value (ONNX type " + std::to_string(kind) +
                                               "), which ort-napi does not convert yet");
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  Check(g_ort->GetTensorTypeAndShape(value.get(), &info));
-  std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo*)> info_owner(
-      info, [](OrtTensorTypeAndShapeInfo* p) { g_ort->ReleaseTensorTypeAndShapeInfo(p); });
-  ONNXTensorElementDataType elem;
-  size_t rank = 0, count = 0;
-  Check(g_ort->GetTensorElementType(info, &elem));
-  Check(g_ort->GetDimensionsCount(info, &rank));
-  std::vector<int64_t> shape(rank);
-  Check(g_ort->GetDimensions(info, shape.data(), rank));
-  Check(g_ort->GetTensorShapeElementCount(info, &count));
+  return KnownTensorToJs(env, std::move(value), what, lent);
+}
+
+Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent) {
+  const TensorShape tensor = ShapeOf(value.get());
+  const ONNXTensorElementDataType elem = tensor.type;
+  const std::vector<int64_t>& shape = tensor.dims;
+  const size_t rank = shape.size(), count = tensor.count;
 
   Napi::Array dims = Napi::Array::New(env, rank);
   for (uint32_t i = 0; i < rank; ++i) dims.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
@@ -297,7 +300,7 @@ Napi::Value ValueToJs(Napi::Env env, ValuePtr value, const ValueName& what, cons
   }
   ONNXType kind = ONNX_TYPE_UNKNOWN;
   Check(g_ort->GetValueType(value.get(), &kind));
-  if (kind == ONNX_TYPE_TENSOR) return TensorToJs(env, std::move(value), what, lent);
+  if (kind == ONNX_TYPE_TENSOR) return KnownTensorToJs(env, std::move(value), what, lent);
   if (kind != ONNX_TYPE_SEQUENCE && kind != ONNX_TYPE_MAP)
     throw OrtFailure(ORT_NOT_IMPLEMENTED, what.str() + " is a value of ONNX type " + std::to_string(kind) +
                                               ", which ort-napi does not convert yet");
@@ -310,8 +313,8 @@ Napi::Value ValueToJs(Napi::Env env, ValuePtr value, const ValueName& what, cons
   };
   Napi::Object result = Napi::Object::New(env);
   if (kind == ONNX_TYPE_MAP) {  // GetValue gives the keys (0) and the values (1), each a tensor
-    result.Set("keys", TensorToJs(env, element(0), what, lent));
-    result.Set("values", TensorToJs(env, element(1), what, lent));
+    result.Set("keys", KnownTensorToJs(env, element(0), what, lent));
+    result.Set("values", KnownTensorToJs(env, element(1), what, lent));
     return result;
   }
   Napi::Array items = Napi::Array::New(env, count);

@@ -37,6 +37,8 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
 // Hands a tensor to JS as [typeCode, TypedArray | string[], dims]. Numbers are not copied: the
 // TypedArray views ONNX Runtime's memory and the OrtValue is released when it is collected.
 Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
+// The same, for a value already known to be a tensor.
+Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
 
 // A tensor whose memory the addon owns: for values ONNX Runtime keeps beyond the call that gave
 // them (session initializers). Built from a JS tensor by copying it once.
@@ -56,6 +58,14 @@ Napi::Value ValueToJs(Napi::Env env, ValuePtr value, const ValueName& what, cons
 // and the values built along the way to `parts`, to keep alive as long as the result.
 ValuePtr ValueFromJs(Napi::Env env, Napi::Value js, const ValueName& what, std::vector<LentRange>* lent,
                      std::vector<Napi::Value>* lent_arrays, std::vector<ValuePtr>* parts);
+
+// A tensor's element type, dims and element count, as ONNX Runtime reports them.
+struct TensorShape {
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  std::vector<int64_t> dims;
+  size_t count = 0;
+};
+TensorShape ShapeOf(const OrtValue* tensor);
 
 // The CPU memory description for tensors over caller memory.
 const OrtMemoryInfo* CpuMemoryInfo();
