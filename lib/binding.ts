@@ -1,6 +1,7 @@
 // binding.ts: finds and loads the native addon and libonnxruntime; the types of the whole native surface.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
 import type { NativeProvider } from './providers.js';
@@ -107,6 +108,8 @@ export interface NativeBinding {
   setLogLevel(severity: number): void;
   logLevel(): number;
   availableProviders(): string[];
+  /** Process exit: no new work starts; runs executing are terminated and waited for (bounded). */
+  stopForExit(): void;
   allocateTensor(type: number, dims: readonly number[], deviceId: number, cudaLibraryPath: string | undefined): import('./tensor.js').DeviceHandle;
   readonly sourceHash: string;
 }
@@ -137,6 +140,12 @@ function listPrebuilds(): string {
 
 export const native: NativeBinding = loadAddon();
 native.setup(OrtError);
+// When the process exits (process.exit(), the end of the loop, an uncaught error), the runner
+// threads leave ONNX Runtime before its static destructors run: a run still inside it then would
+// execute against a half-destroyed library. (The addon's atexit hook is the backstop; this one runs
+// first, before any static destructor.) A Worker's exit ends only its own environment, whose
+// cleanup hook stops its runs.
+if (isMainThread) process.once('exit', () => native.stopForExit());
 
 /** Where the bundled ONNX Runtime lives, if its package is installed. */
 export function bundledLibraryPath(): string | undefined {

@@ -1,5 +1,6 @@
 // options.ts: session and run option types, and their validation into what the addon reads.
 import type { NativeRunOptions, NativeSessionOptions } from './binding.js';
+import { lend } from './lending.js';
 import { normalizeExecutionProviders, type ExecutionProviderConfig } from './providers.js';
 import { ELEMENT_TYPES, Tensor } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalChoice, optionalInteger, optionalString } from './validate.js';
@@ -185,9 +186,10 @@ function initializerEntries(value: unknown): [string, number, unknown, readonly 
 function externalDataEntries(value: unknown): [string, Uint8Array][] {
   if (value === undefined) return [];
   const bytes = (parameter: string, data: unknown): Uint8Array => {
-    if (data instanceof Uint8Array) return data;
-    if (data instanceof ArrayBuffer) return new Uint8Array(data);
-    throw invalid(parameter, 'a Uint8Array or an ArrayBuffer', data);
+    if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) throw invalid(parameter, 'a Uint8Array or an ArrayBuffer', data);
+    const view = data instanceof Uint8Array ? data : new Uint8Array(data);
+    lend(parameter, view); // read in place while the model loads
+    return view;
   };
   if (Array.isArray(value)) {
     return value.map((file: unknown, i) => {

@@ -152,7 +152,11 @@ function mapped(what: string, options: Record<string, unknown>, table: Record<st
   return { keys, values };
 }
 
-/** Where the CUDA provider library is, for a core without CUDA (see CudaProviderOptions.providerLibraryPath). */
+/**
+ * The CUDA provider library to register through the plugin route (see
+ * CudaProviderOptions.providerLibraryPath); undefined: the core's own CUDA provider. Only a
+ * CUDA-capable core takes either: the addon refuses CUDA on a CPU-only one.
+ */
 export function cudaLibrary(explicit: unknown, libraryPath: string): string | undefined {
   if (explicit !== undefined) return explicit as string;
   if (process.env.ORT_CUDA_PROVIDER_PATH) return process.env.ORT_CUDA_PROVIDER_PATH;
@@ -163,8 +167,7 @@ export function cudaLibrary(explicit: unknown, libraryPath: string): string | un
   } catch {
     // the optional package is not installed
   }
-  const beside = join(dirname(libraryPath), 'libonnxruntime_providers_cuda.so');
-  return existsSync(beside) ? beside : undefined;
+  return undefined; // a provider library beside a CUDA build of the core is that core's own
 }
 
 /** Validates `executionProviders` and turns each entry into ONNX Runtime's keys and values. */

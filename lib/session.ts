@@ -6,6 +6,7 @@ import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
 import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
+import { lend } from './lending.js';
 import { invalid, outOfRange } from './validate.js';
 import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
 
@@ -142,7 +143,10 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     } else {
       throw invalid('model', 'a file path, a Uint8Array or an ArrayBuffer', model);
     }
-    if (typeof source !== 'string' && source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
+    if (typeof source !== 'string') {
+      if (source.byteLength === 0) throw invalid('model bytes', 'non-empty', source);
+      lend('model bytes', source);
+    }
     const { runThreads, path: libraryPath } = loadOrt();
     const nativeOptions = normalizeSessionOptions(options, libraryPath);
     if (nativeOptions.useGlobalThreadPools && !native.versions().globalThreadPools) {
@@ -423,6 +427,15 @@ function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {
   const out: RunResult = {};
   for (let i = 0; i < raw.length; i++) {
     const value = raw[i];
+    const target = call.preallocated?.[i];
+    if (target && value !== null) {
+      // A preallocated string output: ONNX Runtime wrote its own strings, copied into the caller's array.
+      const strings = (value as NativeTensor)[1] as string[];
+      const into = target.data as string[];
+      for (let j = 0; j < strings.length; j++) into[j] = strings[j];
+      out[call.names[i]] = target;
+      continue;
+    }
     // Tensors are the common case; sequences, maps and optionals come back as arrays, Maps and null.
     out[call.names[i]] = value === null ? call.preallocated![i]! : Array.isArray(value) ? toTensor(value) : (decodeValue(value) as Tensor);
   }
@@ -467,11 +480,17 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
   return checkData(what, tensor);
 }
 
-/** The data a CPU tensor holds still matches its dims (a detached buffer, or a string array that grew, does not). */
+/**
+ * The data a CPU tensor holds still matches its dims (a detached buffer, or a string array that
+ * grew, does not), and can be lent to ONNX Runtime (lending.ts).
+ */
 function checkData(what: string, tensor: Tensor): Tensor {
-  if (tensor.location === 'cpu' && tensor.data.length !== storageLength(tensor.type, tensor.size)) {
-    if (isDetached(tensor.data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
-    throw new RangeError(`${what} has ${tensor.data.length} elements of data but dims [${tensor.dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
+  if (tensor.location !== 'cpu') return tensor;
+  const data = tensor.data;
+  if (data.length !== storageLength(tensor.type, tensor.size)) {
+    if (isDetached(data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
+    throw new RangeError(`${what} has ${data.length} elements of data but dims [${tensor.dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
   }
+  if (!Array.isArray(data)) lend(what, data as ArrayBufferView);
   return tensor;
 }

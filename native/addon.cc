@@ -1,6 +1,10 @@
 // addon.cc: module init, per-environment instance data, and the module-level functions.
 #include "addon.h"
 
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
 #include <random>
 
 #include "device.h"
@@ -49,6 +53,10 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     error.Set("code", "ERR_ORT_LOAD");
     throw error;
   }
+  // Registered after ONNX Runtime's load, so it runs before that library's static destructors:
+  // no runner may still be inside ONNX Runtime when they do.
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { StopRunnersAtExit(); }); });
   return LibraryToJs(env);
 }
 
@@ -85,6 +93,12 @@ Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LogLevelJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), LogLevel()); }
+
+// [sync] stopForExit(): the process is exiting (see lib/binding.ts).
+Napi::Value StopForExit(const Napi::CallbackInfo& info) {
+  StopRunnersAtExit();
+  return info.Env().Undefined();
+}
 
 // [sync] availableProviders(): the execution providers the loaded library was built with.
 Napi::Value AvailableProviders(const Napi::CallbackInfo& info) {
@@ -132,7 +146,20 @@ Napi::Error MakeOrtError(Napi::Env env, OrtErrorCode code, const std::string& me
   return error;
 }
 
+// Node unloads an addon (dlclose) when the last environment that loaded it goes, as when a Worker
+// alone loaded it and is terminated. Runner threads and ONNX Runtime's own threads may still be
+// executing this library's code then: it is made resident for the life of the process instead.
+void StayLoaded() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&StayLoaded), &self) != 0 && self.dli_fname != nullptr)
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // a reference never closed
+  });
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  StayLoaded();
   auto* data = new AddonData();
   env.SetInstanceData(data);  // deleted with this environment
   data->session_class = Napi::Persistent(SessionWrap::DefineClass(env));
@@ -151,6 +178,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogLevel", Napi::Function::New<SetLogLevelJs>(env, "setLogLevel"));
   exports.Set("logLevel", Napi::Function::New<LogLevelJs>(env, "logLevel"));
   exports.Set("availableProviders", Napi::Function::New<AvailableProviders>(env, "availableProviders"));
+  exports.Set("stopForExit", Napi::Function::New<StopForExit>(env, "stopForExit"));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;
 }

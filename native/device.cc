@@ -57,8 +57,8 @@ class DownloadTask : public Task {
 CudaMemory CudaMemoryFor(OrtEnv* env, int device_id, const std::string& library_path) {
   static std::mutex mutex;
   static std::map<int, OrtMemoryInfo*> built_in_infos;  // per device, kept for the process
-  std::string why;
-  if (CoreHasCuda(&why)) {
+  RequireCudaCore();
+  if (library_path.empty()) {  // the core's own CUDA
     std::lock_guard<std::mutex> lock(mutex);
     OrtMemoryInfo*& info = built_in_infos[device_id];
     if (info == nullptr) {
@@ -68,10 +68,13 @@ CudaMemory CudaMemoryFor(OrtEnv* env, int device_id, const std::string& library_
     }
     OrtAllocator* allocator = nullptr;
     Check(g_ort->GetSharedAllocator(env, info, &allocator));
-    if (allocator == nullptr) throw OrtFailure(ORT_EP_FAIL, "ONNX Runtime has no CUDA allocator for device " + std::to_string(device_id));
+    if (allocator == nullptr)
+      throw OrtFailure(ORT_EP_FAIL, "ONNX Runtime has no CUDA allocator for device " + std::to_string(device_id) +
+                                        ": name the CUDA provider library (providerLibraryPath or ORT_CUDA_PROVIDER_PATH) "
+                                        "to take its device memory through the plugin route");
     return {info, allocator};
   }
-  const OrtEpDevice* device = CudaPluginDevice(env, library_path, static_cast<size_t>(device_id), why);
+  const OrtEpDevice* device = CudaPluginDevice(env, library_path, static_cast<size_t>(device_id));
   const OrtMemoryInfo* info = g_ort->EpDevice_MemoryInfo(device, OrtDeviceMemoryType_DEFAULT);
   if (info == nullptr) throw OrtFailure(ORT_EP_FAIL, "the CUDA provider reports no device memory for device " + std::to_string(device_id));
   OrtAllocator* allocator = nullptr;
@@ -158,10 +161,12 @@ Napi::Value DeviceTensorWrap::Describe(const Napi::CallbackInfo& info) {
 Napi::Value DeviceTensorWrap::Download(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Of(info.This())) throw Napi::Error::New(env, "the device tensor was released");
-  auto task = std::make_unique<DownloadTask>(env, tensor_);
-  Napi::Value promise(env, task->promise());
-  AddonData::Of(env).port->Submit(task.release());
-  return promise;
+  return Guard(env, [&]() -> Napi::Value {
+    auto task = std::make_unique<DownloadTask>(env, tensor_);
+    Napi::Value promise(env, task->promise());
+    AddonData::Of(env).port->Submit(task.release());
+    return promise;
+  });
 }
 
 Napi::Value DeviceTensorWrap::Release(const Napi::CallbackInfo& info) {

@@ -83,14 +83,15 @@ void ORT_API_CALL LogFunction(void*, OrtLoggingLevel severity, const char* categ
 void CallLogger(napi_env env, napi_value fn, void*, void* data) {
   std::unique_ptr<LogMessage> message(static_cast<LogMessage*>(data));
   if (env == nullptr || fn == nullptr) return;
-  Napi::Env napi_env(env);
-  napi_value args[] = {
-      Napi::Number::New(napi_env, message->severity),   Napi::String::New(napi_env, message->category),
-      Napi::String::New(napi_env, message->log_id),     Napi::String::New(napi_env, message->code_location),
-      Napi::String::New(napi_env, message->message),
-  };
+  napi_value args[5];
+  // Plain Node-API, checked: an environment that is terminating fails these calls, and nothing may
+  // leave this callback as an exception.
+  if (napi_create_int32(env, message->severity, &args[0]) != napi_ok) return;
+  const std::string* texts[] = {&message->category, &message->log_id, &message->code_location, &message->message};
+  for (int i = 0; i < 4; ++i)
+    if (napi_create_string_utf8(env, texts[i]->data(), texts[i]->size(), &args[i + 1]) != napi_ok) return;
   napi_value undefined;
-  napi_get_undefined(env, &undefined);
+  if (napi_get_undefined(env, &undefined) != napi_ok) return;
   napi_value ignored;
   napi_call_function(env, undefined, fn, 5, args, &ignored);  // an exception surfaces as uncaught, in JS
 }

@@ -1,6 +1,7 @@
 // io_binding.cc: binding values, running with the binding on the runner threads, reading outputs.
 #include "io_binding.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "addon.h"
@@ -110,10 +111,10 @@ Napi::Value IoBindingWrap::BindInput(const Napi::CallbackInfo& info) {
     if ((bound.device = DeviceTensorWrap::Of(info[1]))) {
       Check(g_ort->BindInput(core.binding, name.c_str(), bound.device->value.get()));
     } else {
-      LentRange lent;
-      bound.value = TensorFromJs(env, info[1], info[2], info[3], {"input", name}, &lent);
+      bound.value = TensorFromJs(env, info[1], info[2], info[3], {"bound input", name}, &bound.lent);
       Check(g_ort->BindInput(core.binding, name.c_str(), bound.value.get()));
-      if (lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
+      bound.bools = ShapeOf(bound.value.get()).type == ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+      if (bound.lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
     }
     auto previous = core.inputs.find(name);
     if (previous != core.inputs.end() && previous->second.pin != nullptr) napi_delete_reference(env, previous->second.pin);
@@ -131,18 +132,18 @@ Napi::Value IoBindingWrap::BindOutput(const Napi::CallbackInfo& info) {
     const std::string& name = core.session->outputs[index].name;
     BindingCore::Bound bound;
     if (info[1].IsNull() || info[1].IsUndefined()) {
-      Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), CpuMemoryInfo()));
+      bound.allocated_on = CpuMemoryInfo();
+      Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), bound.allocated_on));
     } else if (info[1].IsString()) {  // 'cuda': memory ONNX Runtime allocates on that device
       std::string library = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
-      CudaMemory memory = CudaMemoryFor(core.session->env->get(), info[2].As<Napi::Number>().Int32Value(), library);
-      Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), memory.info));
+      bound.allocated_on = CudaMemoryFor(core.session->env->get(), info[2].As<Napi::Number>().Int32Value(), library).info;
+      Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), bound.allocated_on));
     } else if ((bound.device = DeviceTensorWrap::Of(info[1]))) {
       Check(g_ort->BindOutput(core.binding, name.c_str(), bound.device->value.get()));
     } else {
-      LentRange lent;
-      bound.value = TensorFromJs(env, info[1], info[2], info[3], {"output", name}, &lent);
+      bound.value = TensorFromJs(env, info[1], info[2], info[3], {"output", name}, &bound.lent);
       Check(g_ort->BindOutput(core.binding, name.c_str(), bound.value.get()));
-      if (lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
+      if (bound.lent.first != nullptr) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, info[2], 1, &bound.pin), Napi::Value());
     }
     auto previous = core.outputs.find(name);
     if (previous != core.outputs.end() && previous->second.pin != nullptr) napi_delete_reference(env, previous->second.pin);
@@ -181,10 +182,44 @@ Napi::Value IoBindingWrap::SynchronizeOutputs(const Napi::CallbackInfo& info) {
   });
 }
 
+void IoBindingWrap::PrepareRun(Napi::Env env) {
+  auto check = [&](const char* role, const std::string& name, const BindingCore::Bound& bound) {
+    if (bound.pin == nullptr) return;
+    napi_value array = nullptr;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    size_t offset = 0;
+    bool detached = false;
+    bool moved = napi_get_reference_value(env, bound.pin, &array) != napi_ok || array == nullptr ||
+                 napi_get_typedarray_info(env, array, &type, &length, &data, &buffer, &offset) != napi_ok ||
+                 napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached ||
+                 static_cast<const char*>(data) != bound.lent.first;
+    if (!moved) moved = length * TypedArrayElementSize(type) < bound.lent.second;
+    if (moved)
+      throw Napi::Error::New(env, std::string(role) + " '" + name + "' was bound over memory that has since been " +
+                                      "detached, transferred or resized: bind it again");
+    if (bound.bools) {
+      const auto* first = reinterpret_cast<const uint8_t*>(bound.lent.first);
+      const auto* bad = std::find_if(first, first + bound.lent.second, [](uint8_t b) { return b > 1; });
+      if (bad != first + bound.lent.second)
+        throw Napi::RangeError::New(env, std::string(role) + " '" + name + "' is bool, but its byte " +
+                                             std::to_string(bad - first) + " is " + std::to_string(*bad) +
+                                             ": bound bool tensors must hold 0 or 1");
+    }
+  };
+  for (const auto& [name, bound] : core_->inputs) check("bound input", name, bound);
+  for (const auto& [name, bound] : core_->outputs) check("bound output", name, bound);
+  for (const auto& [name, bound] : core_->outputs)
+    if (bound.allocated_on != nullptr) Check(g_ort->BindOutputToDevice(core_->binding, name.c_str(), bound.allocated_on));
+}
+
 Napi::Value IoBindingWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Live(info, false);
   return Guard(env, [&]() -> Napi::Value {
+    PrepareRun(env);
     RunOptionsPtr options = RunOptionsWrap::HandleOf(info[0]);
     if (!options) options = MakeRunOptions(env, info[0]);
     auto task = std::make_unique<BindingRunTask>(env, core_, std::move(options));
@@ -198,6 +233,7 @@ Napi::Value IoBindingWrap::RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BindingCore& core = Live(info, false);
   return Guard(env, [&]() -> Napi::Value {
+    PrepareRun(env);
     RunOptionsPtr options = info[0].IsObject() ? MakeRunOptions(env, info[0]) : nullptr;
     Check(g_ort->RunWithBinding(core.session->session, options ? options->get() : nullptr, core.binding));
     return env.Undefined();
@@ -236,6 +272,9 @@ Napi::Value IoBindingWrap::GetOutputs(const Napi::CallbackInfo& info) {
         result.Set(i * 2 + 1, env.Null());  // written into the caller's own tensor
         continue;
       }
+      int has = 0;
+      Check(g_ort->HasValue(owned[i].get(), &has));
+      if (!has) throw Napi::Error::New(env, "output '" + name + "' has no value yet: call runWithBinding() first");
       const OrtMemoryInfo* memory = nullptr;
       Check(g_ort->GetTensorMemoryInfo(owned[i].get(), &memory));
       const char* device = nullptr;

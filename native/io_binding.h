@@ -22,7 +22,10 @@ struct BindingCore {
   struct Bound {
     ValuePtr value;
     napi_ref pin = nullptr;  // the JS array whose memory the value lends; main thread only
+    LentRange lent{nullptr, 0};  // where that memory was when bound: checked again before each run
+    bool bools = false;          // a bool input over lent memory: its bytes are checked before each run
     std::shared_ptr<DeviceTensor> device;  // or the device tensor bound
+    const OrtMemoryInfo* allocated_on = nullptr;  // or an output ONNX Runtime allocates, on this device
   };
   std::map<std::string, Bound> inputs, outputs;
   std::atomic<int> running{0};
@@ -53,6 +56,9 @@ class IoBindingWrap : public Napi::ObjectWrap<IoBindingWrap> {
   Napi::Value GetOutputs(const Napi::CallbackInfo& info);       // [sync] -> [name, tensor | null]*
   Napi::Value Release(const Napi::CallbackInfo& info);          // [sync]
   BindingCore& Live(const Napi::CallbackInfo& info, bool changing);
+  // Main thread, before each run: what the binding lends is still where it was bound, and outputs
+  // ONNX Runtime allocates get fresh memory (earlier results handed out stay the caller's).
+  void PrepareRun(Napi::Env env);
   void Unbind(napi_env env, std::map<std::string, BindingCore::Bound>& bound);
 
   std::shared_ptr<BindingCore> core_;

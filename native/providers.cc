@@ -39,14 +39,27 @@ void AppendCpu(OrtSessionOptions* options, const ProviderConfig& p) {
   Check(append(options, p.use_arena == 0 ? 0 : 1));
 }
 
+}  // namespace
+
+// Why CUDA is refused on a core without it, and how to get one that has it.
 std::string NoCudaMessage(const std::string& why) {
-  return "the loaded ONNX Runtime (" + Library().path + ") has no built-in CUDA (" + why +
-         "), and no CUDA provider library was found for the plugin route: install the optional package "
-         "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, or set ORT_CUDA_PROVIDER_PATH (or the cuda "
-         "option providerLibraryPath) to libonnxruntime_providers_cuda.so";
+  return "CUDA needs a CUDA-capable ONNX Runtime core, and the loaded one (" + Library().path + ", " +
+         Library().version + ") is a CPU-only build (" + why +
+         "). Its CUDA provider would crash the process on most models (its kernels call core entries that "
+         "only CUDA builds contain), so ort-napi does not load it there. Point ORT_DYLIB_PATH (or "
+         "env.init({ libraryPath })) at a CUDA build of ONNX Runtime 1.29 or newer, such as the "
+         "libonnxruntime.so.1 of onnxruntime-node@1.29.0 (node_modules/onnxruntime-node/bin/napi-v6/linux/x64/), "
+         "with libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside it";
 }
 
-void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p, const std::string& why) {
+void RequireCudaCore() {
+  std::string why;
+  if (!CoreHasCuda(&why)) throw OrtFailure(ORT_EP_FAIL, NoCudaMessage(why));
+}
+
+namespace {
+
+void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {
   // device_id picks one of the plugin's devices; the plugin takes the device itself, not the key.
   size_t device = 0;
   std::vector<std::string> keys, values;
@@ -54,7 +67,7 @@ void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderCon
     if (p.keys[i] == "device_id") device = std::stoul(p.values[i]);
     else keys.push_back(p.keys[i]), values.push_back(p.values[i]);
   }
-  const OrtEpDevice* chosen = CudaPluginDevice(env, p.library_path, device, why);
+  const OrtEpDevice* chosen = CudaPluginDevice(env, p.library_path, device);
   std::vector<const char*> k, v;
   for (size_t i = 0; i < keys.size(); ++i) k.push_back(keys[i].c_str()), v.push_back(values[i].c_str());
   Check(g_ort->SessionOptionsAppendExecutionProvider_V2(options, env, &chosen, 1, k.data(), v.data(), k.size()));
@@ -65,9 +78,12 @@ void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderCon
 void AppendCuda(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {
   OrtCUDAProviderOptionsV2* cuda = nullptr;
   OrtStatus* status = g_ort->CreateCUDAProviderOptions(&cuda);
-  if (status != nullptr) return AppendCudaPlugin(options, env, p, Message(status));  // a core without CUDA
+  if (status != nullptr) throw OrtFailure(ORT_EP_FAIL, NoCudaMessage(Message(status)));
   std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> owner(
       cuda, [](OrtCUDAProviderOptionsV2* o) { g_ort->ReleaseCUDAProviderOptions(o); });
+  // A provider library named by the caller (or the GPU package) is registered as a plugin: on a
+  // CUDA-capable core that route also gives device memory (Tensor.allocate, outputs on 'cuda').
+  if (!p.library_path.empty()) return AppendCudaPlugin(options, env, p);
   Pointers ptrs(p);
   Check(g_ort->UpdateCUDAProviderOptions(cuda, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
   Check(g_ort->SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda));
@@ -120,8 +136,8 @@ bool CoreHasCuda(std::string* why) {
   return true;
 }
 
-const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device, const std::string& why) {
-  if (library_path.empty()) throw OrtFailure(ORT_EP_FAIL, NoCudaMessage(why));
+const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device) {
+  RequireCudaCore();  // never a provider library on a core that cannot host it
   {
     std::lock_guard<std::mutex> lock(g_route_mutex);
     if (g_registered_libraries.insert(library_path).second) {

@@ -16,7 +16,7 @@ struct ProviderConfig {
   std::string name;  // generic: ONNX Runtime's provider name ("XNNPACK")
   std::vector<std::string> keys, values;  // ONNX Runtime's own option keys
   int use_arena = -1;                     // cpu
-  std::string library_path;               // cuda: a plugin provider library, for a core without CUDA
+  std::string library_path;               // cuda: a provider library to register (the plugin route)
   bool fallback = false;                  // on failure, log it and go on to the next provider
 };
 
@@ -32,8 +32,11 @@ std::string CudaRoute();
 
 // Whether the loaded core was built with CUDA; if not, `why` gets ONNX Runtime's reason.
 bool CoreHasCuda(std::string* why);
+// Throws OrtFailure (EP_FAIL) saying how to get a CUDA-capable core when the loaded one is CPU-only:
+// the CUDA provider calls core entries that only CUDA builds contain, and crashes without them.
+void RequireCudaCore();
 // The plugin route's CUDA device number `device`, registering the provider library once per
-// process. Throws OrtFailure saying what is missing. `why`: why the core's own CUDA is not used.
-const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device, const std::string& why);
+// process. Throws OrtFailure saying what is missing, or RequireCudaCore's refusal.
+const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path, size_t device);
 
 }  // namespace ortn

@@ -90,7 +90,12 @@ Napi::Value RunCall::Collect(Napi::Env env) {
   for (uint32_t i = 0; i < outputs_.size(); ++i) {
     if (preallocated_[i]) {
       outputs_[i] = nullptr;  // owned by preallocated_[i]
-      results.Set(i, env.Null());
+      // Numbers were written into the caller's memory; strings into ONNX Runtime's own, so they
+      // come back for lib/ to copy into the caller's array.
+      if (ShapeOf(preallocated_[i].get()).type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING)
+        results.Set(i, KnownTensorToJs(env, std::move(preallocated_[i]), {"output", core_->outputs[output_index_[i]].name}, lent_));
+      else
+        results.Set(i, env.Null());
       continue;
     }
     ValuePtr value(outputs_[i]);

@@ -1,6 +1,8 @@
 // runner.cc: the runner threads and the per-environment delivery of finished work.
 #include "runner.h"
 
+#include "ort_api.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -45,15 +47,16 @@ class Runners {
     return *runners;
   }
 
+  // Throws std::system_error when no runner thread exists and none can be started; the task is
+  // then not queued, and stays the caller's.
   void Post(Task* task, std::shared_ptr<Port> port) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.emplace_back(task, std::move(port));
-      queued_.store(queue_.size(), std::memory_order_relaxed);
+      if (exiting_) throw std::system_error(std::make_error_code(std::errc::operation_canceled), "the process is exiting");
       // Threads start on demand: one more whenever queued work outnumbers the idle runners.
-      if (threads_.size() < RunnerCount() && queue_.size() > idle_) {
+      if (threads_.size() < RunnerCount() && queue_.size() + 1 > idle_) {
         try {
-          threads_.emplace_back([this] { Loop(); });
+          threads_.emplace_back([this, slot = threads_.size()] { Loop(slot); });
           threads_.back().detach();
           ++idle_;
           ++spinning_;
@@ -62,13 +65,49 @@ class Runners {
           if (threads_.empty()) throw;
         }
       }
+      queue_.emplace_back(task, std::move(port));
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       if (queue_.size() <= spinning_) return;  // spinning runners will see it
     }
     ready_.notify_one();
   }
 
+  // Takes the queued (not yet started) tasks of `port` out of the queue and returns them.
+  std::vector<Task*> Withdraw(const Port* port) {
+    std::vector<Task*> taken;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->second.get() == port) {
+        taken.push_back(it->first);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    queued_.store(queue_.size(), std::memory_order_relaxed);
+    return taken;
+  }
+
+  // At process exit (atexit, registered once ONNX Runtime is loaded, so it runs before ONNX
+  // Runtime's own static destructors): start nothing more, terminate what runs, and wait a bounded
+  // time for it to leave ONNX Runtime. Runners are never joined: one stuck inside a kernel that
+  // ignores the terminate flag must not hang the exit.
+  void StopForExit() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    exiting_ = true;
+    queue_.clear();  // their memory goes with the process
+    queued_.store(0, std::memory_order_relaxed);
+    for (Task* task : running_)
+      if (task != nullptr) task->Cancel();
+    idle_wait_.wait_for(lock, std::chrono::seconds(2), [this] {
+      for (Task* task : running_)
+        if (task != nullptr) return false;
+      return true;
+    });
+  }
+
  private:
-  void Loop() {
+  void Loop(size_t slot) {
     for (;;) {
       Spin();
       std::pair<Task*, std::shared_ptr<Port>> item;
@@ -80,14 +119,20 @@ class Runners {
         item = std::move(queue_.front());
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_relaxed);
+        running_[slot] = item.first;
       }
       // A task whose environment has gone is not started at all.
       if (!item.second->Closed()) item.first->Execute();
       {
         // Available again before the result is delivered, so the caller's next run finds it.
         std::lock_guard<std::mutex> lock(mutex_);
+        running_[slot] = nullptr;
         ++idle_;
         ++spinning_;
+        if (exiting_) {
+          idle_wait_.notify_all();
+          continue;  // the process is going: deliver nothing, touch nothing more
+        }
       }
       item.second->Finished(item.first);
     }
@@ -124,6 +169,9 @@ class Runners {
   std::vector<std::thread> threads_;
   size_t idle_ = 0;                  // runners not executing a task (spinning or asleep)
   size_t spinning_ = 0;              // idle runners still in Spin()
+  std::vector<Task*> running_ = std::vector<Task*>(RunnerCount(), nullptr);  // per runner: its task now
+  std::condition_variable idle_wait_;  // StopForExit waits on it for running_ to empty
+  bool exiting_ = false;
   std::atomic<size_t> queued_{0};    // queue_.size(), readable without the lock
 };
 
@@ -153,9 +201,20 @@ void Port::Submit(Task* task) {
     std::lock_guard<std::mutex> lock(mutex_);
     executing_.insert(task);
   }
+  try {
+    Runners::Get().Post(task, shared_from_this());
+  } catch (const std::system_error& error) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      executing_.erase(task);
+    }
+    delete task;
+    throw OrtFailure(ORT_RUNTIME_EXCEPTION, std::string("no runner thread could take the work: ") + error.what());
+  }
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
-  Runners::Get().Post(task, shared_from_this());
 }
+
+void StopRunnersAtExit() { Runners::Get().StopForExit(); }
 
 bool Port::Closed() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -175,34 +234,42 @@ void Port::Finished(Task* task) {
 }
 
 void Port::CallJs(napi_env env, napi_value, void* context, void* data) {
-  auto* task = static_cast<Task*>(data);
-  if (env == nullptr) {  // the threadsafe function is being torn down with its environment
-    delete task;
-    return;
-  }
+  std::unique_ptr<Task> task(static_cast<Task*>(data));
+  if (env == nullptr) return;  // the threadsafe function is being torn down with its environment
   auto* port = static_cast<Port*>(context);
   if (--port->outstanding_ == 0) napi_unref_threadsafe_function(env, port->tsfn_);
   Napi::Env napi_env(env);
+  // Nothing may leave this C callback as an exception. An environment that is terminating makes
+  // every Node-API call fail (and node-addon-api throw): the promise is then unobservable anyway.
   try {
-    task->Complete(napi_env);
-  } catch (const Napi::Error& error) {
-    task->Reject(napi_env, error.Value());
-  } catch (const std::exception& error) {
-    task->Reject(napi_env, Napi::Error::New(napi_env, error.what()).Value());
+    try {
+      task->Complete(napi_env);
+    } catch (const Napi::Error& error) {
+      task->Reject(napi_env, error.Value());
+    } catch (const std::exception& error) {
+      task->Reject(napi_env, Napi::Error::New(napi_env, error.what()).Value());
+    }
+  } catch (...) {
   }
-  delete task;
 }
 
 void Port::Cleanup(void* arg) {
-  auto* holder = static_cast<std::shared_ptr<Port>*>(arg);
+  std::unique_ptr<std::shared_ptr<Port>> holder(static_cast<std::shared_ptr<Port>*>(arg));
   Port& port = **holder;
   {
-    std::unique_lock<std::mutex> lock(port.mutex_);
+    std::lock_guard<std::mutex> lock(port.mutex_);
     port.closed_ = true;
-    for (Task* task : port.executing_) task->Cancel();
-    port.quiet_.wait(lock, [&] { return port.executing_.empty(); });
   }
-  delete holder;
+  // Work not yet started never starts: it leaves at once, with what it pinned. Only what is
+  // executing is waited for, once told to stop (a run's terminate flag, a load's cancel flag).
+  std::vector<Task*> withdrawn = Runners::Get().Withdraw(&port);
+  std::unique_lock<std::mutex> lock(port.mutex_);
+  for (Task* task : withdrawn) {
+    port.executing_.erase(task);
+    delete task;
+  }
+  for (Task* task : port.executing_) task->Cancel();
+  port.quiet_.wait(lock, [&] { return port.executing_.empty(); });
 }
 
 }  // namespace ortn

@@ -51,7 +51,8 @@ class Port : public std::enable_shared_from_this<Port> {
   static std::shared_ptr<Port> Create(Napi::Env env);
   ~Port() = default;
 
-  // Main thread. Takes ownership of `task` and queues it on the runners.
+  // Main thread. Takes ownership of `task` and queues it on the runners; throws OrtFailure (the
+  // task freed) when no runner thread can be had.
   void Submit(Task* task);
 
  private:
@@ -71,6 +72,9 @@ class Port : public std::enable_shared_from_this<Port> {
   std::unordered_set<Task*> executing_;  // submitted, not yet delivered
   bool closed_ = false;
 };
+
+// At process exit: no new work starts, running work is terminated and waited for (bounded).
+void StopRunnersAtExit();
 
 // Number of runner threads (fixed at first use): ORT_NAPI_RUN_THREADS, else the core count, at least 2.
 size_t RunnerCount();

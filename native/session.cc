@@ -1,6 +1,7 @@
 // session.cc: loading a session off the main thread, its metadata, and the JS methods over it.
 #include "session.h"
 
+#include <mutex>
 #include <optional>
 
 #include "addon.h"
@@ -115,18 +116,66 @@ ModelInfo ReadModelInfo(OrtSession* session, OrtAllocator* allocator) {
   return model;
 }
 
+// Whether ONNX Runtime will keep reading the model's bytes after the load (an ORT-format model
+// whose config entries ask it to use the bytes in place).
+bool KeepsModelBytes(const SessionConfig& config) {
+  for (const auto& [key, value] : config.config_entries)
+    if ((key == "session.use_ort_model_bytes_directly" || key == "session.use_ort_model_bytes_for_initializers") &&
+        value == "1")
+      return true;
+  return false;
+}
+
+// Lets another thread cancel a load in progress (SessionOptionsSetLoadCancellationFlag).
+class LoadCancel {
+ public:
+  // Before the load: throws if already cancelled, else makes `options` cancellable until Done().
+  void Begin(OrtSessionOptions* options) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_) throw OrtFailure(ORT_FAIL, "the model load was cancelled: its environment is closing");
+    options_ = options;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    options_ = nullptr;
+  }
+  void Cancel() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    if (options_ != nullptr) g_ort->ReleaseStatus(g_ort->SessionOptionsSetLoadCancellationFlag(options_, true));
+  }
+
+ private:
+  std::mutex mutex_;
+  OrtSessionOptions* options_ = nullptr;
+  bool cancelled_ = false;
+};
+
 // Any thread: ONNX Runtime's load, graph optimisation and metadata reads.
 std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, const std::string& path, const void* bytes,
-                                         size_t length, const SessionConfig& config) {
+                                         size_t length, const SessionConfig& config, LoadCancel& cancel) {
   auto core = std::make_shared<SessionCore>();
   core->env = std::move(env);
   SessionOptionsPtr options = MakeSessionOptions(config, core->env->get());
   for (const auto& entry : config.initializers) core->initializers.push_back(entry.second);
-  if (bytes != nullptr) {
-    Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
-  } else {
-    Check(g_ort->CreateSession(core->env->get(), path.c_str(), options.get(), &core->session));
+  if (bytes != nullptr && KeepsModelBytes(config)) {
+    // The session reads them for as long as it lives, longer than the caller's array is pinned.
+    const char* first = static_cast<const char*>(bytes);
+    core->model_bytes.assign(first, first + length);
+    bytes = core->model_bytes.data();
   }
+  cancel.Begin(options.get());
+  try {
+    if (bytes != nullptr) {
+      Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
+    } else {
+      Check(g_ort->CreateSession(core->env->get(), path.c_str(), options.get(), &core->session));
+    }
+  } catch (...) {
+    cancel.Done();
+    throw;
+  }
+  cancel.Done();
   OrtAllocator* allocator = nullptr;
   Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));
   size_t count = 0;
@@ -153,9 +202,11 @@ class CreateSessionTask : public Task {
 
   void Execute() noexcept override {
     failure_ = Capture([&] {
-      core_ = LoadSession(ort_env_, path_, bytes_, length_, config_);
+      core_ = LoadSession(ort_env_, path_, bytes_, length_, config_, cancel_);
     });
   }
+
+  void Cancel() noexcept override { cancel_.Cancel(); }
 
   void Complete(Napi::Env env) override {
     if (pin_ != nullptr) napi_delete_reference(env, pin_);
@@ -175,6 +226,7 @@ class CreateSessionTask : public Task {
   const void* bytes_ = nullptr;
   size_t length_ = 0;
   napi_ref pin_ = nullptr;
+  LoadCancel cancel_;
   std::shared_ptr<SessionCore> core_;
   std::optional<OrtFailure> failure_;
 };

@@ -44,6 +44,7 @@ struct SessionCore {
   std::vector<ValueInfo> inputs, outputs;
   ModelInfo model;
   std::vector<std::shared_ptr<OwnedTensor>> initializers;  // AddInitializer's values live as long as the session
+  std::vector<char> model_bytes;  // a copy of the model, where ONNX Runtime reads it after the load
 
   SessionCore() = default;
   SessionCore(const SessionCore&) = delete;

@@ -1,6 +1,7 @@
 // value.cc: tensor conversion between JS and ONNX Runtime, zero-copy for numeric data both ways.
 #include "value.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -23,9 +24,16 @@ std::string DimsText(const std::vector<int64_t>& dims) {
   return text + "]";
 }
 
+// No ONNX model comes near this rank; it bounds what a dims array may make us allocate.
+constexpr uint32_t kMaxRank = 1024;
+
 std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueName& what, size_t* count) {
   if (!value.IsArray()) throw Napi::TypeError::New(env, what.str() + ": dims must be an array of integers");
   Napi::Array array = value.As<Napi::Array>();
+  // Checked before anything is allocated for them: a sparse array can claim 2^32-1 entries.
+  if (array.Length() > kMaxRank)
+    throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(array.Length()) + " dims is more than the " +
+                                         std::to_string(kMaxRank) + " ort-napi accepts");
   std::vector<int64_t> dims(array.Length());
   size_t product = 1;
   for (uint32_t i = 0; i < dims.size(); ++i) {
@@ -42,6 +50,8 @@ std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueNam
   *count = product;
   return dims;
 }
+
+}  // namespace
 
 size_t TypedArrayElementSize(napi_typedarray_type type) {
   switch (type) {
@@ -60,6 +70,8 @@ size_t TypedArrayElementSize(napi_typedarray_type type) {
       return 8;
   }
 }
+
+namespace {
 
 napi_typedarray_type TypedArrayFor(ONNXTensorElementDataType type) {
   switch (type) {
@@ -138,18 +150,18 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
     if (array.Length() != count)
       throw Napi::RangeError::New(env, what.str() + ": data holds " + std::to_string(array.Length()) +
                                            " strings but dims " + DimsText(shape) + " need " + std::to_string(count));
-    std::vector<std::string> strings(count);
-    std::vector<const char*> pointers(count);
+    Check(g_ort->CreateTensorAsOrtValue(DefaultAllocator(), shape.data(), shape.size(), elem, &raw));
+    ValuePtr value(raw);
+    // Length-aware: a string may hold NUL characters, which a C string would cut at.
     for (uint32_t i = 0; i < count; ++i) {
       Napi::Value item = array.Get(i);
       if (!item.IsString())
         throw Napi::TypeError::New(env, what.str() + ": data[" + std::to_string(i) + "] is not a string");
-      strings[i] = item.As<Napi::String>().Utf8Value();
-      pointers[i] = strings[i].c_str();
+      std::string text = item.As<Napi::String>().Utf8Value();
+      char* buffer = nullptr;
+      Check(g_ort->GetResizedStringTensorElementBuffer(value.get(), i, text.size(), &buffer));
+      if (!text.empty()) std::memcpy(buffer, text.data(), text.size());
     }
-    Check(g_ort->CreateTensorAsOrtValue(DefaultAllocator(), shape.data(), shape.size(), elem, &raw));
-    ValuePtr value(raw);
-    Check(g_ort->FillStringTensor(value.get(), pointers.data(), count));
     return value;
   }
 
@@ -177,6 +189,20 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
   static char empty_tensor_bytes[8];  // ONNX Runtime wants a pointer even for zero elements
   if (bytes == nullptr) bytes = empty_tensor_bytes;
   size_t byte_length = units * element_size;
+  if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL && std::strcmp(what.role, "input") == 0) {
+    // A C++ bool must be 0 or 1; ONNX Runtime's kernels compute garbage from other bytes (Not(2)
+    // is 3). A run's input with any other byte is read as JS reads it (non-zero is true), from a
+    // copy: the caller's bytes are not ours to change.
+    const auto* first = static_cast<const uint8_t*>(bytes);
+    if (std::any_of(first, first + byte_length, [](uint8_t b) { return b > 1; })) {
+      Check(g_ort->CreateTensorAsOrtValue(DefaultAllocator(), shape.data(), shape.size(), elem, &raw));
+      ValuePtr copy(raw);
+      void* target = nullptr;
+      Check(g_ort->GetTensorMutableData(copy.get(), &target));
+      std::transform(first, first + byte_length, static_cast<uint8_t*>(target), [](uint8_t b) { return b != 0; });
+      return copy;
+    }
+  }
   Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, byte_length, shape.data(), shape.size(), elem,
                                               &raw));
   *lent = {static_cast<const char*>(bytes), byte_length};
@@ -275,11 +301,15 @@ Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what
       buffer = nullptr;
     }
   }
+  void* out = bytes;
   if (buffer == nullptr) {
-    void* copy = nullptr;
-    NAPI_THROW_IF_FAILED(env, napi_create_arraybuffer(env, byte_length, &copy, &buffer), Napi::Value());
-    if (byte_length > 0) std::memcpy(copy, bytes, byte_length);
+    NAPI_THROW_IF_FAILED(env, napi_create_arraybuffer(env, byte_length, &out, &buffer), Napi::Value());
+    if (byte_length > 0) std::memcpy(out, bytes, byte_length);
   }
+  // An odd count of 4-bit values leaves the last byte's high half unwritten by ONNX Runtime: zero
+  // it rather than hand out whatever the allocator left there.
+  bool packed = elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4 || elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4;
+  if (packed && count % 2 == 1) static_cast<uint8_t*>(out)[units - 1] &= 0x0F;
   napi_value array;
   NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, TypedArrayFor(elem), units, buffer, 0, &array), Napi::Value());
   result.Set(1u, Napi::Value(env, array));

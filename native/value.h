@@ -67,6 +67,9 @@ struct TensorShape {
 };
 TensorShape ShapeOf(const OrtValue* tensor);
 
+// Bytes per element of a TypedArray type.
+size_t TypedArrayElementSize(napi_typedarray_type type);
+
 // The CPU memory description for tensors over caller memory.
 const OrtMemoryInfo* CpuMemoryInfo();
 

@@ -15,7 +15,7 @@ function nodeEval(code: string, extraEnv: Record<string, string> = {}, args: str
 /** The same hash CMakeLists.txt bakes into the binary. */
 function nativeSourceHash(): string {
   const files = readdirSync(join(root, 'native'))
-    .filter((f) => /\.(cc|h)$/.test(f))
+    .filter((f) => /\.(cc|h|map)$/.test(f))
     .map((f) => `native/${f}`)
     .sort();
   const hash = createHash('sha256');

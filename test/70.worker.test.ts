@@ -74,4 +74,74 @@ describe('process exit', () => {
     expect(child.status).toBe(code);
     if (how === 'throw') expect(child.stderr).toContain('deliberate');
   });
+
+  test('process.exit() with runs executing and queued leaves at once, and no run is left inside ONNX Runtime', () => {
+    // 3 runs of 16 chained 512x512 MatMuls on 2 runner threads: one is still queued at exit. The
+    // executing ones are terminated; the queued one never starts; ONNX Runtime's static
+    // destructors then run with no runner inside it (no "not implemented" lines from a dying core).
+    for (let i = 0; i < 8; i++) {
+      const start = performance.now();
+      const child = spawnSync(process.execPath, [resolve(__dirname, 'fixtures', 'exit-mid-run.cjs'), model, '512', 'exit'], {
+        cwd: resolve(__dirname, '..'),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const ms = performance.now() - start;
+      expect(child.signal, child.stderr).toBeNull();
+      expect(child.status, child.stderr).toBe(3);
+      expect(child.stderr).not.toMatch(/not implemented|terminate called|Aborted/i);
+      expect(ms).toBeLessThan(5000); // node startup + model load + exit; the runs alone take seconds
+    }
+  });
+
+  test('a storm of Workers terminated mid-run, in a process whose main thread never loads the addon, crashes nothing', () => {
+    const child = spawnSync(process.execPath, [resolve(__dirname, 'fixtures', 'worker-storm.cjs'), model, '40'], {
+      cwd: resolve(__dirname, '..'),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(child.signal, child.stdout + child.stderr).toBeNull();
+    expect(child.status, child.stdout + child.stderr).toBe(0);
+    expect(child.stdout).toContain('STORM DONE');
+    expect(child.stderr).not.toMatch(/terminate called|Segmentation|Aborted/i);
+  });
+});
+
+describe('teardown waits only for what executes', () => {
+  test('a Worker whose runs are queued behind the main thread’s is terminated at once', async () => {
+    const n = 512;
+    const main = await InferenceSession.create(slowChain(n, 96), { intraOpNumThreads: 1, maxConcurrentRuns: 8 });
+    const x = new Tensor('float32', random(n * n, 5), [n, n]);
+    const start = performance.now();
+    main.runSync({ x });
+    const runMs = performance.now() - start;
+    // The Worker loads its model first; then every runner thread is given a main-thread run, and
+    // only then does the Worker queue its runs behind them.
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const { InferenceSession, Tensor } = require('ort-napi');
+       (async () => {
+         const session = await InferenceSession.create(workerData.model, { intraOpNumThreads: 1 });
+         parentPort.once('message', () => {
+           for (let i = 0; i < 4; i++) session.run({ x: new Tensor('float32', new Float32Array(3), [3]) }).catch(() => {});
+           parentPort.postMessage('queued');
+         });
+         parentPort.postMessage('ready');
+       })();`,
+      { eval: true, workerData: { model: identity('float32', ['n']) } },
+    );
+    const next = () => new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)));
+    expect(await next()).toBe('ready');
+    const busy = Array.from({ length: 4 }, () => main.run({ x }));
+    await new Promise((r) => setTimeout(r, 20));
+    worker.postMessage('go');
+    expect(await next()).toBe('queued');
+    const stop = performance.now();
+    expect(await worker.terminate()).toBe(1);
+    const terminateMs = performance.now() - stop;
+    // Before, teardown waited until a runner reached the Worker's queued runs: a whole main-thread run.
+    expect(terminateMs).toBeLessThan(Math.max(250, runMs / 2));
+    await Promise.all(busy);
+    await main.release();
+  });
 });
