@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { identity, random, slowChain } from './support/models.js';
+import { buildModel } from './support/onnx.js';
 import { InferenceSession, Tensor } from './support/ort.js';
 
 const workerScript = resolve(__dirname, 'fixtures', 'worker.cjs');
@@ -108,6 +109,29 @@ describe('process exit', () => {
 });
 
 describe('teardown waits only for what executes', () => {
+  test('a Worker terminated while it loads a model cancels the load instead of waiting it out', async () => {
+    // 20,000 chained Adds: over a second of graph resolution and optimisation on this machine.
+    const n = 20_000;
+    const nodes = Array.from({ length: n }, (_, i) => ({ op: 'Add', inputs: [i === 0 ? 'x' : `h${i}`, 'x'], outputs: [i === n - 1 ? 'y' : `h${i + 1}`] }));
+    const model = buildModel({ inputs: [{ name: 'x', type: 'float32', dims: [4] }], outputs: [{ name: 'y', type: 'float32', dims: [4] }], nodes });
+    const start = performance.now();
+    await (await InferenceSession.create(model)).release();
+    const loadMs = performance.now() - start;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const { InferenceSession } = require('ort-napi');
+       InferenceSession.create(workerData.model).catch(() => {});
+       parentPort.postMessage('loading');`,
+      { eval: true, workerData: { model } },
+    );
+    await new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)));
+    await new Promise((r) => setTimeout(r, Math.min(200, loadMs / 4)));
+    const stop = performance.now();
+    expect(await worker.terminate()).toBe(1);
+    const terminateMs = performance.now() - stop;
+    expect(terminateMs).toBeLessThan(loadMs / 2);
+  });
+
   test('a Worker whose runs are queued behind the main thread’s is terminated at once', async () => {
     const n = 512;
     const main = await InferenceSession.create(slowChain(n, 96), { intraOpNumThreads: 1, maxConcurrentRuns: 8 });
