@@ -4,8 +4,8 @@ import { channel } from 'node:diagnostics_channel';
 import { ReleasedError } from './errors.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import type { SessionOptions } from './options.js';
-import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs } from './session.js';
-import { ELEMENT_TYPES, Tensor, type TensorData } from './tensor.js';
+import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs, type ValueMetadata } from './session.js';
+import { ELEMENT_TYPES, storageLength, Tensor, type TensorType } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
 
 /** Thrown when the pool's queue is full: the caller should shed load or retry later. */
@@ -190,6 +190,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('pool run options.signal', 'an AbortSignal', options.signal);
       optionalInteger('pool run options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
       this.#members[0].session._checkFeeds(feeds);
+      feeds = toTensors(feeds, this.#members[0].session.inputMetadata);
       options.signal?.throwIfAborted();
     } catch (error) {
       return Promise.reject(error);
@@ -226,6 +227,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     if (!this.#closing) unwatch(this.#token);
     this.#closing ??= (async () => {
       if (this.#queue.length > 0 || this.#inFlight > 0) await new Promise<void>((resolve) => (this.#onDrained = resolve));
+      this.#clearBatchTimer();
       await Promise.all(this.#members.map((m) => m.session.release()));
     })();
     return this.#closing;
@@ -236,6 +238,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   }
 
   #makeJob(feeds: FeedsType, options: PoolRunOptions, resolve: (r: RunResult) => void, reject: (e: unknown) => void): Job {
+    // First what may throw; then the timer and listener, which only settling the job removes.
+    const { rows, key } = batchKey(feeds, this.inputNames);
     const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
@@ -244,7 +248,6 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     const userSignal = options.signal;
     const forward = () => controller.abort(userSignal!.reason);
     userSignal?.addEventListener('abort', forward, { once: true });
-    const { rows, key } = batchKey(feeds, this.inputNames);
     const job: Job = {
       feeds,
       rows,
@@ -269,6 +272,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       }
       this.#queue.splice(at, 1);
       this.#fail(job, controller.signal.reason, 0, 0, 0);
+      // The next request may be ready now; with none left, no batch timer should hold the process.
+      if (this.#queue.length === 0) this.#clearBatchTimer();
+      else this.#pump();
       this.#maybeDrained();
     }, { once: true });
     return job;
@@ -297,7 +303,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #takeBatch(): Job[] | undefined {
     const head = this.#queue[0];
     const batching = this.#batching;
-    if (!batching || head.rows < 0) return this.#queue.splice(0, 1);
+    // Unbatchable, or more rows than any batch holds: ONNX Runtime takes it as a run of its own.
+    if (!batching || head.rows < 0 || head.rows > batching.maxBatchSize) return this.#dequeue([head]);
     const batch: Job[] = [];
     let rows = 0;
     for (const job of this.#queue) {
@@ -307,7 +314,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       if (rows === batching.maxBatchSize) break;
     }
     const waited = performance.now() - head.enqueuedAt;
-    const ready = rows >= batching.maxBatchSize || batching.preferredBatchSizes.includes(rows) || waited >= batching.maxDelayMs || head.rows >= batching.maxBatchSize;
+    const ready = rows >= batching.maxBatchSize || batching.preferredBatchSizes.includes(rows) || waited >= batching.maxDelayMs;
     if (!ready) {
       this.#batchTimer ??= setTimeout(() => {
         this.#batchTimer = undefined;
@@ -315,24 +322,44 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       }, Math.max(0, batching.maxDelayMs - waited));
       return undefined;
     }
+    return this.#dequeue(batch);
+  }
+
+  #dequeue(batch: Job[]): Job[] {
     for (const job of batch) this.#queue.splice(this.#queue.indexOf(job), 1);
-    if (this.#batchTimer && this.#queue.length === 0) {
-      clearTimeout(this.#batchTimer);
-      this.#batchTimer = undefined;
-    }
+    if (this.#queue.length === 0) this.#clearBatchTimer();
     return batch;
   }
 
-  #start(member: Member, batch: Job[]): void {
+  #clearBatchTimer(): void {
+    if (this.#batchTimer === undefined) return;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+  }
+
+  #start(member: Member, taken: Job[]): void {
+    // A request whose memory was detached while it waited (a BYOB stream read into it, say) fails
+    // alone: copied into a batch, its missing rows would shift every other caller's.
+    const batch = taken.length === 1 ? taken : taken.filter((job) => {
+      const broken = this.inputNames.find((name) => job.feeds[name].data.length !== storageLength(job.feeds[name].type, job.feeds[name].size));
+      if (broken !== undefined) this.#fail(job, new TypeError(`input '${broken}' of a queued request no longer holds its data (its ArrayBuffer was detached while it waited)`), 0, 1, job.rows);
+      return broken === undefined;
+    });
+    if (batch.length === 0) return;
     member.active++;
     this.#inFlight += batch.length;
     const started = performance.now();
     for (const job of batch) job.startedAt = started;
     const rows = batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
-    const run =
-      batch.length === 1
-        ? member.session.run(batch[0].feeds, { signal: batch[0].controller.signal })
-        : member.session.run(concatFeeds(batch, this.inputNames));
+    let run: Promise<RunResult>;
+    try {
+      run =
+        batch.length === 1
+          ? member.session.run(batch[0].feeds, { signal: batch[0].controller.signal })
+          : member.session.run(concatFeeds(batch, this.inputNames));
+    } catch (error) {
+      run = Promise.reject(error); // its callers are answered below: a throw here would escape from a timer
+    }
     run.then(
       (result) => {
         const runMs = performance.now() - started;
@@ -427,14 +454,32 @@ function checkBatchAxes(session: InferenceSession): void {
   }
 }
 
+/**
+ * Tensor-likes that run() takes (onnxruntime-common's Tensor, a plain { type, data, dims } with an
+ * array of numbers) as Tensors of this package, so that a batch can concatenate their data.
+ * Called once the feeds passed the session's checks; other values (sequences, maps, optionals) stay.
+ */
+function toTensors(feeds: FeedsType, metadata: readonly ValueMetadata[]): FeedsType {
+  let copy: Record<string, Tensor> | undefined;
+  for (const meta of metadata) {
+    const value: unknown = feeds[meta.name];
+    if (!meta.isTensor || value instanceof Tensor) continue;
+    const like = value as { type: TensorType; data: never; dims: readonly number[] };
+    copy ??= { ...feeds };
+    copy[meta.name] = new Tensor(like.type, like.data, like.dims);
+  }
+  return copy ?? feeds;
+}
+
 /** A request's rows (its inputs' shared first dim, or -1) and what must match for it to share a batch. */
 function batchKey(feeds: FeedsType, names: readonly string[]): { rows: number; key: string } {
   let rows = -1;
   let key = '';
   for (const name of names) {
-    const t = feeds[name];
-    // Packed 4-bit rows may share a byte: such requests run alone.
-    if (t.dims.length === 0 || ELEMENT_TYPES[t.type].perUnit) return { rows: -1, key: '' };
+    const t = feeds[name]; // not always a Tensor: see below
+    // Sequences, maps and optionals (given or left out) have no rows to lay end to end; packed 4-bit
+    // rows may share a byte. Such requests run alone.
+    if (!(t instanceof Tensor) || t.dims.length === 0 || ELEMENT_TYPES[t.type].perUnit) return { rows: -1, key: '' };
     if (rows === -1) rows = t.dims[0];
     else if (t.dims[0] !== rows) return { rows: -1, key: '' };
     key += `${name}:${t.type}:${t.dims.slice(1).join(',')};`;
@@ -453,13 +498,13 @@ function concatFeeds(batch: Job[], names: readonly string[]): FeedsType {
       feeds[name] = new Tensor('string', batch.flatMap((j) => j.feeds[name].data as string[]), dims);
       continue;
     }
-    const head = first.data as Exclude<TensorData, string[]>;
     const perRow = first.dims.slice(1).reduce((a, b) => a * b, 1);
-    const out = new (head.constructor as new (n: number) => typeof head)(perRow * rows);
+    // The element type's own array: data may be a subclass (a Buffer) whose constructor takes no length.
+    const out = new ELEMENT_TYPES[first.type].array!(perRow * rows) as unknown as { set(a: ArrayLike<unknown>, o: number): void };
     let offset = 0;
     for (const job of batch) {
-      const data = job.feeds[name].data as typeof head;
-      (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(data as ArrayLike<unknown>, offset);
+      const data = job.feeds[name].data as ArrayLike<unknown>;
+      out.set(data, offset);
       offset += data.length;
     }
     feeds[name] = new Tensor(first.type, out as never, dims);
@@ -467,7 +512,10 @@ function concatFeeds(batch: Job[], names: readonly string[]): FeedsType {
   return feeds;
 }
 
-/** Each request's own rows, as views over the batched output (no copy). */
+/**
+ * Each request's own rows, copied into memory of its own: a view over the batched output would let
+ * one caller read, through data.buffer, the rows of the others, and write into their results.
+ */
 function splitOutputs(result: RunResult, batch: Job[], rows: number): RunResult[] {
   const parts: RunResult[] = batch.map(() => ({}));
   for (const [name, tensor] of Object.entries(result)) {
@@ -479,7 +527,7 @@ function splitOutputs(result: RunResult, batch: Job[], rows: number): RunResult[
     batch.forEach((job, i) => {
       const start = row * perRow;
       const end = (row + job.rows) * perRow;
-      const data = Array.isArray(tensor.data) ? tensor.data.slice(start, end) : (tensor.data as Exclude<TensorData, string[]>).subarray(start, end);
+      const data = tensor.data.slice(start, end); // a new array (and ArrayBuffer) either way
       parts[i][name] = new Tensor(tensor.type, data as never, [job.rows, ...tensor.dims.slice(1)]);
       row += job.rows;
     });

@@ -62,6 +62,11 @@ export const ELEMENT_TYPES: Readonly<Record<TensorType, ElementType>> = {
   int4: { code: 22, array: Uint8Array, bigint: false, perUnit: 2 },
 };
 
+/** The entry of a type name given by a caller: own keys only, so 'constructor' or '__proto__' are no types. */
+export function elementType(type: unknown): ElementType | undefined {
+  return typeof type === 'string' && Object.hasOwn(ELEMENT_TYPES, type) ? ELEMENT_TYPES[type as TensorType] : undefined;
+}
+
 /** How many array entries hold `size` elements of `type` (4-bit types pack two per byte). */
 export function storageLength(type: TensorType, size: number): number {
   const per = ELEMENT_TYPES[type].perUnit ?? 1;
@@ -176,6 +181,7 @@ const fromDevice = Symbol('fromDevice');
 
 /** A tensor: an element type, its data and its dims (onnxruntime-common's shape); in CPU memory, or on a device. */
 export class Tensor<T extends TensorType = TensorType> {
+  // Read-only at run time too (the instance is frozen): ONNX Runtime reads the data by type and dims.
   readonly type: T;
   readonly dims: readonly number[];
   readonly size: number;
@@ -197,13 +203,14 @@ export class Tensor<T extends TensorType = TensorType> {
       this.location = name.toLowerCase() === 'cpu' ? 'cpu' : 'cuda';
       this.deviceId = id;
       this.#device = handle;
+      lock(this, new.target);
       return;
     }
     let type: TensorType;
     let rawData: unknown;
     let dims: unknown;
     if (typeof typeOrData === 'string') {
-      if (!(typeOrData in ELEMENT_TYPES)) {
+      if (!elementType(typeOrData)) {
         throw invalid('Tensor type', `one of ${Object.keys(ELEMENT_TYPES).join(', ')}`, typeOrData);
       }
       type = typeOrData as TensorType;
@@ -222,6 +229,7 @@ export class Tensor<T extends TensorType = TensorType> {
     this.size = checked.size;
     this.location = 'cpu';
     this.deviceId = undefined;
+    lock(this, new.target);
   }
 
   /**
@@ -229,7 +237,7 @@ export class Tensor<T extends TensorType = TensorType> {
    * memory, uninitialised device memory on 'cuda' (bind it as an output, or as an input once written).
    */
   static allocate<T extends Exclude<TensorType, 'string'>>(type: T, dims: readonly number[], options: AllocateOptions = { device: 'cpu' }): Tensor<T> {
-    const info = ELEMENT_TYPES[type as TensorType];
+    const info = elementType(type);
     if (!info || info.array === null) throw invalid('Tensor.allocate type', 'a numeric element type', type);
     const { size } = validateDims(dims);
     if (options.device === 'cpu') return new Tensor(type, new info.array(storageLength(type, size)) as never, dims);
@@ -277,6 +285,15 @@ export class Tensor<T extends TensorType = TensorType> {
   toString(): string {
     return `Tensor(${this.type}, [${this.dims.join(',')}]${this.location === 'cpu' ? '' : `, ${this.location}:${this.deviceId}`})`;
   }
+}
+
+/**
+ * Freezes a tensor: a later assignment to its dims, size or type would have ONNX Runtime read past
+ * its data. (Private fields stay writable.) A subclass adds its own fields after this constructor
+ * returns, so its instances are left for it to freeze.
+ */
+function lock(tensor: Tensor, target: unknown): void {
+  if (target === Tensor) Object.freeze(tensor);
 }
 
 /** True when `data` can no longer be read: its ArrayBuffer was detached (transferred or resized away). */

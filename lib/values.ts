@@ -1,7 +1,7 @@
 // values.ts: ONNX's non-tensor values in JS (a sequence is an array, a map a Map, an absent optional
 // null), their types in metadata, and their conversion to and from the addon's encoding.
 import type { NativeTensor } from './binding.js';
-import { ELEMENT_TYPES, Tensor, typeName, type TensorType } from './tensor.js';
+import { ELEMENT_TYPES, elementType, Tensor, typeName, type TensorType } from './tensor.js';
 import { invalid } from './validate.js';
 
 export type ElementTypeName = TensorType | `onnx-type-${number}`;
@@ -75,7 +75,7 @@ export function encodeValue(what: string, value: unknown, type: TypeInfo, checkT
       if (type.value.kind !== 'tensor') throw new TypeError(`${what}: maps of non-tensor values cannot be fed from JS`);
       const keyType = type.key as TensorType;
       const valueType = type.value.type as TensorType;
-      if (!(keyType in ELEMENT_TYPES) || !(valueType in ELEMENT_TYPES)) throw new TypeError(`${what}: a map of ${type.key} to ${type.value.type} cannot be fed from JS`);
+      if (!elementType(keyType) || !elementType(valueType)) throw new TypeError(`${what}: a map of ${type.key} to ${type.value.type} cannot be fed from JS`);
       const keys = [...value.keys()];
       const values = [...value.values()];
       const keyTensor = new Tensor(keyType, keys as never, [keys.length]);

@@ -1,6 +1,6 @@
 // 10.tensor: the Tensor constructor's forms, type inference, and its errors.
 import { describe, expect, test } from 'vitest';
-import { Tensor } from './support/ort.js';
+import { env, Tensor } from './support/ort.js';
 
 describe('Tensor', () => {
   test('keeps the given TypedArray itself, not a copy', () => {
@@ -75,7 +75,11 @@ describe('Tensor', () => {
     expect(() => Tensor.allocate('float32', [1], { device: 'cuda', deviceId: -1 })).toThrow('Tensor.allocate options.deviceId must be a non-negative integer');
   });
 
-  test('Tensor.allocate on CUDA without CUDA says what is missing', () => {
+  test('Tensor.allocate on CUDA on a CPU-only core is refused, saying how to get a CUDA-capable one', () => {
+    if (env.getAvailableProviders().includes('CUDAExecutionProvider')) {
+      console.log('skipping the CPU-only-core refusal of Tensor.allocate: the loaded core has CUDA');
+      return;
+    }
     let error: (Error & { code?: string }) | undefined;
     try {
       Tensor.allocate('float32', [4], { device: 'cuda' });
@@ -83,6 +87,32 @@ describe('Tensor', () => {
       error = e as Error;
     }
     expect(error?.code).toBe('EP_FAIL');
-    expect(error?.message).toMatch(/has no built-in CUDA .*com\.github\.asus4\.onnxruntime\.linux-x64-gpu@0\.4\.9/);
+    expect(error?.message).toMatch(/CUDA needs a CUDA-capable ONNX Runtime core.*ORT_DYLIB_PATH/);
+  });
+
+  test('type, dims and size cannot be reassigned; the tensor still reads and spreads as before', () => {
+    const t = new Tensor('float32', new Float32Array(4), [2, 2]);
+    const loose = t as unknown as Record<string, unknown>;
+    // Test files are modules, so strict: assigning a read-only property throws.
+    expect(() => (loose.dims = [1000])).toThrow(TypeError);
+    expect(() => (loose.size = 1000)).toThrow(TypeError);
+    expect(() => (loose.type = 'float64')).toThrow(TypeError);
+    expect(() => (loose.location = 'cuda')).toThrow(TypeError);
+    expect(t.dims).toEqual([2, 2]);
+    expect(t.size).toBe(4);
+    expect(t.type).toBe('float32');
+    expect(t.location).toBe('cpu');
+    expect(Object.keys(t)).toEqual(['type', 'dims', 'size', 'location', 'deviceId']);
+    expect({ ...t }).toEqual({ type: 'float32', dims: [2, 2], size: 4, location: 'cpu', deviceId: undefined });
+    expect(t.reshape([4]).dims).toEqual([4]);
+  });
+
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('the type name %j is no element type', (name) => {
+    const make = () => new Tensor(name as never, [1, 2] as never);
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(`Tensor type must be one of float32, uint8, int8, uint16, int16, int32, int64, string, bool, float16, float64, uint32, uint64, bfloat16, float8e4m3fn, float8e4m3fnuz, float8e5m2, float8e5m2fnuz, uint4, int4; received the string ${JSON.stringify(name)}`);
+    const allocate = () => Tensor.allocate(name as never, [2]);
+    expect(allocate).toThrow(TypeError);
+    expect(allocate).toThrow(`Tensor.allocate type must be a numeric element type; received the string ${JSON.stringify(name)}`);
   });
 });
