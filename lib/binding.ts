@@ -1,6 +1,6 @@
 // binding.ts: finds and loads the native addon and libonnxruntime; the types of the whole native surface.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
@@ -147,22 +147,21 @@ native.setup(OrtError);
 // cleanup hook stops its runs.
 if (isMainThread) process.once('exit', () => native.stopForExit());
 
-/** Where the bundled ONNX Runtime lives, if its package is installed. */
+/**
+ * The ONNX Runtime core shipped in this package for this platform: the official 1.29.0 build
+ * (from onnxruntime-node@1.29.0, MIT; prebuilds/ONNXRUNTIME-LICENSE), beside the addon.
+ */
 export function bundledLibraryPath(): string | undefined {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
-  try {
-    const pkg = require.resolve('com.github.asus4.onnxruntime/package.json');
-    return join(dirname(pkg), 'Plugins', 'Linux', 'x64', 'libonnxruntime.so');
-  } catch {
-    return undefined;
-  }
+  if (process.platform !== 'linux') return undefined;
+  const path = join(packageRoot, 'prebuilds', `linux-${process.arch}`, 'libonnxruntime.so.1');
+  return existsSync(path) ? path : undefined;
 }
 
 let loaded: NativeLibraryInfo | undefined;
 
 /**
  * Loads ONNX Runtime once per process. The library comes from, in order: `libraryPath`,
- * the ORT_DYLIB_PATH environment variable, the bundled com.github.asus4.onnxruntime package.
+ * the ORT_DYLIB_PATH environment variable, the core bundled in prebuilds/.
  */
 export function loadOrt(libraryPath?: string): NativeLibraryInfo {
   if (loaded && libraryPath === undefined) return loaded;
@@ -176,13 +175,12 @@ export function loadOrt(libraryPath?: string): NativeLibraryInfo {
     source = 'the ORT_DYLIB_PATH environment variable';
   } else {
     path = bundledLibraryPath();
-    source = 'the bundled com.github.asus4.onnxruntime package';
+    source = 'the core bundled with ort-napi';
   }
   if (path === undefined) {
     throw new Error(
-      'ort-napi found no ONNX Runtime library: the bundled com.github.asus4.onnxruntime package is not installed ' +
-        `or has no build for ${process.platform}-${process.arch}. Set ORT_DYLIB_PATH to a libonnxruntime ` +
-        '(1.29 or newer), or call env.init({ libraryPath }).',
+      `ort-napi bundles no ONNX Runtime core for ${process.platform}-${process.arch}. Set ORT_DYLIB_PATH to a ` +
+        'libonnxruntime (1.29 or newer; onnxruntime-node@1.29.0 ships official builds for more platforms), or call env.init({ libraryPath }).',
     );
   }
   try {

@@ -6,6 +6,19 @@ import { InferenceSession, type ValueMetadata } from './session.js';
 
 const USAGE = 'usage: ort-napi types <model.onnx> [--name SignatureName]';
 
+const HELP = `${USAGE}
+
+Prints a model's inputs and outputs, read from its metadata, as a TypeScript signature type
+for InferenceSession.create<Signature>(...).
+
+  --name SignatureName  the type's name (default: from the file name, e.g. TextEncoderSignature
+                        for text-encoder.onnx)
+  -h, --help            print this help and exit
+
+Exit status: 0 when the declaration is printed (or for --help), 1 when the model cannot be
+loaded, 2 for wrong arguments (none included: the usage goes to stderr).
+`;
+
 function typeName(path: string): string {
   const words = basename(path, extname(path)).split(/[^A-Za-z0-9]+/).filter(Boolean);
   const name = words.map((w) => w[0].toUpperCase() + w.slice(1)).join('') || 'Model';
@@ -40,9 +53,13 @@ export function declaration(session: InferenceSession, name: string, source: str
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const [command, model, ...rest] = argv;
   if (command !== 'types' || !model) {
-    process.stderr.write(`${USAGE}\n`);
+    process.stderr.write(argv.length === 0 ? HELP : `${command === 'types' ? 'missing the model path' : `unknown command '${command}'`}\n${USAGE}\n`);
     return 2;
   }
   let name = typeName(model);

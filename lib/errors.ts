@@ -18,11 +18,16 @@ export type OrtErrorCode =
   | 'NOT_FOUND'
   | 'DEVICE_RESET';
 
-/** A failure reported by ONNX Runtime; `message` is ONNX Runtime's own. */
+/**
+ * A failure reported by ONNX Runtime; `message` is ONNX Runtime's own, plus what a model's first bytes
+ * were when it could not parse them. A model path that names no readable, non-empty file is refused
+ * before ONNX Runtime sees it, with the code ONNX Runtime gives (NO_SUCHFILE for a missing file) and
+ * the file system's error as `cause`.
+ */
 export class OrtError extends Error {
   readonly code: OrtErrorCode;
-  constructor(message: string, code: OrtErrorCode) {
-    super(message);
+  constructor(message: string, code: OrtErrorCode, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'OrtError';
     this.code = code;
   }

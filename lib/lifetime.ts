@@ -13,7 +13,7 @@ const registry = new FinalizationRegistry<Dropped>((dropped) => {
   warned.add(dropped.kind);
   process.emitWarning(
     `${dropped.what} was garbage-collected without ${dropped.release}; the collector freed it, later than you would have. ` +
-      `Call ${dropped.release} when done, or hold it with \`await using\`. (Warned once per kind.)`,
+      `Call ${dropped.release} when done with it, in a finally block; \`await using\` does that for you on Node 24+ (or compiled by TypeScript). (Warned once per kind.)`,
     { type: 'OrtNapiWarning', code: 'ORT_NAPI_NOT_RELEASED' },
   );
 });

@@ -85,9 +85,10 @@ export interface CpuProviderOptions extends Common {
 export interface CudaProviderOptions extends Common, OptionsOf<typeof CUDA_KEYS> {
   name: 'cuda';
   /**
-   * libonnxruntime_providers_cuda.so for a core built without CUDA (the bundled one): default
-   * ORT_CUDA_PROVIDER_PATH, then the optional package com.github.asus4.onnxruntime.linux-x64-gpu,
-   * then beside the loaded libonnxruntime.
+   * libonnxruntime_providers_cuda.so to register through ONNX Runtime's plugin route (which also
+   * gives device memory): default ORT_CUDA_PROVIDER_PATH, then the optional package
+   * com.github.asus4.onnxruntime.linux-x64-gpu. Without one, the core's own CUDA provider (the
+   * library beside it). Either way the core must be a CUDA build: the bundled one is.
    */
   providerLibraryPath?: string;
 }

@@ -1,4 +1,5 @@
 // session.ts: InferenceSession: loads a model off the main thread, validates feeds against its metadata, runs it.
+import type { Stats } from 'node:fs';
 import { loadOrt, native, type NativeRunOptions, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
 import { ReleasedError } from './errors.js';
 import { IoBinding } from './io-binding.js';
@@ -7,6 +8,7 @@ import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type Ses
 import { cudaLibrary } from './providers.js';
 import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
 import { lend } from './lending.js';
+import { checkModelFile, explainLoadFailure } from './model-file.js';
 import { invalid, outOfRange } from './validate.js';
 import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
 
@@ -154,10 +156,15 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     }
     const maxConcurrentRuns = concurrentRunsFor(options as SessionOptions | undefined, runThreads);
     let session: NativeSession;
+    let stats: Stats | undefined;
     try {
+      if (typeof source === 'string') stats = await checkModelFile(source);
       session = await native.createSession(source, nativeOptions);
     } catch (error) {
-      if (error instanceof Error) Error.captureStackTrace(error);
+      if (error instanceof Error) {
+        await explainLoadFailure(error, source, stats);
+        Error.captureStackTrace(error);
+      }
       throw error;
     }
     const created = new InferenceSession(constructing, session, maxConcurrentRuns);

@@ -70,8 +70,9 @@ CudaMemory CudaMemoryFor(OrtEnv* env, int device_id, const std::string& library_
     Check(g_ort->GetSharedAllocator(env, info, &allocator));
     if (allocator == nullptr)
       throw OrtFailure(ORT_EP_FAIL, "ONNX Runtime has no CUDA allocator for device " + std::to_string(device_id) +
-                                        ": name the CUDA provider library (providerLibraryPath or ORT_CUDA_PROVIDER_PATH) "
-                                        "to take its device memory through the plugin route");
+                                        ": device memory comes through the plugin route: install "
+                                        "com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, or name its "
+                                        "libonnxruntime_providers_cuda.so (providerLibraryPath or ORT_CUDA_PROVIDER_PATH)");
     return {info, allocator};
   }
   const OrtEpDevice* device = CudaPluginDevice(env, library_path, static_cast<size_t>(device_id));

@@ -40,6 +40,7 @@ inline void Check(OrtStatus* status) {
   OrtErrorCode code = g_ort->GetErrorCode(status);
   std::string message = g_ort->GetErrorMessage(status);
   g_ort->ReleaseStatus(status);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   throw OrtFailure(code, message);
 }
 

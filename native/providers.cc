@@ -59,6 +59,18 @@ void RequireCudaCore() {
 
 namespace {
 
+// What a core's own provider needs beside it, said after ONNX Runtime's reason it failed to load.
+std::string BesideCoreHint(const char* provider, const char* file) {
+  std::string dir = Library().path.substr(0, Library().path.rfind('/') + 1);
+  std::string hint = std::string(" (the core's own ") + provider + " provider needs libonnxruntime_providers_" + file +
+                     ".so and libonnxruntime_providers_shared.so in " + dir + ", and " +
+                     (std::string(file) == "cuda" ? "CUDA 13 and cuDNN 9" : "TensorRT and the CUDA it was built for") +
+                     " where the dynamic loader finds them";
+  if (std::string(file) == "cuda")
+    hint += "; or install com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, whose provider ort-napi registers itself";
+  return hint + ")";
+}
+
 void AppendCudaPlugin(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {
   // device_id picks one of the plugin's devices; the plugin takes the device itself, not the key.
   size_t device = 0;
@@ -85,20 +97,28 @@ void AppendCuda(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p
   // CUDA-capable core that route also gives device memory (Tensor.allocate, outputs on 'cuda').
   if (!p.library_path.empty()) return AppendCudaPlugin(options, env, p);
   Pointers ptrs(p);
-  Check(g_ort->UpdateCUDAProviderOptions(cuda, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
-  Check(g_ort->SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda));
+  try {
+    Check(g_ort->UpdateCUDAProviderOptions(cuda, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
+    Check(g_ort->SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda));
+  } catch (const OrtFailure& failure) {
+    throw OrtFailure(failure.code, std::string(failure.what()) + BesideCoreHint("CUDA", "cuda"));
+  }
   std::lock_guard<std::mutex> lock(g_route_mutex);
   g_cuda_route = "built-in";
 }
 
 void AppendTensorRt(OrtSessionOptions* options, const ProviderConfig& p) {
-  OrtTensorRTProviderOptionsV2* trt = nullptr;
-  Check(g_ort->CreateTensorRTProviderOptions(&trt));
-  std::unique_ptr<OrtTensorRTProviderOptionsV2, void (*)(OrtTensorRTProviderOptionsV2*)> owner(
-      trt, [](OrtTensorRTProviderOptionsV2* o) { g_ort->ReleaseTensorRTProviderOptions(o); });
-  Pointers ptrs(p);
-  Check(g_ort->UpdateTensorRTProviderOptions(trt, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
-  Check(g_ort->SessionOptionsAppendExecutionProvider_TensorRT_V2(options, trt));
+  try {
+    OrtTensorRTProviderOptionsV2* trt = nullptr;
+    Check(g_ort->CreateTensorRTProviderOptions(&trt));
+    std::unique_ptr<OrtTensorRTProviderOptionsV2, void (*)(OrtTensorRTProviderOptionsV2*)> owner(
+        trt, [](OrtTensorRTProviderOptionsV2* o) { g_ort->ReleaseTensorRTProviderOptions(o); });
+    Pointers ptrs(p);
+    Check(g_ort->UpdateTensorRTProviderOptions(trt, ptrs.keys.data(), ptrs.values.data(), ptrs.keys.size()));
+    Check(g_ort->SessionOptionsAppendExecutionProvider_TensorRT_V2(options, trt));
+  } catch (const OrtFailure& failure) {
+    throw OrtFailure(failure.code, std::string(failure.what()) + BesideCoreHint("TensorRT", "tensorrt"));
+  }
 }
 
 void Append(OrtSessionOptions* options, OrtEnv* env, const ProviderConfig& p) {

@@ -28,7 +28,7 @@ describe('loading', () => {
     const v = env.versions;
     expect(v.onnxruntime).toBe('1.29.0');
     expect(v.apiVersion).toBe(29);
-    expect(v.libraryPath).toMatch(/com\.github\.asus4\.onnxruntime\/Plugins\/Linux\/x64\/libonnxruntime\.so$/);
+    expect(v.libraryPath).toBe(join(root, 'prebuilds', `linux-${process.arch}`, 'libonnxruntime.so.1'));
     expect(v.ortNapi).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
     expect(v.runThreads).toBeGreaterThanOrEqual(2);
   });

@@ -1,6 +1,8 @@
 // 27.providers: execution provider options are typed, mapped to ONNX Runtime's keys, and fail clearly
 // where the loaded library lacks the provider (no GPU is needed for any of this).
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { addMul } from './support/models.js';
 import { env, InferenceSession, OrtError, Tensor, type Ort } from './support/ort.js';
@@ -59,29 +61,55 @@ describe('execution providers', () => {
     await expect(InferenceSession.create(addMul(), { executionProviders: providers as never })).rejects.toThrow(message);
   });
 
-  // The bundled core is a CPU-only build: the CUDA provider would crash it on most models.
-  const cpuOnlyCore = !env.getAvailableProviders().includes('CUDAExecutionProvider');
-  if (!cpuOnlyCore) console.log('skipping the CPU-only-core refusal tests: the loaded ONNX Runtime core has CUDA');
+  // A CPU-only core (com.github.asus4.onnxruntime's, a devDependency) cannot host the CUDA provider:
+  // it would crash the process on most models. Each case runs in a child process on that core.
+  const cpuOnlyCore = (() => {
+    try {
+      return join(dirname(require.resolve('com.github.asus4.onnxruntime/package.json')), 'Plugins', 'Linux', 'x64', 'libonnxruntime.so');
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!cpuOnlyCore) console.log('skipping the CPU-only-core refusal tests: no CPU-only ONNX Runtime core is installed (com.github.asus4.onnxruntime)');
+  const onCpuOnlyCore = (code: string) => {
+    const child = spawnSync(process.execPath, ['-e', `const { InferenceSession, Tensor, env } = require('ort-napi'); const model = ${JSON.stringify(Array.from(addMul()))};
+      (async () => {\n${code}\n})().then(() => console.log('DONE'), (e) => console.log('FAILED', e.stack));`], {
+      cwd: join(__dirname, '..'),
+      encoding: 'utf8',
+      env: { ...process.env, ORT_DYLIB_PATH: cpuOnlyCore },
+      timeout: 60_000,
+    });
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toContain('DONE');
+    return child.stdout;
+  };
 
-  test.runIf(cpuOnlyCore)('asking for CUDA on a CPU-only core is refused, saying how to get a CUDA-capable one', async () => {
-    const error = await InferenceSession.create(addMul(), { executionProviders: [{ name: 'cuda', deviceId: 0 }] }).catch((e) => e);
-    expect(error).toBeInstanceOf(OrtError);
-    expect(error.code).toBe('EP_FAIL');
-    expect(error.message).toMatch(/^execution provider 'cuda' is unavailable: CUDA needs a CUDA-capable ONNX Runtime core, and the loaded one \(.*libonnxruntime\.so, 1\.\d+\.\d+\) is a CPU-only build/);
-    expect(error.message).toContain('Point ORT_DYLIB_PATH');
-    expect(error.message).toContain('onnxruntime-node@1.29.0');
-  });
-
-  test.runIf(cpuOnlyCore)('a CUDA provider library is never loaded into a CPU-only core, even when named', async () => {
+  test.runIf(cpuOnlyCore)('CUDA on a CPU-only core is refused, saying how to get a CUDA-capable one; no provider library is loaded into it', () => {
     const library = '/nonexistent/libonnxruntime_providers_cuda.so';
-    const error = await InferenceSession.create(addMul(), { executionProviders: [{ name: 'cuda', providerLibraryPath: library }] }).catch((e) => e);
-    expect(error).toBeInstanceOf(OrtError);
-    expect(error.code).toBe('EP_FAIL');
-    expect(error.message).toContain('CUDA needs a CUDA-capable ONNX Runtime core');
-    expect(error.message).not.toContain(library);
-    // With fallback, the refusal is logged and the CPU provider serves.
-    const session = await InferenceSession.create(addMul(), { executionProviders: [{ name: 'cuda', providerLibraryPath: library, fallback: true }] });
-    await session.release();
+    const out = onCpuOnlyCore(`
+      console.log(JSON.stringify(env.getAvailableProviders()));
+      const bytes = Uint8Array.from(model);
+      for (const provider of [{ name: 'cuda', deviceId: 0 }, { name: 'cuda', providerLibraryPath: ${JSON.stringify(library)} }]) {
+        const error = await InferenceSession.create(bytes, { executionProviders: [provider] }).catch((e) => e);
+        console.log('REFUSED', error.code, error.message);
+      }
+      // With fallback, the refusal is logged and the CPU provider serves.
+      const session = await InferenceSession.create(bytes, { executionProviders: [{ name: 'cuda', fallback: true }] });
+      const { sum } = await session.run({ a: new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]), b: new Tensor('float32', new Float32Array([1, 1, 1]), [1, 3]) });
+      console.log('SERVED', Array.from(sum.data).join());
+      try { Tensor.allocate('float32', [4], { device: 'cuda' }); } catch (e) { console.log('REFUSED', e.code, e.message); }
+      const binding = session.createIoBinding();
+      try { binding.bindOutput('sum', { device: 'cuda' }); } catch (e) { console.log('REFUSED', e.code, e.message); }`);
+    expect(out).toContain('["CPUExecutionProvider"]');
+    const refusals = out.split('\n').filter((line) => line.startsWith('REFUSED'));
+    expect(refusals).toHaveLength(4);
+    for (const line of refusals) {
+      expect(line).toMatch(/^REFUSED EP_FAIL .*CUDA needs a CUDA-capable ONNX Runtime core, and the loaded one \(.*libonnxruntime\.so, 1\.29\.0\) is a CPU-only build/);
+      expect(line).toContain('Point ORT_DYLIB_PATH');
+      expect(line).not.toContain(library);
+    }
+    expect(out).toContain('SERVED 2,3,4');
   });
 
   test('TensorRT and unknown providers fail with ONNX Runtime’s reason', async () => {

@@ -28,7 +28,13 @@ test('an InferenceSession and a SessionPool dropped unreleased each warn once, b
   }
   const messages = warnings.map((w) => w.message).sort();
   expect(messages).toHaveLength(2);
-  expect(messages[0]).toMatch(/^a SessionPool of model bytes was garbage-collected without close\(\)/);
-  expect(messages[1]).toMatch(/^an InferenceSession of model bytes was garbage-collected without release\(\)/);
+  expect(messages[0]).toBe(
+    'a SessionPool of model bytes was garbage-collected without close(); the collector freed it, later than you would have. ' +
+      'Call close() when done with it, in a finally block; `await using` does that for you on Node 24+ (or compiled by TypeScript). (Warned once per kind.)',
+  );
+  expect(messages[1]).toBe(
+    'an InferenceSession of model bytes was garbage-collected without release(); the collector freed it, later than you would have. ' +
+      'Call release() when done with it, in a finally block; `await using` does that for you on Node 24+ (or compiled by TypeScript). (Warned once per kind.)',
+  );
   expect((warnings[0] as Error & { code?: string }).code).toBe('ORT_NAPI_NOT_RELEASED');
 });

@@ -21,8 +21,18 @@ describe('the packed package', () => {
     const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
     const npm = (args: string[], cwd: string) => execFileSync(process.execPath, [npmCli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
+    // --ignore-scripts skips prepack: dist/ is there from `npm run build:ts`, which `npm test` runs first.
     const packed = npm(['pack', '--pack-destination', work, '--ignore-scripts', '--json'], root);
-    const tarball = join(work, JSON.parse(packed)[0].filename);
+    const [{ filename, files }] = JSON.parse(packed) as [{ filename: string; files: { path: string }[] }];
+    const tarball = join(work, filename);
+    const paths = files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'package.json']));
+    // npm would run a binding.gyp's `node-gyp rebuild` on install even with no install script.
+    expect(paths).not.toContain('binding.gyp');
+    // No script that runs when a consumer installs the package: npm would flag it as running install scripts.
+    const manifest = JSON.parse(execFileSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' })) as { scripts?: Record<string, string> };
+    for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts ?? {}).not.toHaveProperty(script);
+    expect(manifest.scripts?.prepack).toBe('npm run build:ts');
     const app = join(work, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));

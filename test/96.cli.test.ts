@@ -64,10 +64,27 @@ test('ort-napi types prints a declaration that type-checks code against the mode
 test('ort-napi explains its usage and its failures', () => {
   const usage = spawnSync(process.execPath, [cli], { encoding: 'utf8' });
   expect(usage.status).toBe(2);
+  expect(usage.stdout).toBe('');
   expect(usage.stderr).toContain('usage: ort-napi types <model.onnx> [--name SignatureName]');
+  expect(usage.stderr).toContain('2 for wrong arguments (none included: the usage goes to stderr)');
+  const unknown = spawnSync(process.execPath, [cli, 'typs', 'model.onnx'], { encoding: 'utf8' });
+  expect(unknown.status).toBe(2);
+  expect(unknown.stderr).toBe("unknown command 'typs'\nusage: ort-napi types <model.onnx> [--name SignatureName]\n");
+  const noModel = spawnSync(process.execPath, [cli, 'types'], { encoding: 'utf8' });
+  expect(noModel.status).toBe(2);
+  expect(noModel.stderr).toBe('missing the model path\nusage: ort-napi types <model.onnx> [--name SignatureName]\n');
   const missing = spawnSync(process.execPath, [cli, 'types', '/nonexistent/model.onnx'], { encoding: 'utf8' });
   expect(missing.status).toBe(1);
-  expect(missing.stderr).toContain("ort-napi: Load model from /nonexistent/model.onnx failed");
+  expect(missing.stderr).toContain("ort-napi: model file '/nonexistent/model.onnx' does not exist\n");
+});
+
+test.each([['--help'], ['-h'], ['types', '--help'], ['types', 'model.onnx', '-h']])('ort-napi %s prints its help to stdout and exits 0', (...args) => {
+  const help = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  expect(help.stderr).toBe('');
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^usage: ort-napi types <model\.onnx> \[--name SignatureName\]\n\n/);
+  expect(help.stdout).toContain('-h, --help            print this help and exit');
+  expect(help.stdout).toContain('Exit status: 0 when the declaration is printed (or for --help), 1 when the model cannot be');
 });
 
 test("the README's printed signature is what the CLI prints for the README's model", () => {
