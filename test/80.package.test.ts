@@ -1,6 +1,7 @@
-// 80.package: `npm pack`, installed into an empty project with no compiler on PATH, works from prebuilds alone.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+// 80.package: `npm pack`, installed into an empty project: with no compiler on PATH it works from
+// prebuilds alone; with the prebuilt binary removed, `npm run build` inside it builds from source.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -15,9 +16,7 @@ describe('the packed package', () => {
     const bin = join(work, 'bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
-    const npmCli = [process.env.npm_execpath ?? '', join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
-      (p) => p.endsWith('npm-cli.js') && existsSync(p),
-    )!;
+    const npmCli = npmCliPath();
     const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
     const npm = (args: string[], cwd: string) => execFileSync(process.execPath, [npmCli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -66,5 +65,65 @@ describe('the packed package', () => {
     // The bin is linked and runs from the installed package.
     const types = execFileSync(join(app, 'node_modules', '.bin', 'ort-napi'), ['types', 'model.onnx'], { cwd: app, env, encoding: 'utf8' });
     expect(types).toContain('export type ModelSignature = {');
-  });
+    // The whole install, dependencies included: a third of the 385 MB the earlier bundled core took.
+    const installed = bytesUnder(join(app, 'node_modules'));
+    console.log(`[80.package] installed size: ${(installed / 2 ** 20).toFixed(1)} MiB`);
+    expect(installed).toBeLessThan(385 * 2 ** 20 / 3);
+    packedTarball = tarball;
+  }, 180_000);
+
+  test('builds from source inside the installed package (npm run build) with the prebuilt binary removed', (ctx) => {
+    if (!packedTarball) {
+      console.log('skipping the source build of the installed package: the packed install above did not run');
+      ctx.skip();
+      return;
+    }
+    const missing = ['cmake', 'c++'].filter((tool) => spawnSync(tool, ['--version']).error !== undefined);
+    if (missing.length > 0) {
+      console.log(`skipping the source build of the installed package: ${missing.join(' and ')} not on PATH`);
+      ctx.skip();
+      return;
+    }
+    const app = mkdtempSync(join(tmpdir(), 'ort-napi-source-'));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
+    writeFileSync(join(app, 'model.onnx'), identity('float32', ['n']));
+    const npm = (args: string[], cwd: string) => execFileSync(process.execPath, [npmCliPath(), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    npm(['install', '--prefer-offline', '--no-audit', '--no-fund', packedTarball], app);
+    const pkg = join(app, 'node_modules', 'ort-napi');
+    rmSync(join(pkg, 'prebuilds', `linux-${process.arch}`, 'ort-napi.node'));
+    // Without the prebuilt binary and before the build, loading says what to do.
+    const before = spawnSync(process.execPath, ['-e', "require('ort-napi')"], { cwd: app, encoding: 'utf8' });
+    expect(before.status).not.toBe(0);
+    expect(before.stderr).toContain('build it from source: npm run build');
+    npm(['run', 'build'], pkg);
+    expect(existsSync(join(pkg, 'build', 'Release', 'ort_napi.node'))).toBe(true);
+    const out = execFileSync(
+      process.execPath,
+      ['-e', `const { InferenceSession, Tensor } = require('ort-napi');
+        InferenceSession.create('model.onnx').then(async (s) => {
+          const { y } = await s.run({ x: new Tensor('float32', new Float32Array([4, 5]), [2]) });
+          console.log(Array.from(y.data).join(','));
+        });`],
+      { cwd: app, encoding: 'utf8' },
+    ).trim();
+    expect(out).toBe('4,5');
+  }, 300_000);
 });
+
+let packedTarball: string | undefined;
+
+function npmCliPath(): string {
+  return [process.env.npm_execpath ?? '', join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
+    (p) => p.endsWith('npm-cli.js') && existsSync(p),
+  )!;
+}
+
+function bytesUnder(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += bytesUnder(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
