@@ -24,13 +24,19 @@ export interface TensorSpec {
   external?: { location: string; offset: number };
 }
 export type Attribute =
-  | { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { strings: string[] } | { t: TensorSpec };
-export interface NodeSpec { op: string; inputs: string[]; outputs: string[]; name?: string; domain?: string; attributes?: Record<string, Attribute> }
-export interface ModelSpec {
+  | { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { strings: string[] } | { t: TensorSpec }
+  | { g: GraphSpec };
+/** A graph: the model's main one, or a subgraph attribute (If's branches, Loop's body), which may use outer names. */
+export interface GraphSpec {
   inputs: ValueSpec[];
   outputs: ValueSpec[];
   nodes: NodeSpec[];
   initializers?: (TensorSpec & { name: string })[];
+  graphName?: string;
+  graphDocString?: string;
+}
+export interface NodeSpec { op: string; inputs: string[]; outputs: string[]; name?: string; domain?: string; attributes?: Record<string, Attribute> }
+export interface ModelSpec extends GraphSpec {
   opset?: number;
   irVersion?: number;
   producerName?: string;
@@ -38,8 +44,6 @@ export interface ModelSpec {
   domain?: string;
   modelVersion?: number;
   docString?: string;
-  graphName?: string;
-  graphDocString?: string;
   metadata?: Record<string, string>;
   /** Operator sets beyond the default domain's: `[{ domain: 'ai.onnx.ml', version: 3 }]`. */
   opsets?: { domain: string; version: number }[];
@@ -162,6 +166,7 @@ function writeAttribute(w: Writer, name: string, a: Attribute): void {
   else if ('f' in a) w.float(2, a.f).int(20, 1);
   else if ('s' in a) w.bytes(4, encoder.encode(a.s)).int(20, 3);
   else if ('t' in a) w.message(5, (t) => writeTensor(t, a.t)).int(20, 4);
+  else if ('g' in a) w.message(6, (g) => writeGraph(g, a.g)).int(20, 5);
   else if ('floats' in a) {
     for (const f of a.floats) w.float(7, f);
     w.int(20, 6);
@@ -174,6 +179,24 @@ function writeAttribute(w: Writer, name: string, a: Attribute): void {
   }
 }
 
+function writeGraph(g: Writer, spec: GraphSpec): void {
+  spec.nodes.forEach((n, i) =>
+    g.message(1, (node) => {
+      for (const input of n.inputs) node.string(1, input);
+      for (const output of n.outputs) node.string(2, output);
+      node.string(3, n.name ?? `${n.op}_${i}`);
+      node.string(4, n.op);
+      for (const [name, a] of Object.entries(n.attributes ?? {})) node.message(5, (attr) => writeAttribute(attr, name, a));
+      if (n.domain !== undefined) node.string(7, n.domain);
+    }),
+  );
+  g.string(2, spec.graphName ?? 'graph');
+  for (const init of spec.initializers ?? []) g.message(5, (t) => writeTensor(t, init));
+  if (spec.graphDocString !== undefined) g.string(10, spec.graphDocString);
+  for (const input of spec.inputs) g.message(11, (v) => writeValueInfo(v, input));
+  for (const output of spec.outputs) g.message(12, (v) => writeValueInfo(v, output));
+}
+
 /** Serialises a model with one graph. Opset 17 of the default domain unless told. */
 export function buildModel(spec: ModelSpec): Uint8Array {
   const w = new Writer();
@@ -183,23 +206,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
   if (spec.domain !== undefined) w.string(4, spec.domain);
   if (spec.modelVersion !== undefined) w.int(5, spec.modelVersion);
   if (spec.docString !== undefined) w.string(6, spec.docString);
-  w.message(7, (g) => {
-    spec.nodes.forEach((n, i) =>
-      g.message(1, (node) => {
-        for (const input of n.inputs) node.string(1, input);
-        for (const output of n.outputs) node.string(2, output);
-        node.string(3, n.name ?? `${n.op}_${i}`);
-        node.string(4, n.op);
-        for (const [name, a] of Object.entries(n.attributes ?? {})) node.message(5, (attr) => writeAttribute(attr, name, a));
-        if (n.domain !== undefined) node.string(7, n.domain);
-      }),
-    );
-    g.string(2, spec.graphName ?? 'graph');
-    for (const init of spec.initializers ?? []) g.message(5, (t) => writeTensor(t, init));
-    if (spec.graphDocString !== undefined) g.string(10, spec.graphDocString);
-    for (const input of spec.inputs) g.message(11, (v) => writeValueInfo(v, input));
-    for (const output of spec.outputs) g.message(12, (v) => writeValueInfo(v, output));
-  });
+  w.message(7, (g) => writeGraph(g, spec));
   w.message(8, (o) => o.string(1, '').int(2, spec.opset ?? 17));
   for (const extra of spec.opsets ?? []) w.message(8, (o) => o.string(1, extra.domain).int(2, extra.version));
   for (const [key, value] of Object.entries(spec.metadata ?? {})) w.message(14, (e) => e.string(1, key).string(2, value));
