@@ -2,10 +2,13 @@
 #include "addon.h"
 
 #include <dlfcn.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <mutex>
-#include <random>
+#include <atomic>
+#include <chrono>
 
 #include "device.h"
 #include "io_binding.h"
@@ -120,9 +123,16 @@ Napi::Value AvailableProviders(const Napi::CallbackInfo& info) {
 }  // namespace
 
 napi_type_tag NewTypeTag() {
-  std::random_device random;
-  std::uniform_int_distribution<uint64_t> bits;
-  return napi_type_tag{bits(random), bits(random)};
+  // getrandom(2) directly: std::random_device in a static libstdc++ built on glibc 2.36 binds to
+  // arc4random, which would make the addon refuse to load on any older glibc.
+  uint64_t bits[2] = {0, 0};
+  if (getrandom(bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+    // No entropy to be had: tags still differ per process and per class, which is what they guard.
+    static std::atomic<uint64_t> counter{0};
+    bits[0] = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ reinterpret_cast<uintptr_t>(&counter);
+    bits[1] = ++counter ^ static_cast<uint64_t>(getpid());
+  }
+  return napi_type_tag{bits[0], bits[1]};
 }
 
 const napi_type_tag& SessionTypeTag() {

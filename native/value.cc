@@ -189,10 +189,13 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
   static char empty_tensor_bytes[8];  // ONNX Runtime wants a pointer even for zero elements
   if (bytes == nullptr) bytes = empty_tensor_bytes;
   size_t byte_length = units * element_size;
-  if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL && std::strcmp(what.role, "input") == 0) {
+  // Values ONNX Runtime reads once, now: a run's inputs and a session's initializers. (An output is
+  // written, not read; a bound input is read at every later run, so its bytes are checked then.)
+  const bool read_now = std::strcmp(what.role, "input") == 0 || std::strcmp(what.role, "initializer") == 0;
+  if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL && read_now) {
     // A C++ bool must be 0 or 1; ONNX Runtime's kernels compute garbage from other bytes (Not(2)
-    // is 3). A run's input with any other byte is read as JS reads it (non-zero is true), from a
-    // copy: the caller's bytes are not ours to change.
+    // is 3). Any other byte is read as JS reads it (non-zero is true), from a copy: the caller's
+    // bytes are not ours to change.
     const auto* first = static_cast<const uint8_t*>(bytes);
     if (std::any_of(first, first + byte_length, [](uint8_t b) { return b > 1; })) {
       Check(g_ort->CreateTensorAsOrtValue(DefaultAllocator(), shape.data(), shape.size(), elem, &raw));

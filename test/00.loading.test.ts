@@ -78,4 +78,16 @@ describe('loading', () => {
     const hash = execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(prebuilt)}).sourceHash)`], { encoding: 'utf8' }).trim();
     expect(hash).toBe(nativeSourceHash());
   });
+
+  test('the linux-arm64 prebuilt binary is in step with native/ too (run npm run prebuild:arm64 after changing native/)', () => {
+    const prebuilt = join(root, 'prebuilds', 'linux-arm64', 'ort-napi.node');
+    expect(existsSync(prebuilt)).toBe(true);
+    const bytes = readFileSync(prebuilt);
+    // An aarch64 ELF shared object (e_machine 183), not some other build copied in.
+    expect([bytes.readUInt32BE(0).toString(16), bytes[4], bytes.readUInt16LE(18)]).toEqual(['7f454c46', 2, 183]);
+    // It cannot run here (test/81.arm64 runs it under qemu): its hash is read from its bytes, where
+    // CMakeLists.txt put it, a string constant: the one run of exactly 64 lowercase hex digits.
+    const hashes = bytes.toString('latin1').match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g);
+    expect(hashes).toEqual([nativeSourceHash()]);
+  });
 });

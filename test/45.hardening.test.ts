@@ -263,7 +263,7 @@ describe('the native boundary', () => {
   });
 
   test('the addon exports only Node-API’s entry points', () => {
-    const binary = join(root, 'prebuilds', 'linux-x64', 'ort-napi.node');
+    const binary = join(root, 'prebuilds', `linux-${process.arch}`, 'ort-napi.node');
     const nm = spawnSync('nm', ['-D', '--defined-only', binary], { encoding: 'utf8' });
     if (nm.error) {
       console.log(`skipping the exported-symbol check: nm is not available (${nm.error.message})`);
@@ -272,5 +272,20 @@ describe('the native boundary', () => {
     expect(existsSync(binary)).toBe(true);
     const names = nm.stdout.trim().split('\n').map((line) => line.split(' ').pop()).sort();
     expect(names).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+  });
+
+  test('each prebuilt binary needs no glibc newer than 2.34 (Ubuntu 22.04, RHEL 9, Amazon Linux 2023)', () => {
+    for (const arch of ['x64', 'arm64']) {
+      const binary = join(root, 'prebuilds', `linux-${arch}`, 'ort-napi.node');
+      if (!existsSync(binary)) continue;
+      const readelf = spawnSync('readelf', ['--dyn-syms', '-W', binary], { encoding: 'utf8' });
+      if (readelf.error) {
+        console.log(`skipping the glibc-version check: readelf is not available (${readelf.error.message})`);
+        return;
+      }
+      const versions = [...readelf.stdout.matchAll(/GLIBC_2\.(\d+)/g)].map((m) => Number(m[1]));
+      expect(versions.length, arch).toBeGreaterThan(0);
+      expect(Math.max(...versions), `linux-${arch} needs GLIBC_2.${Math.max(...versions)}`).toBeLessThanOrEqual(34);
+    }
   });
 });
