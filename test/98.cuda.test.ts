@@ -1,9 +1,11 @@
 // 98.cuda: CUDA on a machine that has it (a GPU, the CUDA 13 libraries, and the CUDA provider:
 // see the README). Elsewhere these tests are skipped, and the reason is printed.
 // `npm run test:gpu` runs just these, fails if CUDA is missing, and prints their figures.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { mlp } from './support/mlp.js';
-import { identity, random } from './support/models.js';
+import { callbackModel, identity, random } from './support/models.js';
 import { InferenceSession, env, Tensor } from './support/ort.js';
 
 const requireGpu = process.env.ORT_NAPI_REQUIRE_GPU === '1';
@@ -27,17 +29,45 @@ describe.skipIf(reason !== undefined && !requireGpu)('CUDA', () => {
     console.log(`[98.cuda] CUDA route: ${env.versions.cudaRoute}`);
   });
 
-  test('CUDA results equal CPU results within tolerance', async () => {
+  test('CUDA results equal CPU results: tight with TF32 off, within TF32’s precision with ONNX Runtime’s default', async () => {
     const cpu = await InferenceSession.create(mlp());
-    const gpu = await InferenceSession.create(mlp(), { executionProviders: [{ name: 'cuda', deviceId: 0 }] });
     const x = new Tensor('float32', random(64 * 32, 9), [64, 32]);
-    const [a, b] = [await cpu.run({ x }), await gpu.run({ x })];
-    const want = a.y.data as Float32Array;
-    const got = b.y.data as Float32Array;
-    want.forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(1e-3 + 1e-3 * Math.abs(v)));
-    const start = performance.now();
-    for (let i = 0; i < 100; i++) await gpu.run({ x });
-    console.log(`[98.cuda] MLP at batch 64 on CUDA: ${((performance.now() - start) / 100).toFixed(3)} ms a run`);
+    const want = (await cpu.run({ x })).y.data as Float32Array;
+    // TF32 keeps 10 mantissa bits in MatMul's products: a relative error near 2^-11 per product.
+    for (const [useTf32, rtol, atol] of [[false, 1e-5, 1e-6], [undefined, 5e-3, 1e-3]] as const) {
+      const gpu = await InferenceSession.create(mlp(), { executionProviders: [{ name: 'cuda', deviceId: 0, ...(useTf32 === undefined ? {} : { useTf32 }) }] });
+      const got = (await gpu.run({ x })).y.data as Float32Array;
+      want.forEach((v, i) => expect(Math.abs(got[i] - v), `useTf32 ${useTf32} at ${i}`).toBeLessThanOrEqual(atol + rtol * Math.abs(v)));
+      const start = performance.now();
+      for (let i = 0; i < 100; i++) await gpu.run({ x });
+      console.log(`[98.cuda] MLP at batch 64 on CUDA (useTf32 ${useTf32 ?? 'default'}): ${((performance.now() - start) / 100).toFixed(3)} ms a run`);
+      await gpu.release();
+    }
+  });
+
+  test('a model whose CUDA kernels call back into the core (Concat, Split, Slice, Pad, GatherElements, If) runs and agrees with CPU', async () => {
+    // On a CPU-only core this model's CUDA run crashed the process (SIGSEGV in the core, called from
+    // the CUDA provider): it runs in a child process, so a crash fails the test instead of the run.
+    const model = callbackModel();
+    const script = `const { InferenceSession, Tensor } = require('ort-napi');
+      (async () => {
+        const model = Uint8Array.from(${JSON.stringify(Array.from(model))});
+        const x = new Tensor('float32', Float32Array.from({ length: 16 }, (_, i) => Math.sin(i) * 3), [2, 8]);
+        const out = {};
+        for (const [name, providers] of [['cpu', ['cpu']], ['cuda', [{ name: 'cuda', useTf32: false }]]]) {
+          const session = await InferenceSession.create(model, { executionProviders: providers });
+          for (const flag of [true, false]) out[name + flag] = Array.from((await session.run({ x, flag: new Tensor('bool', [flag], []) })).y.data);
+        }
+        console.log(JSON.stringify(out));
+      })().catch((e) => { console.log('FAILED', e.message); process.exit(3); });`;
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 120_000 });
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.status, child.stdout + child.stderr).toBe(0);
+    const out = JSON.parse(child.stdout.trim().split('\n').pop()!) as Record<string, number[]>;
+    for (const flag of ['true', 'false']) {
+      out[`cpu${flag}`].forEach((v, i) => expect(Math.abs(out[`cuda${flag}`][i] - v)).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(v)));
+    }
+    expect(out.cputrue).not.toEqual(out.cpufalse); // both branches of If ran
   });
 
   test('device tensors: allocated on the GPU, unreadable in place, copied to the host on request', async () => {

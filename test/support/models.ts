@@ -98,3 +98,42 @@ export async function slowSession(ms: number, options: Ort.SessionOptions = {}):
     await session.release();
   }
 }
+
+/**
+ * x [2, 8] -> Concat(x, x) -> Split in two -> Slice and Pad the first -> GatherElements -> If(flag)
+ * adds or multiplies the second half -> MatMul by a constant: CUDA kernels that use the core's
+ * shared CPU helpers (Concat, Split, Slice, Pad, GatherElements, If), and one that TF32 touches.
+ */
+export function callbackModel(): Uint8Array {
+  const w = Float32Array.from({ length: 64 }, (_, i) => ((i * 7) % 11) / 10 - 0.5);
+  const indices = BigInt64Array.from({ length: 16 }, (_, i) => BigInt((i * 3) % 8));
+  const branch = (op: string) => ({
+    g: { inputs: [], outputs: [{ name: `${op}_out`, type: 'float32' as const, dims: [2, 8] }], nodes: [{ op, inputs: ['g', 's2'], outputs: [`${op}_out`] }] },
+  });
+  return buildModel({
+    opset: 17,
+    inputs: [
+      { name: 'x', type: 'float32', dims: [2, 8] },
+      { name: 'flag', type: 'bool', dims: [] },
+    ],
+    outputs: [{ name: 'y', type: 'float32', dims: [2, 8] }],
+    initializers: [
+      { name: 'split', type: 'int64', dims: [2], data: new BigInt64Array([8n, 8n]) },
+      { name: 'starts', type: 'int64', dims: [1], data: new BigInt64Array([1n]) },
+      { name: 'ends', type: 'int64', dims: [1], data: new BigInt64Array([7n]) },
+      { name: 'axes', type: 'int64', dims: [1], data: new BigInt64Array([1n]) },
+      { name: 'pads', type: 'int64', dims: [4], data: new BigInt64Array([0n, 1n, 0n, 1n]) },
+      { name: 'indices', type: 'int64', dims: [2, 8], data: indices },
+      { name: 'w', type: 'float32', dims: [8, 8], data: w },
+    ],
+    nodes: [
+      { op: 'Concat', inputs: ['x', 'x'], outputs: ['a'], attributes: { axis: { i: 1 } } },
+      { op: 'Split', inputs: ['a', 'split'], outputs: ['s1', 's2'], attributes: { axis: { i: 1 } } },
+      { op: 'Slice', inputs: ['s1', 'starts', 'ends', 'axes'], outputs: ['sl'] },
+      { op: 'Pad', inputs: ['sl', 'pads'], outputs: ['p'] },
+      { op: 'GatherElements', inputs: ['p', 'indices'], outputs: ['g'], attributes: { axis: { i: 1 } } },
+      { op: 'If', inputs: ['flag'], outputs: ['branch'], attributes: { then_branch: branch('Add'), else_branch: branch('Mul') } },
+      { op: 'MatMul', inputs: ['branch', 'w'], outputs: ['y'] },
+    ],
+  });
+}
