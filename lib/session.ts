@@ -108,6 +108,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   readonly #waiting: (() => void)[] = [];
   #releasing: Promise<void> | undefined;
   readonly #token = {};
+  #warnedExtraFeed = false;
 
   /** Loads a model from a file path or its bytes. The load runs off the main thread. */
   static create<S extends ModelSignature = AnySignature>(path: string, options?: SessionOptions): Promise<InferenceSession<S>>;
@@ -329,11 +330,16 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     }
     const flatFeeds: unknown[] = [];
     const names = Object.keys(feeds);
+    let known = 0;
     for (const name of names) {
       const index = this.#inputIndex.get(name);
       if (index === undefined) {
-        throw new TypeError(`feeds has '${name}', which is not an input of this model (inputs: ${this.inputNames.join(', ')})`);
+        // onnxruntime-common passes only the model's inputs on, and clients rely on it (one feed
+        // object for several models): ignored, with one warning per session.
+        this.#warnExtraFeed(name);
+        continue;
       }
+      known++;
       const meta = this.inputMetadata[index];
       const value = (feeds as Record<string, unknown>)[name];
       if (meta.isTensor) {
@@ -344,7 +350,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const encoded = encodeValue(`input '${name}'`, value, meta, (what, v, type) => checkTensor(what, v, { name, isTensor: true, ...(type as Extract<TypeInfo, { kind: 'tensor' }>) }));
       if (encoded !== ABSENT) flatFeeds.push(index, -1, encoded, null);
     }
-    if (names.length !== this.inputNames.length) {
+    if (known !== this.inputNames.length) {
       // An optional input may be left out (or given as null).
       const missing = this.inputNames.filter((n, i) => !Object.prototype.hasOwnProperty.call(feeds, n) && this.inputMetadata[i].kind !== 'optional');
       if (missing.length > 0) throw new TypeError(`feeds is missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
@@ -411,6 +417,15 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     else this.#executing--;
   }
 
+  #warnExtraFeed(name: string): void {
+    if (this.#warnedExtraFeed) return;
+    this.#warnedExtraFeed = true;
+    process.emitWarning(`feeds has '${name}', which is not an input of this model (inputs: ${this.inputNames.join(', ')}): it is ignored, as onnxruntime-node ignores it. (Warned once per session.)`, {
+      type: 'OrtNapiWarning',
+      code: 'ORT_NAPI_EXTRA_FEED',
+    });
+  }
+
   #checkOutput(name: string): void {
     if (!this.#outputIndex.has(name)) {
       throw new TypeError(`fetches has '${name}', which is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
@@ -474,7 +489,9 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
   }
   const shape = meta.shape;
   const dims = tensor.dims;
-  if (meta.unranked) return checkData(what, tensor);
+  // ONNX Runtime checks the shape of an input only where the model declares at least one dim: a
+  // declared scalar takes any shape there (silero VAD's `sr` is fed as [1]), and so it does here.
+  if (meta.unranked || shape.length === 0) return checkData(what, tensor);
   if (dims.length !== shape.length) {
     throw new RangeError(`${what} has ${dims.length} dims [${dims.join(',')}], but the model expects ${shape.length} [${shape.join(',')}]`);
   }

@@ -82,7 +82,7 @@ describe('SessionPool', () => {
 
   test('bad feeds are refused before queueing, with the session’s own messages', async () => {
     const pool = await SessionPool.create(mlp());
-    await expect(pool.run({ z: rowsOf(1, 1) } as never)).rejects.toThrow("feeds has 'z', which is not an input of this model");
+    await expect(pool.run({ z: rowsOf(1, 1) } as never)).rejects.toThrow("feeds is missing input 'x'");
     await expect(pool.run({ x: rowsOf(1, 1) }, { deadline: 5 } as never)).rejects.toThrow("pool run options has an unknown option 'deadline'");
     expect(pool.stats().queued).toBe(0);
     await pool.close();
