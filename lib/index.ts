@@ -16,7 +16,7 @@ export type {
 export { Tensor } from './tensor.js';
 export { IoBinding } from './io-binding.js';
 export type { OnnxValue, TypeInfo } from './values.js';
-export type { TensorType, TensorData, TensorDataTypeMap, TensorLocation, AllocateOptions } from './tensor.js';
+export type { TensorType, TensorData, TensorDataTypeMap, TensorLocation, AllocateOptions, TypedTensor } from './tensor.js';
 export { OrtError, ReleasedError } from './errors.js';
 export type { OrtErrorCode } from './errors.js';
 export { env } from './env.js';

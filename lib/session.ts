@@ -434,6 +434,26 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
 }
 
 /**
+ * onnxruntime-common's names for the session's types (`InferenceSession.SessionOptions`, ...), so
+ * that TypeScript written for onnxruntime-node type-checks against ort-napi unchanged.
+ */
+// A namespace is the only way to give a class these nested type names, as onnxruntime-common does.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace InferenceSession {
+  type SessionOptions = import('./options.js').SessionOptions;
+  type RunOptions = import('./options.js').RunOptions;
+  type ExecutionProviderConfig = import('./providers.js').ExecutionProviderConfig;
+  // As in onnxruntime-common, a value is a Tensor to the type system; sequences, maps and
+  // optionals are arrays, Maps and null at run time (see OnnxValue).
+  type OnnxValueMapType = { readonly [name: string]: Tensor };
+  type NullableOnnxValueMapType = { readonly [name: string]: Tensor | null };
+  type FeedsType = OnnxValueMapType;
+  type FetchesType = readonly string[] | NullableOnnxValueMapType;
+  type ReturnType = { [name: string]: Tensor };
+  type ValueMetadata = import('./session.js').ValueMetadata;
+}
+
+/**
  * How many runs of one session execute at once; the rest wait their turn, off the event loop's
  * critical path. Each run already uses intraOpNumThreads threads, so running more than
  * cores / intraOpNumThreads at once only makes them contend: with ONNX Runtime's default (a thread

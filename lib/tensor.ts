@@ -296,6 +296,21 @@ function lock(tensor: Tensor, target: unknown): void {
   if (target === Tensor) Object.freeze(tensor);
 }
 
+/**
+ * onnxruntime-common's names for the tensor's types (`Tensor.Type`, `Tensor.DataType`, ...), so that
+ * TypeScript written for onnxruntime-node type-checks against ort-napi unchanged.
+ */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace Tensor {
+  type Type = TensorType;
+  type DataType = TensorData;
+  type DataTypeMap = TensorDataTypeMap;
+  type DataLocation = TensorLocation;
+}
+
+/** onnxruntime-common's name for a tensor of one element type. */
+export type TypedTensor<T extends TensorType> = Tensor<T>;
+
 /** True when `data` can no longer be read: its ArrayBuffer was detached (transferred or resized away). */
 export function isDetached(data: TensorData): boolean {
   if (Array.isArray(data)) return false;

@@ -1,5 +1,6 @@
 // 95.types: typed sessions. `npm test` type-checks this file (npm run typecheck) before running it:
 // each @ts-expect-error must meet an error, and everything else must compile.
+import { resolve } from 'node:path';
 import { expectTypeOf, test, expect } from 'vitest';
 import { addMul } from './support/models.js';
 import { InferenceSession, Tensor, ort, type Ort } from './support/ort.js';
@@ -60,4 +61,11 @@ test('a typed pool is typed the same way', async () => {
     await pool.run({ a: t });
   }
   await pool.close();
+});
+
+test('TypeScript written for onnxruntime-node, namespaced types included, compiles and runs unchanged', async () => {
+  // test/types/onnxruntime-node-style.ts is type-checked by npm run typecheck; here it runs.
+  const { main } = await import('./types/onnxruntime-node-style.js');
+  const y = await main(resolve(__dirname, 'fixtures', 'linear.onnx'));
+  expect(y).toEqual([4.5, 4.5, 10.5, 10.5]);
 });
