@@ -55,6 +55,8 @@ export interface NativeRunOptions {
   logVerbosityLevel?: number;
   tag?: string;
   configEntries?: [string, string][];
+  /** Set ONNX Runtime's terminate flag before the run: it fails at once. */
+  terminate?: boolean;
 }
 
 /** ONNX Runtime run options JS holds, so it can set their terminate flag while a run uses them. */

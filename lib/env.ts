@@ -1,5 +1,6 @@
 // env.ts: the process-level view of ONNX Runtime: which library is loaded, and loading it explicitly.
 import { loadOrt, native, packageRoot } from './binding.js';
+import { releaseWarnings, setReleaseWarnings } from './lifetime.js';
 import { invalid, isPlainObject, checkKeys, optionalInteger } from './validate.js';
 
 export interface Versions {
@@ -96,6 +97,17 @@ export const env = {
     const index = SEVERITIES.indexOf(level);
     if (index < 0) throw invalid('env.logLevel', `one of ${SEVERITIES.map((s) => `'${s}'`).join(', ')}`, level);
     native.setLogLevel(index);
+  },
+  /**
+   * Whether a session or pool garbage-collected without release() raises the one
+   * ORT_NAPI_NOT_RELEASED warning (default true). The collector frees it either way.
+   */
+  get releaseWarnings(): boolean {
+    return releaseWarnings();
+  },
+  set releaseWarnings(on: boolean) {
+    if (typeof on !== 'boolean') throw invalid('env.releaseWarnings', 'a boolean', on);
+    setReleaseWarnings(on);
   },
   /** The execution providers the loaded ONNX Runtime was built with ('CPUExecutionProvider', ...). */
   getAvailableProviders(): string[] {

@@ -25,3 +25,9 @@ export type { ExecutionProviderConfig, CpuProviderOptions, CudaProviderOptions, 
 export type { SessionOptions, RunOptions, GraphOptimizationLevel, ExecutionMode, LogSeverityLevel } from './options.js';
 export { SessionPool, PoolBusyError, POOL_CHANNEL } from './pool.js';
 export type { PoolOptions, PoolRunOptions, PoolStats, PoolRunEvent, BatchingOptions } from './pool.js';
+export { listSupportedBackends } from './backend.js';
+export type { SupportedBackend } from './backend.js';
+
+// onnxruntime-common's InferenceSession.create() finds ort-napi from now on.
+import { registerOrtNapiBackend } from './backend.js';
+registerOrtNapiBackend();

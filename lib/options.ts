@@ -79,6 +79,10 @@ export interface RunOptions {
    * stays usable.
    */
   signal?: AbortSignal;
+  /** onnxruntime-common's: run config entries as nested objects (`{ memory: { enable_memory_arena_shrinkage: 'cpu:0' } }`). */
+  extra?: Readonly<Record<string, unknown>>;
+  /** onnxruntime-common's: with `true`, ONNX Runtime's terminate flag is set before the run starts, so it fails at once. */
+  terminate?: boolean;
 }
 
 const GRAPH_LEVELS: Record<GraphOptimizationLevel, number> = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 };
@@ -210,15 +214,21 @@ const NO_RUN_OPTIONS: NormalizedRunOptions = Object.freeze({ native: undefined, 
 export function normalizeRunOptions(options: unknown): NormalizedRunOptions {
   if (options === undefined) return NO_RUN_OPTIONS;
   if (!isPlainObject(options)) throw invalid('run options', 'an object', options);
-  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag', 'configEntries', 'signal']);
+  checkKeys('run options', options, ['logSeverityLevel', 'logVerbosityLevel', 'tag', 'configEntries', 'signal', 'extra', 'terminate']);
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('run options.signal', 'an AbortSignal', signal);
+  if (options.terminate !== undefined && typeof options.terminate !== 'boolean') throw invalid('run options.terminate', 'a boolean', options.terminate);
+  const entries = [
+    ...(options.configEntries === undefined ? [] : stringEntries('run options.configEntries', options.configEntries)),
+    ...(options.extra === undefined ? [] : flattenExtra('run options.extra', options.extra)),
+  ];
   return {
     native: {
       logSeverityLevel: optionalInteger('run options.logSeverityLevel', options.logSeverityLevel, 0, 4),
       logVerbosityLevel: optionalInteger('run options.logVerbosityLevel', options.logVerbosityLevel, 0, 1 << 30),
       tag: optionalString('run options.tag', options.tag),
-      configEntries: options.configEntries === undefined ? undefined : stringEntries('run options.configEntries', options.configEntries),
+      configEntries: entries.length === 0 ? undefined : entries,
+      terminate: options.terminate === true ? true : undefined,
     },
     signal,
   };

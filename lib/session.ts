@@ -91,6 +91,9 @@ interface Call {
 
 const constructing = Symbol('InferenceSession');
 
+/** @internal A session option (by symbol) for sessions made on a caller's behalf: no GC warning for them. */
+export const UNWATCHED = Symbol('ort-napi unwatched');
+
 export class InferenceSession<S extends ModelSignature = AnySignature> {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -169,7 +172,11 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       throw error;
     }
     const created = new InferenceSession(constructing, session, maxConcurrentRuns);
-    watch(created, { kind: 'InferenceSession', what: `an InferenceSession of ${describeModel(model)}`, release: 'release()' }, created.#token);
+    // Sessions onnxruntime-common's backend path makes are its callers' to release, as in
+    // onnxruntime-node, which never warns: no warning for them.
+    if (!(options as Record<symbol, unknown> | undefined)?.[UNWATCHED]) {
+      watch(created, { kind: 'InferenceSession', what: `an InferenceSession of ${describeModel(model)}`, release: 'release()' }, created.#token);
+    }
     return created;
   }
 

@@ -167,6 +167,7 @@ RunOptionsPtr MakeRunOptions(Napi::Env env, Napi::Value value) {
     if (severity >= 0) Check(g_ort->RunOptionsSetRunLogSeverityLevel(raw, severity));
     if (verbosity >= 0) Check(g_ort->RunOptionsSetRunLogVerbosityLevel(raw, verbosity));
     if (!tag.empty()) Check(g_ort->RunOptionsSetRunTag(raw, tag.c_str()));
+    if (object.Get("terminate").ToBoolean().Value()) Check(g_ort->RunOptionsSetTerminate(raw));
     Napi::Array entries = PairsOption(env, object, "configEntries");
     for (uint32_t i = 0; i < entries.Length(); ++i) {
       Napi::Array pair = entries.Get(i).As<Napi::Array>();

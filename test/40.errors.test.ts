@@ -66,7 +66,8 @@ describe('bad fetches and options', () => {
     ['no outputs', [], undefined, TypeError, 'fetches must name at least one output'],
     ['a non-string name', [7], undefined, TypeError, 'fetches[0] must be an output name; received number 7'],
     ['a preallocated output of the wrong type', { sum: new Tensor('int32', new Int32Array(3), [1, 3]) }, undefined, TypeError, "fetches['sum'] has element type 'int32', but the model expects 'float32'"],
-    ['an unknown run option', ['sum'], { tagg: 'x' }, TypeError, "run options has an unknown option 'tagg' (known: logSeverityLevel, logVerbosityLevel, tag, configEntries, signal)"],
+    ['an unknown run option', ['sum'], { tagg: 'x' }, TypeError, "run options has an unknown option 'tagg' (known: logSeverityLevel, logVerbosityLevel, tag, configEntries, signal, extra, terminate)"],
+    ['terminate not a boolean', ['sum'], { terminate: 1 }, TypeError, 'run options.terminate must be a boolean; received number 1'],
     ['a run option of the wrong type', ['sum'], { logSeverityLevel: 'high' }, TypeError, 'run options.logSeverityLevel must be an integer; received the string "high"'],
   ])('%s', async (_name, fetches, options, kind, message) => {
     const error = await rejection(session.run(good(), fetches as never, options as never));

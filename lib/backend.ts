@@ -1,0 +1,96 @@
+// backend.ts: ort-napi as onnxruntime-common's backend. Code written against onnxruntime-common
+// (`import { InferenceSession } from 'onnxruntime-common'`, or onnxruntime-node's re-export of it,
+// with onnxruntime-node pointed at this package) creates its sessions here, once ort-napi is loaded.
+import { registerBackend, type Backend, type InferenceSession as CommonSession, type InferenceSessionHandler, type OnnxValue as CommonValue } from 'onnxruntime-common';
+import { loadOrt } from './binding.js';
+import { InferenceSession, UNWATCHED, type RunResult } from './session.js';
+import { isPlainObject } from './validate.js';
+
+/** The backends ort-napi serves, as onnxruntime-node lists its own. */
+export interface SupportedBackend {
+  name: string;
+  /** Whether the bundled core has what it needs (the CPU provider); the others need their libraries. */
+  bundled: boolean;
+}
+
+export function listSupportedBackends(): SupportedBackend[] {
+  return [
+    { name: 'cpu', bundled: true },
+    { name: 'cuda', bundled: false },
+    { name: 'tensorrt', bundled: false },
+  ];
+}
+
+// Session options that only onnxruntime-web reads: onnxruntime-node ignores them, and so do we.
+const WEB_ONLY = new Set(['preferredOutputLocation', 'enableGraphCapture']);
+
+function sessionOptions(options: CommonSession.SessionOptions | undefined): Record<string | symbol, unknown> {
+  const out: Record<string | symbol, unknown> = { [UNWATCHED]: true };
+  if (!options) return out;
+  // The options arrive through onnxruntime-common's Proxy, which filters executionProviders.
+  for (const key of Object.keys(options)) {
+    if (WEB_ONLY.has(key)) continue;
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  out.executionProviders = options.executionProviders;
+  if (out.executionProviders === undefined) delete out.executionProviders;
+  return out;
+}
+
+class Handler implements InferenceSessionHandler {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly CommonSession.ValueMetadata[];
+  readonly outputMetadata: readonly CommonSession.ValueMetadata[];
+
+  constructor(private readonly session: InferenceSession) {
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+    this.inputMetadata = session.inputMetadata as unknown as CommonSession.ValueMetadata[];
+    this.outputMetadata = session.outputMetadata as unknown as CommonSession.ValueMetadata[];
+  }
+
+  async run(feeds: Record<string, CommonValue>, fetches: Record<string, CommonValue | null>, options: CommonSession.RunOptions): Promise<Record<string, CommonValue>> {
+    const names = Object.keys(fetches);
+    // onnxruntime-common hands every fetch over, null where ONNX Runtime allocates the output.
+    const preallocated = names.some((name) => fetches[name] !== null);
+    const runOptions = isPlainObject(options) && Object.keys(options).length > 0 ? options : undefined;
+    const result: RunResult = preallocated
+      ? await this.session.run(feeds as never, fetches as never, runOptions as never)
+      : await this.session.run(feeds as never, names, runOptions as never);
+    // onnxruntime-common turns each result into its own Tensor, over the same data (no copy).
+    return result as unknown as Record<string, CommonValue>;
+  }
+
+  startProfiling(): void {
+    // As in onnxruntime-node: profiling starts with the session when enableProfiling is set.
+  }
+
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
+  dispose(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+const backend: Backend = {
+  async init(): Promise<void> {
+    loadOrt();
+  },
+  async createInferenceSessionHandler(model: string | Uint8Array, options?: CommonSession.SessionOptions): Promise<InferenceSessionHandler> {
+    const session = await InferenceSession.create(model as never, sessionOptions(options) as never);
+    return new Handler(session as InferenceSession);
+  },
+};
+
+let registered = false;
+
+/** Registers ort-napi with onnxruntime-common for each backend it serves (once; ort-napi's index does it on load). */
+export function registerOrtNapiBackend(): void {
+  if (registered) return;
+  registered = true;
+  for (const { name } of listSupportedBackends()) registerBackend(name, backend, 100);
+}
