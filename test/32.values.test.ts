@@ -1,6 +1,7 @@
 // 32.values: sequences, maps and optionals, in and out, and the metadata that describes them.
 import { describe, expect, test } from 'vitest';
 import { buildModel } from './support/onnx.js';
+import { optionalEcho } from './support/models.js';
 import { InferenceSession, Tensor, type Ort } from './support/ort.js';
 
 const f32 = (...v: number[]) => new Tensor('float32', new Float32Array(v), [v.length]);
@@ -105,18 +106,7 @@ describe('maps', () => {
 });
 
 describe('optionals', () => {
-  const model = buildModel({
-    inputs: [{ name: 'maybe', type: 'float32', dims: ['n'], optional: true }],
-    outputs: [
-      { name: 'has', type: 'bool', dims: [] },
-      { name: 'echo', type: 'float32', dims: ['n'], optional: true },
-    ],
-    nodes: [
-      { op: 'OptionalHasElement', inputs: ['maybe'], outputs: ['has'] },
-      { op: 'Identity', inputs: ['maybe'], outputs: ['echo'] },
-    ],
-    opset: 18,
-  });
+  const model = optionalEcho();
 
   test('an optional is its value or null, in and out', async () => {
     const session = await InferenceSession.create(model);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { buildModel } from './support/onnx.js';
-import { random } from './support/models.js';
+import { optionalEcho, random } from './support/models.js';
 import { mlp } from './support/mlp.js';
 import { ort, Tensor, type Ort } from './support/ort.js';
 
@@ -38,21 +38,6 @@ const neg = () =>
     inputs: [{ name: 'x', type: 'float32', dims: ['n', 2] }],
     outputs: [{ name: 'y', type: 'float32', dims: ['n', 2] }],
     nodes: [{ op: 'Neg', inputs: ['x'], outputs: ['y'] }],
-  });
-
-/** An optional input, as in 32.values: whether it is given, and itself back. */
-const optionalModel = () =>
-  buildModel({
-    inputs: [{ name: 'maybe', type: 'float32', dims: ['n'], optional: true }],
-    outputs: [
-      { name: 'has', type: 'bool', dims: [] },
-      { name: 'echo', type: 'float32', dims: ['n'], optional: true },
-    ],
-    nodes: [
-      { op: 'OptionalHasElement', inputs: ['maybe'], outputs: ['has'] },
-      { op: 'Identity', inputs: ['maybe'], outputs: ['echo'] },
-    ],
-    opset: 18,
   });
 
 /** A sequence input: its length. */
@@ -183,7 +168,7 @@ describe('pool hardening', () => {
         await Promise.all([optional.close(), sequence.close()]);
         console.log(JSON.stringify({ has, counts, listeners, stats, timers: timers() }));
       })();`,
-      optionalModel(),
+      optionalEcho(),
       sequenceModel(),
     );
     const out = child.out as { has: unknown[]; counts: unknown[]; listeners: number; stats: Ort.PoolStats[]; timers: number };

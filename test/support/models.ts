@@ -137,3 +137,18 @@ export function callbackModel(): Uint8Array {
     ],
   });
 }
+
+/** An optional input: whether it is given (`has`), and itself back (`echo`). */
+export const optionalEcho = () =>
+  buildModel({
+    inputs: [{ name: 'maybe', type: 'float32', dims: ['n'], optional: true }],
+    outputs: [
+      { name: 'has', type: 'bool', dims: [] },
+      { name: 'echo', type: 'float32', dims: ['n'], optional: true },
+    ],
+    nodes: [
+      { op: 'OptionalHasElement', inputs: ['maybe'], outputs: ['has'] },
+      { op: 'Identity', inputs: ['maybe'], outputs: ['echo'] },
+    ],
+    opset: 18,
+  });
