@@ -1,4 +1,5 @@
 // env.ts: the process-level view of ONNX Runtime: which library is loaded, and loading it explicitly.
+import { env as commonEnv } from 'onnxruntime-common';
 import { loadOrt, native, packageRoot } from './binding.js';
 import { releaseWarnings, setReleaseWarnings } from './lifetime.js';
 import { invalid, isPlainObject, checkKeys, optionalInteger } from './validate.js';
@@ -16,6 +17,10 @@ export interface Versions {
   runThreads: number;
   /** How CUDA was reached, once a session used it: the core's own CUDA, or the plugin provider library. */
   cudaRoute?: 'built-in' | 'plugin';
+  /** onnxruntime-common's version (the package ort-napi registers with as a backend). */
+  common: string;
+  /** As onnxruntime-node reports its own version here: this package's. */
+  node: string;
 }
 
 export interface InitOptions {
@@ -49,10 +54,20 @@ function versions(): Versions {
     libraryPath: info.path ?? '',
     runThreads: info.runThreads,
     ...(info.cudaRoute ? { cudaRoute: info.cudaRoute } : {}),
+    common: commonEnv.versions.common,
+    node: packageVersion,
   };
 }
 
 export const env = {
+  /**
+   * onnxruntime-common's settings for its web backends, shared with it: settable, read by no
+   * Node.js backend (onnxruntime-node ignores them too), here so code written for the web or for
+   * onnxruntime-node sets them without failing.
+   */
+  wasm: commonEnv.wasm,
+  webgl: commonEnv.webgl,
+  webgpu: commonEnv.webgpu,
   /**
    * Loads ONNX Runtime now rather than on first use. A process loads one library: a later call
    * with another path throws.

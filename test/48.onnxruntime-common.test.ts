@@ -78,6 +78,16 @@ describe('onnxruntime-common runs on ort-napi', () => {
     }
   });
 
+  test('env: onnxruntime-common\'s web settings are there and shared, and versions name onnxruntime-common', () => {
+    const common = require('onnxruntime-common') as typeof import('onnxruntime-common');
+    ort.env.wasm.numThreads = 1;
+    ort.env.webgpu.powerPreference = 'low-power';
+    expect(common.env.wasm.numThreads).toBe(1);
+    expect(ort.env.webgl).toBe(common.env.webgl);
+    expect(ort.env.versions.common).toBe(common.env.versions.common);
+    expect(ort.env.versions.node).toBe(ort.env.versions.ortNapi);
+  });
+
   test('sessions made through onnxruntime-common never raise the release warning', () => {
     const child = spawnSync(
       process.execPath,
