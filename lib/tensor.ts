@@ -272,6 +272,29 @@ export class Tensor<T extends TensorType = TensorType> {
     this.#device = undefined;
   }
 
+  /** onnxruntime-common's name for release(). */
+  dispose(): void {
+    this.release();
+  }
+
+  /** onnxruntime-common's name for location. */
+  get dataLocation(): TensorLocation {
+    return this.location;
+  }
+
+  /** onnxruntime-common's: the data when it is in CPU memory, else undefined (no throw). */
+  get cpuData(): TensorDataTypeMap[T] | undefined {
+    return this.#data;
+  }
+
+  /**
+   * onnxruntime-common's: a tensor over a buffer in pinned CPU memory. Node.js has no pinned
+   * memory of its own, so this is a CPU tensor over `buffer` (as in onnxruntime-node).
+   */
+  static fromPinnedBuffer<T extends Exclude<TensorType, 'string'>>(type: T, buffer: TensorDataTypeMap[T], dims?: readonly number[]): Tensor<T> {
+    return new Tensor(type, buffer, dims);
+  }
+
   /** @internal The addon's handle of a device tensor. */
   get _device(): DeviceHandle | undefined {
     return this.#device;

@@ -117,3 +117,15 @@ describe('Tensor', () => {
     expect(allocate).toThrow(`Tensor.allocate type must be a numeric element type; received the string ${JSON.stringify(name)}`);
   });
 });
+
+test('onnxruntime-common\'s tensor surface: dispose, dataLocation, cpuData, fromPinnedBuffer', () => {
+  const data = new Float32Array([1, 2, 3, 4]);
+  const t = Tensor.fromPinnedBuffer('float32', data, [2, 2]);
+  expect(t.data).toBe(data);
+  expect(t.dims).toEqual([2, 2]);
+  expect(t.dataLocation).toBe('cpu');
+  expect(t.cpuData).toBe(data);
+  t.dispose(); // a CPU tensor keeps its data: the caller owns it
+  expect(t.data).toBe(data);
+  expect(() => Tensor.fromPinnedBuffer('float32', new Float32Array(3), [2, 2])).toThrow(RangeError);
+});
