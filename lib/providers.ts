@@ -171,13 +171,30 @@ export function cudaLibrary(explicit: unknown, libraryPath: string): string | un
   return undefined; // a provider library beside a CUDA build of the core is that core's own
 }
 
-/** Validates `executionProviders` and turns each entry into ONNX Runtime's keys and values. */
+/** onnxruntime-node's lower-case provider names, as ONNX Runtime names them. */
+const ONNXRUNTIME_NODE_NAMES: Readonly<Record<string, string>> = {
+  xnnpack: 'XNNPACK',
+  coreml: 'CoreML',
+  dml: 'DML',
+  webgpu: 'WebGPU',
+  qnn: 'QNN',
+  openvino: 'OpenVINO',
+  nnapi: 'NNAPI',
+  migraphx: 'MIGraphX',
+};
+
+/**
+ * Validates `executionProviders` and turns each entry into ONNX Runtime's keys and values. A name
+ * alone ('cuda', 'xnnpack', ...) behaves as in onnxruntime-node: a provider the core cannot give
+ * is skipped with a warning in the log. The object form fails instead, unless it says `fallback: true`.
+ */
 export function normalizeExecutionProviders(value: unknown, libraryPath: string): NativeProvider[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw invalid('session options.executionProviders', 'an array', value);
   return value.map((entry: unknown, i): NativeProvider => {
     const what = `session options.executionProviders[${i}]`;
-    const options: Record<string, unknown> = typeof entry === 'string' ? { name: entry } : isPlainObject(entry) ? entry : {};
+    const named = typeof entry === 'string';
+    const options: Record<string, unknown> = named ? { name: Object.hasOwn(ONNXRUNTIME_NODE_NAMES, entry) ? ONNXRUNTIME_NODE_NAMES[entry] : entry, fallback: true } : isPlainObject(entry) ? entry : {};
     if (typeof options.name !== 'string' || options.name.length === 0) throw invalid(what, "a provider name ('cpu', 'cuda', 'tensorrt', ...) or { name, ...options }", entry);
     if (options.fallback !== undefined && typeof options.fallback !== 'boolean') throw invalid(`${what}.fallback`, 'a boolean', options.fallback);
     const fallback = options.fallback as boolean | undefined;

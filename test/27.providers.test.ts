@@ -121,6 +121,24 @@ describe('execution providers', () => {
     expect(unknown.message).toMatch(/^execution provider 'NoSuchProvider' is unavailable: .*NoSuchProvider/);
   });
 
+  test('provider names alone behave as in onnxruntime-node: one the core lacks is skipped with a warning; the object form fails', async () => {
+    const heard: string[] = [];
+    env.logger = (severity, category, logId, at, message) => heard.push(`${severity}: ${message}`);
+    try {
+      const session = await InferenceSession.create(addMul(), { executionProviders: ['xnnpack', 'wasm', 'cpu'] });
+      expect(Array.from((await session.run(feeds())).sum.data as Float32Array)).toEqual([2, 3, 4]);
+      await session.release();
+      await new Promise((r) => setTimeout(r, 30));
+    } finally {
+      env.logger = undefined;
+    }
+    expect(heard.some((m) => /^warning: execution provider 'XNNPACK' is unavailable: .*; falling back to the next provider$/.test(m))).toBe(true);
+    expect(heard.some((m) => /^warning: execution provider 'wasm' is unavailable: .*; falling back to the next provider$/.test(m))).toBe(true);
+    const strict = await InferenceSession.create(addMul(), { executionProviders: [{ name: 'XNNPACK' }] }).catch((e) => e);
+    expect(strict).toBeInstanceOf(OrtError);
+    expect(strict.message).toMatch(/^execution provider 'XNNPACK' is unavailable: /);
+  });
+
   test('with fallback, a missing provider is logged and the next one serves', async () => {
     const heard: string[] = [];
     env.logger = (severity, category, logId, at, message) => heard.push(`${severity}: ${message}`);
