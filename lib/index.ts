@@ -21,7 +21,7 @@ export { OrtError, ReleasedError } from './errors.js';
 export type { OrtErrorCode } from './errors.js';
 export { env } from './env.js';
 export type { Versions, InitOptions, Logger, LogSeverity } from './env.js';
-export type { ExecutionProviderConfig, CpuProviderOptions, CudaProviderOptions, TensorRtProviderOptions, GenericProviderOptions } from './providers.js';
+export type { ExecutionProviderConfig, ExecutionProviderName, CpuProviderOptions, CudaProviderOptions, TensorRtProviderOptions, GenericProviderOptions } from './providers.js';
 export type { SessionOptions, RunOptions, GraphOptimizationLevel, ExecutionMode, LogSeverityLevel } from './options.js';
 export { SessionPool, PoolBusyError, POOL_CHANNEL } from './pool.js';
 export type { PoolOptions, PoolRunOptions, PoolStats, PoolRunEvent, BatchingOptions } from './pool.js';

@@ -100,7 +100,15 @@ export interface GenericProviderOptions extends Common {
   name: string;
   options?: Readonly<Record<string, string>>;
 }
-export type ExecutionProviderConfig = 'cpu' | 'cuda' | 'tensorrt' | CpuProviderOptions | CudaProviderOptions | TensorRtProviderOptions | GenericProviderOptions;
+/** A provider by name (onnxruntime-node's names; skipped with a warning where unavailable), or with options. */
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'tensorrt' | 'xnnpack' | 'coreml' | 'dml' | 'webgpu' | 'wasm' | 'webgl' | 'webnn' | 'qnn' | 'openvino' | 'nnapi' | 'migraphx';
+export type ExecutionProviderConfig =
+  | ExecutionProviderName
+  | (string & {}) // any other provider by ONNX Runtime's name
+  | CpuProviderOptions
+  | CudaProviderOptions
+  | TensorRtProviderOptions
+  | GenericProviderOptions;
 
 /** What the addon takes for one provider. */
 export interface NativeProvider {
