@@ -27,14 +27,12 @@ const WEB_ONLY = new Set(['preferredOutputLocation', 'enableGraphCapture']);
 function sessionOptions(options: CommonSession.SessionOptions | undefined): Record<string | symbol, unknown> {
   const out: Record<string | symbol, unknown> = { [UNWATCHED]: true };
   if (!options) return out;
-  // The options arrive through onnxruntime-common's Proxy, which filters executionProviders.
+  // The options arrive through onnxruntime-common's Proxy, whose executionProviders are filtered.
   for (const key of Object.keys(options)) {
     if (WEB_ONLY.has(key)) continue;
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined) out[key] = value;
   }
-  out.executionProviders = options.executionProviders;
-  if (out.executionProviders === undefined) delete out.executionProviders;
   return out;
 }
 

@@ -43,6 +43,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
 
   outputs_.assign(fetch_count, nullptr);
   preallocated_.resize(fetch_count);
+  hand_back_.assign(fetch_count, false);
   output_names_.reserve(fetch_count);
   output_index_.reserve(fetch_count);
   for (uint32_t i = 0; i < fetch_count; ++i) {
@@ -57,7 +58,10 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
     LentRange lent;
     preallocated_[i] = TensorFromJs(env, type, data, fetches.Get(i * 4 + 3), {"output", name}, &lent);
     outputs_[i] = preallocated_[i].get();
-    lent_arrays.push_back(data);
+    // Numbers are written into the caller's memory, pinned for the run; strings into ONNX
+    // Runtime's own, handed back for lib/ to copy into the caller's array.
+    if (lent.first != nullptr) lent_arrays.push_back(data);
+    else hand_back_[i] = true;
   }
   for (size_t i = 0; pin && i < lent_arrays.size(); ++i) {
     napi_ref pin_ref = nullptr;
@@ -90,9 +94,7 @@ Napi::Value RunCall::Collect(Napi::Env env) {
   for (uint32_t i = 0; i < outputs_.size(); ++i) {
     if (preallocated_[i]) {
       outputs_[i] = nullptr;  // owned by preallocated_[i]
-      // Numbers were written into the caller's memory; strings into ONNX Runtime's own, so they
-      // come back for lib/ to copy into the caller's array.
-      if (ShapeOf(preallocated_[i].get()).type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING)
+      if (hand_back_[i])
         results.Set(i, KnownTensorToJs(env, std::move(preallocated_[i]), {"output", core_->outputs[output_index_[i]].name}, lent_));
       else
         results.Set(i, env.Null());

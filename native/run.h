@@ -43,6 +43,7 @@ class RunCall {
   std::vector<uint32_t> output_index_;
   std::vector<OrtValue*> outputs_;
   std::vector<ValuePtr> preallocated_;  // parallel to outputs_; set where the caller gave the memory
+  std::vector<bool> hand_back_;         // parallel to outputs_: preallocated in ONNX Runtime's memory (strings)
   std::vector<napi_ref> pins_;          // raw: leaked, never deleted, if the environment goes first
   std::vector<LentRange> lent_;
 };

@@ -129,16 +129,18 @@ bool KeepsModelBytes(const SessionConfig& config) {
 // Lets another thread cancel a load in progress (SessionOptionsSetLoadCancellationFlag).
 class LoadCancel {
  public:
-  // Before the load: throws if already cancelled, else makes `options` cancellable until Done().
-  void Begin(OrtSessionOptions* options) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_) throw OrtFailure(ORT_FAIL, "the model load was cancelled: its environment is closing");
-    options_ = options;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    options_ = nullptr;
-  }
+  // While one lives, `options` can be cancelled; it throws at once if the load already was.
+  class Scope {
+   public:
+    Scope(LoadCancel& cancel, OrtSessionOptions* options) : cancel_(cancel) { cancel_.Set(options); }
+    ~Scope() { cancel_.Set(nullptr); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    LoadCancel& cancel_;
+  };
+
   void Cancel() noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     cancelled_ = true;
@@ -146,6 +148,12 @@ class LoadCancel {
   }
 
  private:
+  void Set(OrtSessionOptions* options) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (options != nullptr && cancelled_) throw OrtFailure(ORT_FAIL, "the model load was cancelled: its environment is closing");
+    options_ = options;
+  }
+
   std::mutex mutex_;
   OrtSessionOptions* options_ = nullptr;
   bool cancelled_ = false;
@@ -164,18 +172,14 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
     core->model_bytes.assign(first, first + length);
     bytes = core->model_bytes.data();
   }
-  cancel.Begin(options.get());
-  try {
+  {
+    LoadCancel::Scope cancellable(cancel, options.get());
     if (bytes != nullptr) {
       Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
     } else {
       Check(g_ort->CreateSession(core->env->get(), path.c_str(), options.get(), &core->session));
     }
-  } catch (...) {
-    cancel.Done();
-    throw;
   }
-  cancel.Done();
   OrtAllocator* allocator = nullptr;
   Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));
   size_t count = 0;
