@@ -86,9 +86,17 @@ const backend: Backend = {
 
 let registered = false;
 
+/**
+ * onnxruntime-node registers its backends at priority 100, and onnxruntime-common throws when a
+ * second backend takes a name at the same priority: a process that loads both (ort-napi here, a
+ * dependency still on onnxruntime-node) could then not start, whichever came first. One below it,
+ * both load in either order; onnxruntime-common then keeps whichever registered first.
+ */
+export const BACKEND_PRIORITY = 99;
+
 /** Registers ort-napi with onnxruntime-common for each backend it serves (once; ort-napi's index does it on load). */
 export function registerOrtNapiBackend(): void {
   if (registered) return;
   registered = true;
-  for (const { name } of listSupportedBackends()) registerBackend(name, backend, 100);
+  for (const { name } of listSupportedBackends()) registerBackend(name, backend, BACKEND_PRIORITY);
 }
