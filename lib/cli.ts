@@ -1,10 +1,37 @@
 #!/usr/bin/env node
 // cli.ts: `npx ort-napi types model.onnx [--name Name]`: prints a model's signature as a TypeScript
 // declaration, read from its metadata, for InferenceSession.create<Signature>(...).
+// `npx ort-napi serve ...`: an Open Inference Protocol (KServe v2) server (lib/server, loaded only then).
+import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { InferenceSession, type ValueMetadata } from './session.js';
 
 const USAGE = 'usage: ort-napi types <model.onnx> [--name SignatureName]';
+const SERVE_USAGE = 'usage: ort-napi serve (--model-repository DIR | model.onnx...) [--http-port N] [--grpc-port N] [--host H]';
+
+const SERVE_HELP = `${SERVE_USAGE}
+
+Serves ONNX models over the Open Inference Protocol (KServe v2): REST and gRPC
+(inference.GRPCInferenceService), each model version behind a SessionPool, Prometheus
+metrics at /metrics. Prints where it listens; SIGTERM (or SIGINT) drains: readiness turns
+false, no new connections, the requests accepted finish, then it exits 0.
+
+  --model-repository DIR  serve DIR/<model>/<version>/model.onnx (+ DIR/<model>/config.json)
+  model.onnx              serve this file as model <file name>, version 1 (several may be given)
+  --config FILE           the config.json for the model files given (pool, batching, ...)
+  --http-port N           REST port (default 8000; 0 picks a free one)
+  --grpc-port N           gRPC port (default 8001; 0 picks a free one)
+  --no-grpc               REST only
+  --host H                the address to listen on (default 0.0.0.0)
+  --max-body-bytes N      the largest request body / gRPC message (default 67108864)
+  --drain-delay-ms N      on SIGTERM, report not-ready this long before closing (default 0)
+  --log-level L           structured (JSON) logs on stderr: trace, debug, info (default), warn,
+                          error, fatal or silent
+  -h, --help              print this help and exit
+
+Exit status: 0 after a drain, 1 when a model cannot be loaded or a port cannot be bound,
+2 for wrong arguments.
+`;
 
 const HELP = `${USAGE}
 
@@ -17,6 +44,10 @@ for InferenceSession.create<Signature>(...).
 
 Exit status: 0 when the declaration is printed (or for --help), 1 when the model cannot be
 loaded, 2 for wrong arguments (none included: the usage goes to stderr).
+
+${SERVE_USAGE}
+
+Serves models over the Open Inference Protocol (KServe v2): \`ort-napi serve --help\` for more.
 `;
 
 function typeName(path: string): string {
@@ -52,7 +83,109 @@ export function declaration(session: InferenceSession, name: string, source: str
   ].join('\n');
 }
 
+class UsageError extends Error {}
+
+function serveOptions(args: string[]) {
+  const files: string[] = [];
+  let repository: string | undefined;
+  let config: string | undefined;
+  let httpPort = 8000;
+  let grpcPort: number | undefined = 8001;
+  let host = '0.0.0.0';
+  let maxBody = 64 * 1024 * 1024;
+  let drainDelayMs = 0;
+  let level = 'info';
+  const value = (i: number) => {
+    if (args[i + 1] === undefined) throw new UsageError(`${args[i]} needs a value`);
+    return args[i + 1];
+  };
+  const integer = (i: number, max: number) => {
+    const text = value(i);
+    if (!/^[0-9]+$/.test(text) || Number(text) > max) throw new UsageError(`${args[i]} must be an integer from 0 to ${max}, not '${text}'`);
+    return Number(text);
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--model-repository') repository = value(i++);
+    else if (arg === '--config') config = value(i++);
+    else if (arg === '--http-port') httpPort = integer(i++, 65535);
+    else if (arg === '--grpc-port') grpcPort = integer(i++, 65535);
+    else if (arg === '--no-grpc') grpcPort = undefined;
+    else if (arg === '--host') host = value(i++);
+    else if (arg === '--max-body-bytes') maxBody = integer(i++, 2 ** 31 - 1);
+    else if (arg === '--drain-delay-ms') drainDelayMs = integer(i++, 2 ** 31 - 1);
+    else if (arg === '--log-level') {
+      level = value(i++);
+      if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level must be trace, debug, info, warn, error, fatal or silent, not '${level}'`);
+    } else if (arg.startsWith('-')) throw new UsageError(`unexpected argument '${arg}'`);
+    else files.push(arg);
+  }
+  if ((repository === undefined) === (files.length === 0)) throw new UsageError(repository === undefined ? 'give a --model-repository or model files' : 'give a --model-repository or model files, not both');
+  if (config !== undefined && files.length === 0) throw new UsageError('--config applies to model files; a repository has a config.json per model');
+  let parsedConfig: unknown;
+  if (config !== undefined) {
+    try {
+      parsedConfig = JSON.parse(readFileSync(config, 'utf8'));
+    } catch (error) {
+      throw new Error(`cannot read the config ${config}: ${(error as Error).message}`);
+    }
+  }
+  const models: Record<string, { model: string; config?: never }> = {};
+  for (const file of files) {
+    const name = basename(file, extname(file));
+    if (models[name]) throw new UsageError(`two model files are named '${name}'`);
+    models[name] = { model: file, ...(parsedConfig === undefined ? {} : { config: parsedConfig as never }) };
+  }
+  return {
+    ...(repository !== undefined ? { repository } : { models }),
+    http: { port: httpPort, host, bodyLimit: maxBody },
+    grpc: grpcPort === undefined ? (false as const) : { port: grpcPort, host, maxMessageBytes: maxBody },
+    logger: { level, stream: process.stderr },
+    drainDelayMs,
+  };
+}
+
+async function serve(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  let options: ReturnType<typeof serveOptions>;
+  try {
+    options = serveOptions(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n${SERVE_USAGE}\n`);
+    return 2;
+  }
+  // Loaded only here: users of the library who never serve never load fastify or grpc-js.
+  const { createServer } = require('./server/index.js') as typeof import('./server/index.js');
+  const server = createServer(options);
+  const addresses = await server.start();
+  if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
+  if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        process.stderr.write(`ort-napi serve: ${signal} again: exiting without finishing the requests in flight\n`);
+        process.exit(1);
+      }
+      server.stop().then(
+        () => resolve(0),
+        (error: Error) => {
+          process.stderr.write(`ort-napi serve: stopping failed: ${error.message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') return serve(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
     return 0;
@@ -77,10 +210,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  const argv0 = process.argv[2];
   main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
+    // serve's handles (sockets, ONNX Runtime's threads) are closed by then; exit() ends what lingers.
+    (code) => (argv0 === 'serve' ? process.exit(code) : (process.exitCode = code)),
     (error: Error) => {
       process.stderr.write(`ort-napi: ${error.message}\n`);
+      if (argv0 === 'serve') process.exit(1);
       process.exitCode = 1;
     },
   );

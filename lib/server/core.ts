@@ -1,0 +1,105 @@
+// core.ts: the one inference path both front ends call: resolve the model, check the request's
+// tensors against it, run it through its SessionPool, and account for it (metrics, span).
+import type { Tensor } from '../index.js';
+import { outputDatatype, type Datatype } from './codec.js';
+import { invalidArgument, ServerError, toServerError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { ModelVersion, Repository } from './repository.js';
+import { endSpan, startInferSpan } from './tracing.js';
+
+/** One input as a front end read it: decoded only once its name and datatype match the model. */
+export interface InferInput {
+  name: string;
+  datatype: unknown;
+  shape: unknown;
+  decode(): Tensor;
+}
+
+export interface InferCall {
+  inputs: InferInput[];
+  /** The outputs asked for, by name; undefined: all of them, in the model's order. */
+  outputs?: string[];
+  /** The request's own deadline, queueing included; undefined: the model's default, if any. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface InferOutput {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  tensor: Tensor;
+}
+
+export type Protocol = 'http' | 'grpc';
+
+export class InferenceCore {
+  /** True once the server started to drain: readiness turns false and new requests get 503. */
+  draining = false;
+  readonly repository: Repository;
+  readonly #metrics: Metrics | undefined;
+
+  constructor(repository: Repository, metrics: Metrics | undefined) {
+    this.repository = repository;
+    this.#metrics = metrics;
+  }
+
+  async infer(protocol: Protocol, name: string, version: string | undefined, prepare: (model: ModelVersion) => InferCall): Promise<{ model: ModelVersion; outputs: InferOutput[] }> {
+    const started = performance.now();
+    const span = startInferSpan(protocol, name, version);
+    let labels = { model: '', version: '' }; // unknown names stay out of the labels: no unbounded series
+    try {
+      if (this.draining) throw new ServerError('UNAVAILABLE', 'the server is shutting down and takes no new requests');
+      const model = this.repository.resolve(name, version);
+      labels = { model: model.name, version: model.version };
+      span.setAttribute('inference.model.version', model.version);
+      const call = prepare(model);
+      const feeds = this.#feeds(model, call.inputs);
+      const wanted = this.#wanted(model, call.outputs);
+      const timeoutMs = call.timeoutMs ?? model.timeoutMs;
+      if (timeoutMs !== undefined && timeoutMs <= 0) throw new ServerError('DEADLINE_EXCEEDED', 'the request deadline passed before it could run');
+      const result = await model.pool.run(feeds, { signal: call.signal, timeoutMs: timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(timeoutMs)) });
+      const outputs = wanted.map((out) => {
+        const tensor = result[out];
+        return { name: out, datatype: outputDatatype(out, tensor), shape: tensor.dims.slice(), tensor };
+      });
+      this.#metrics?.success(labels, protocol, (performance.now() - started) / 1000);
+      endSpan(span);
+      return { model, outputs };
+    } catch (caught) {
+      const error = toServerError(caught);
+      this.#metrics?.failure(labels, protocol, error.kind.toLowerCase(), (performance.now() - started) / 1000);
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  #feeds(model: ModelVersion, inputs: InferInput[]): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    for (const input of inputs) {
+      const what = `input '${input.name}'`;
+      if (typeof input.name !== 'string') throw invalidArgument(`an input has no name (got ${JSON.stringify(input.name)})`);
+      const meta = model.inputs.find((m) => m.name === input.name);
+      if (!meta) throw invalidArgument(`model '${model.name}' has no ${what} (its inputs: ${model.inputs.map((m) => m.name).join(', ')})`);
+      if (Object.hasOwn(feeds, input.name)) throw invalidArgument(`${what} is given twice`);
+      if (meta.datatype === undefined) throw invalidArgument(`${what} has ONNX type '${meta.type}', which the v2 protocol cannot carry`);
+      if (input.datatype !== meta.datatype) {
+        throw invalidArgument(`${what} has datatype ${JSON.stringify(input.datatype)}, but model '${model.name}' expects ${meta.datatype}`);
+      }
+      feeds[input.name] = input.decode();
+    }
+    const missing = model.inputs.filter((m) => !Object.hasOwn(feeds, m.name));
+    if (missing.length > 0) throw invalidArgument(`model '${model.name}' needs input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m.name}'`).join(', ')}, which the request lacks`);
+    return feeds;
+  }
+
+  #wanted(model: ModelVersion, outputs: string[] | undefined): string[] {
+    if (outputs === undefined || outputs.length === 0) return model.outputs.map((m) => m.name);
+    for (const out of outputs) {
+      if (typeof out !== 'string' || !model.outputs.some((m) => m.name === out)) {
+        throw invalidArgument(`model '${model.name}' has no output ${JSON.stringify(out)} (its outputs: ${model.outputs.map((m) => m.name).join(', ')})`);
+      }
+    }
+    return outputs;
+  }
+}

@@ -1,0 +1,149 @@
+// grpc.ts: the v2 gRPC front end (inference.GRPCInferenceService) on @grpc/grpc-js, with the proto
+// loaded by @grpc/proto-loader. Parses, calls the core, formats; raw contents both ways.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { checkShape, fromBinary, fromContents, toBinary } from './codec.js';
+import type { InferenceCore, InferInput } from './core.js';
+import { invalidArgument, ServerError, toServerError } from './errors.js';
+import { EXTENSIONS, SERVER_NAME } from './http.js';
+import type { ModelVersion } from './repository.js';
+
+/** The proto beside the compiled file (dist/server), or in lib/server where the package ships it. */
+export const PROTO_PATH = [join(__dirname, 'grpc_predict_v2.proto'), join(__dirname, '..', '..', 'lib', 'server', 'grpc_predict_v2.proto')].find((p) => existsSync(p)) ?? join(__dirname, 'grpc_predict_v2.proto');
+
+/** How the server (and the tests' independent client) load the proto: int64 as strings, bytes as Buffers. */
+export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- decoded protobuf messages
+
+export interface GrpcContext {
+  core: InferenceCore;
+  version: string;
+  ready(): boolean;
+  log: { error(fields: object, message: string): void };
+}
+
+function serviceDefinition(): grpc.ServiceDefinition {
+  const definition = protoLoader.loadSync(PROTO_PATH, PROTO_OPTIONS);
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: { service: grpc.ServiceDefinition } } };
+  return loaded.inference.GRPCInferenceService.service;
+}
+
+function fail(callback: grpc.sendUnaryData<Json>, error: unknown): void {
+  const server = toServerError(error);
+  callback({ code: server.grpcCode, details: server.message } as grpc.ServiceError, null);
+}
+
+function tensorMetadata(t: ModelVersion['inputs'][number]): Json {
+  return { name: t.name, datatype: t.datatype ?? `ONNX_${t.type.toUpperCase()}`, shape: t.shape };
+}
+
+function toShape(what: string, shape: unknown): number[] {
+  const dims = (Array.isArray(shape) ? shape : []).map(Number);
+  checkShape(what, dims);
+  return dims;
+}
+
+/** A call's deadline as milliseconds left, or undefined when the client set none. */
+function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : undefined;
+}
+
+export function createGrpcServer(context: GrpcContext, options: { maxMessageBytes: number }): grpc.Server {
+  const { core } = context;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': -1,
+  });
+  const handlers: grpc.UntypedServiceImplementation = {
+    ServerLive: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => callback(null, { live: true }),
+    ServerReady: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => callback(null, { ready: context.ready() }),
+    ServerMetadata: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) =>
+      callback(null, { name: SERVER_NAME, version: context.version, extensions: EXTENSIONS }),
+    ModelReady: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+      try {
+        core.repository.resolve(call.request.name, call.request.version);
+        callback(null, { ready: context.ready() });
+      } catch (error) {
+        // A model the repository holds but has not loaded is not ready; an unknown one is an error.
+        if (error instanceof ServerError && error.kind === 'UNAVAILABLE') callback(null, { ready: false });
+        else fail(callback, error);
+      }
+    },
+    ModelMetadata: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+      try {
+        const model = core.repository.resolve(call.request.name, call.request.version);
+        callback(null, {
+          name: model.name,
+          versions: core.repository.versions(model.name),
+          platform: 'onnxruntime_onnx',
+          inputs: model.inputs.map(tensorMetadata),
+          outputs: model.outputs.map(tensorMetadata),
+        });
+      } catch (error) {
+        fail(callback, error);
+      }
+    },
+    ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+      const controller = new AbortController();
+      call.once('cancelled', () => controller.abort(new DOMException('the client cancelled the call', 'AbortError')));
+      const request = call.request;
+      core
+        .infer('grpc', request.model_name, request.model_version, () => {
+          const raw: Buffer[] = request.raw_input_contents ?? [];
+          const inputs: Json[] = request.inputs ?? [];
+          if (raw.length > 0 && raw.length !== inputs.length) {
+            throw invalidArgument(`raw_input_contents has ${raw.length} entries but there are ${inputs.length} inputs: give one per input, in their order`);
+          }
+          const decoded: InferInput[] = inputs.map((input, i) => {
+            const what = `input '${input.name}'`;
+            return {
+              name: input.name,
+              datatype: input.datatype,
+              shape: input.shape,
+              decode: () => {
+                const shape = toShape(what, input.shape);
+                if (raw.length > 0) return fromBinary(what, input.datatype, shape, raw[i]);
+                if (!input.contents) throw invalidArgument(`${what} has no contents and the request no raw_input_contents`);
+                return fromContents(what, input.datatype, shape, input.contents);
+              },
+            };
+          });
+          return { inputs: decoded, outputs: (request.outputs ?? []).map((o: Json) => o.name), timeoutMs: deadlineMs(call), signal: controller.signal };
+        })
+        .then(
+          ({ model, outputs }) =>
+            callback(null, {
+              model_name: model.name,
+              model_version: model.version,
+              id: request.id,
+              outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+              raw_output_contents: outputs.map((o) => toBinary(o.tensor)),
+            }),
+          (error) => {
+            const server = toServerError(error);
+            if (server.kind === 'INTERNAL') context.log.error({ err: error, model: request.model_name }, 'inference failed');
+            fail(callback, server);
+          },
+        );
+    },
+  };
+  server.addService(serviceDefinition(), handlers);
+  return server;
+}
+
+/** Binds the server; resolves to the port it got (0 picks a free one). */
+export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+}
+
+/** Stops taking calls and resolves once the ones in flight are answered. */
+export function shutdownGrpc(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => server.tryShutdown(() => resolve()));
+}

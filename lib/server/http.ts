@@ -1,0 +1,261 @@
+// http.ts: the v2 REST front end on fastify: health, metadata, infer (JSON and Triton's binary
+// tensor extension), the repository extension, and /metrics. Parses, calls the core, formats.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fromBinary, fromJson, toBinary, toJsonData } from './codec.js';
+import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
+import { invalidArgument, ServerError, toServerError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { ModelVersion } from './repository.js';
+
+export const SERVER_NAME = 'ort-napi';
+/** What GET /v2 lists: the v2 extensions this server implements. */
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+/** A request's own deadline in milliseconds (Triton's `timeout` request parameter, in µs, works too). */
+export const TIMEOUT_HEADER = 'inference-timeout-ms';
+const HEADER_LENGTH = 'inference-header-content-length';
+
+interface Params {
+  name: string;
+  version?: string;
+}
+
+type Json = Record<string, unknown>;
+
+export interface HttpContext {
+  core: InferenceCore;
+  metrics: Metrics | undefined;
+  version: string;
+  /** True once the server is started and not draining. */
+  ready(): boolean;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sendError(reply: FastifyReply, error: ServerError): FastifyReply {
+  return reply.code(error.httpStatus).type('application/json').send(JSON.stringify({ error: error.message }));
+}
+
+function metadata(core: InferenceCore, model: ModelVersion): Json {
+  const tensor = (t: ModelVersion['inputs'][number]) => ({ name: t.name, datatype: t.datatype ?? `ONNX_${t.type.toUpperCase()}`, shape: t.shape });
+  return { name: model.name, versions: core.repository.versions(model.name), platform: 'onnxruntime_onnx', inputs: model.inputs.map(tensor), outputs: model.outputs.map(tensor) };
+}
+
+/** Reads an infer request body: JSON alone, or a JSON header followed by binary tensor data. */
+function readBody(request: FastifyRequest): { header: Json; binary: Buffer } {
+  const body = request.body;
+  if (!Buffer.isBuffer(body) || body.length === 0) throw invalidArgument('the request has no body: an infer request is a JSON object with "inputs"');
+  const lengthHeader = request.headers[HEADER_LENGTH];
+  let headerLength = body.length;
+  if (lengthHeader !== undefined) {
+    const text = Array.isArray(lengthHeader) ? lengthHeader[0] : lengthHeader;
+    headerLength = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    if (!(headerLength >= 0 && headerLength <= body.length)) {
+      throw invalidArgument(`Inference-Header-Content-Length is ${JSON.stringify(text)}, but the body has ${body.length} bytes`);
+    }
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(body.toString('utf8', 0, headerLength));
+  } catch (error) {
+    throw invalidArgument(`the request's JSON is malformed: ${(error as Error).message}`);
+  }
+  if (!isObject(header)) throw invalidArgument('the request must be a JSON object with "inputs"');
+  return { header, binary: body.subarray(headerLength) };
+}
+
+function parameter(where: Json, name: string): unknown {
+  return isObject(where.parameters) ? where.parameters[name] : undefined;
+}
+
+/** The core's view of an infer request, with what the response needs: the id and which outputs go binary. */
+function parseInfer(request: FastifyRequest, signal: AbortSignal): { call: InferCall; id: unknown; binaryOutputs: Set<string> | 'all' | undefined } {
+  const { header, binary } = readBody(request);
+  if (!Array.isArray(header.inputs) || header.inputs.length === 0) throw invalidArgument('the request must have "inputs": a non-empty array of tensors');
+  if (header.parameters !== undefined && !isObject(header.parameters)) throw invalidArgument('"parameters" must be an object');
+  let offset = 0;
+  const inputs: InferInput[] = header.inputs.map((input: unknown, i: number) => {
+    if (!isObject(input)) throw invalidArgument(`inputs[${i}] must be an object { name, shape, datatype, data }`);
+    const what = `input '${String(input.name)}'`;
+    const size = parameter(input, 'binary_data_size');
+    if (size === undefined) {
+      if (input.data === undefined) throw invalidArgument(`${what} has neither "data" nor a "binary_data_size" parameter`);
+      return { name: input.name as string, datatype: input.datatype, shape: input.shape, decode: () => fromJson(what, input.datatype, input.shape, input.data) };
+    }
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalidArgument(`${what}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+    if (offset + size > binary.length) {
+      throw invalidArgument(`${what}: binary_data_size is ${size}, but only ${binary.length - offset} bytes of binary data remain after the JSON header (truncated body?)`);
+    }
+    const bytes = binary.subarray(offset, offset + size);
+    offset += size;
+    return { name: input.name as string, datatype: input.datatype, shape: input.shape, decode: () => fromBinary(what, input.datatype, input.shape, bytes) };
+  });
+  if (offset !== binary.length) throw invalidArgument(`the body has ${binary.length - offset} bytes of binary data beyond what the inputs' binary_data_size parameters claim`);
+
+  let outputs: string[] | undefined;
+  let binaryOutputs: Set<string> | 'all' | undefined = parameter(header, 'binary_data_output') === true ? 'all' : undefined;
+  if (header.outputs !== undefined) {
+    const requested = header.outputs;
+    if (!Array.isArray(requested)) throw invalidArgument('"outputs" must be an array of { name, parameters? }');
+    const all = binaryOutputs === 'all';
+    const binary = new Set<string>();
+    outputs = requested.map((out: unknown, i: number) => {
+      if (!isObject(out) || typeof out.name !== 'string') throw invalidArgument(`outputs[${i}] must be an object with a "name"`);
+      // An output's own binary_data overrides the request's binary_data_output.
+      const wantsBinary = parameter(out, 'binary_data');
+      if (wantsBinary === true || (all && wantsBinary !== false)) binary.add(out.name);
+      return out.name;
+    });
+    binaryOutputs = binary.size > 0 ? binary : undefined;
+  }
+  return { call: { inputs, outputs, timeoutMs: timeoutOf(request, header), signal }, id: header.id, binaryOutputs };
+}
+
+function timeoutOf(request: FastifyRequest, header: Json): number | undefined {
+  const given = request.headers[TIMEOUT_HEADER];
+  if (given !== undefined) {
+    const text = Array.isArray(given) ? given[0] : given;
+    const ms = Number(text);
+    if (text.trim() === '' || !Number.isFinite(ms) || ms < 0) throw invalidArgument(`the ${TIMEOUT_HEADER} header must be a number of milliseconds, got ${JSON.stringify(text)}`);
+    return ms;
+  }
+  const micros = parameter(header, 'timeout');
+  if (micros === undefined) return undefined;
+  if (typeof micros !== 'number' || !Number.isFinite(micros) || micros < 0) throw invalidArgument(`the "timeout" parameter must be a number of microseconds, got ${JSON.stringify(micros)}`);
+  return micros === 0 ? undefined : micros / 1000;
+}
+
+function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown, outputs: InferOutput[], binaryOutputs: Set<string> | 'all' | undefined): FastifyReply {
+  const response: Json = { model_name: model.name, model_version: model.version };
+  if (id !== undefined) response.id = id;
+  if (binaryOutputs === undefined) {
+    response.outputs = outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, data: toJsonData(o.tensor) }));
+    return reply.type('application/json').send(JSON.stringify(response));
+  }
+  const chunks: Buffer[] = [];
+  response.outputs = outputs.map((o) => {
+    if (binaryOutputs !== 'all' && !binaryOutputs.has(o.name)) return { name: o.name, datatype: o.datatype, shape: o.shape, data: toJsonData(o.tensor) };
+    const bytes = toBinary(o.tensor);
+    chunks.push(bytes);
+    return { name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: bytes.length } };
+  });
+  const head = Buffer.from(JSON.stringify(response), 'utf8');
+  return reply
+    .type('application/octet-stream')
+    .header('Inference-Header-Content-Length', String(head.length))
+    .send(Buffer.concat([head, ...chunks]));
+}
+
+/** The v2 routes, as a fastify plugin (an encapsulated context: its body parsing is its own). */
+export function v2Routes(context: HttpContext) {
+  const { core, metrics } = context;
+  return async function routes(app: FastifyInstance): Promise<void> {
+    // Bodies arrive as Buffers whatever their Content-Type: an infer body is JSON, or JSON and binary.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+    app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+      const status = error.statusCode;
+      const server =
+        error instanceof ServerError
+          ? error
+          : status === 413
+            ? new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the server's limit (${error.message})`)
+            : status !== undefined && status >= 400 && status < 500
+              ? new ServerError('INVALID_ARGUMENT', error.message)
+              : toServerError(error);
+      if (server.httpStatus >= 500) request.log.error({ err: error }, 'request failed');
+      return sendError(reply, server);
+    });
+
+    app.get('/v2/health/live', async (_request, reply) => reply.send({ live: true }));
+    app.get('/v2/health/ready', async (_request, reply) => {
+      const ready = context.ready();
+      return reply.code(ready ? 200 : 503).send({ ready });
+    });
+    app.get('/v2', async (_request, reply) => reply.send({ name: SERVER_NAME, version: context.version, extensions: EXTENSIONS }));
+
+    const model = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+      try {
+        return reply.send(metadata(core, core.repository.resolve(request.params.name, request.params.version)));
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    };
+    app.get('/v2/models/:name', model);
+    app.get('/v2/models/:name/versions/:version', model);
+
+    const ready = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+      try {
+        const found = core.repository.resolve(request.params.name, request.params.version);
+        if (!context.ready()) throw new ServerError('UNAVAILABLE', 'the server is not ready (starting or shutting down)');
+        return reply.send({ name: found.name, ready: true });
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    };
+    app.get('/v2/models/:name/ready', ready);
+    app.get('/v2/models/:name/versions/:version/ready', ready);
+
+    const infer = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+      // A client that goes away stops its request: out of the queue, or its run terminated.
+      const controller = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'));
+      };
+      reply.raw.once('close', onClose);
+      try {
+        let parsed: ReturnType<typeof parseInfer> | undefined;
+        const { model: used, outputs } = await core.infer('http', request.params.name, request.params.version, () => {
+          parsed = parseInfer(request, controller.signal);
+          return parsed.call;
+        });
+        return sendInferResponse(reply, used, parsed!.id, outputs, parsed!.binaryOutputs);
+      } catch (error) {
+        const server = toServerError(error);
+        if (server.kind === 'INTERNAL') request.log.error({ err: error, model: request.params.name }, 'inference failed');
+        return sendError(reply, server);
+      }
+    };
+    app.post('/v2/models/:name/infer', infer);
+    app.post('/v2/models/:name/versions/:version/infer', infer);
+
+    // The repository extension (Triton's): index, load, unload.
+    app.post('/v2/repository/index', async (request, reply) => {
+      const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? parseJson(request.body) : {};
+      return reply.send(core.repository.index(body.ready === true));
+    });
+    app.post('/v2/repository/models/:name/load', async (request: FastifyRequest<{ Params: Params }>, reply) => {
+      try {
+        await core.repository.load(request.params.name);
+        return reply.send({});
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    });
+    app.post('/v2/repository/models/:name/unload', async (request: FastifyRequest<{ Params: Params }>, reply) => {
+      try {
+        await core.repository.unload(request.params.name);
+        return reply.send({});
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    });
+
+    if (metrics) {
+      app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    }
+  };
+}
+
+function parseJson(body: Buffer): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw invalidArgument(`the request's JSON is malformed: ${(error as Error).message}`);
+  }
+  if (!isObject(parsed)) throw invalidArgument('the request body must be a JSON object');
+  return parsed;
+}
