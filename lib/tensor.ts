@@ -1,4 +1,5 @@
-// tensor.ts: Tensor (onnxruntime-common's shape) and the table of element types with their ONNX codes.
+// tensor.ts: Tensor (onnxruntime-common's, as far as code can tell) and the table of element types with their ONNX codes.
+import { Tensor as CommonTensorClass, type TensorConstructor as CommonTensorConstructor, type Tensor as CommonTensorType } from 'onnxruntime-common';
 import { invalid, outOfRange } from './validate.js';
 
 /** Data of each element type. 16-bit floats are bit patterns in a Uint16Array. */
@@ -103,6 +104,7 @@ function inferType(data: unknown): TensorType {
     return 'float32';
   }
   for (const [ctor, type] of INFERRED) if (data instanceof ctor) return type;
+  if (data instanceof Uint8ClampedArray) return 'uint8'; // as onnxruntime-common infers it (canvas pixels)
   if (Float16ArrayCtor && data instanceof Float16ArrayCtor) return 'float16';
   throw invalid('Tensor data', 'a TypedArray or an array', data);
 }
@@ -141,11 +143,16 @@ function toData(type: TensorType, data: unknown): TensorData {
     return data as string[];
   }
   if (data instanceof info.array) return data as TensorData;
+  if (type === 'uint8' && data instanceof Uint8ClampedArray) return new Uint8Array(data.buffer, data.byteOffset, data.length); // the same bytes
   if (type === 'float16' && Float16ArrayCtor && data instanceof Float16ArrayCtor) {
     const view = data as ArrayBufferView;
     return new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2); // the same bytes, as bit patterns
   }
   if (Array.isArray(data)) {
+    if (info.array === Uint16Array && type !== 'uint16' || info.perUnit || type.startsWith('float8')) {
+      // Numbers would be stored as they are, not as the type's bit patterns or packed nibbles (onnxruntime-common refuses them too).
+      throw invalid(`Tensor data of type '${type}'`, `a ${info.array.name} of its bit patterns${info.perUnit ? ', two values per byte' : ''} (not an array of numbers)`, data);
+    }
     if (info.bigint) return info.array.from(data.map((v) => (typeof v === 'bigint' ? v : BigInt(v)))) as TensorData;
     if (type === 'bool') return Uint8Array.from(data, (v) => (v ? 1 : 0));
     return info.array.from(data) as TensorData;
@@ -153,8 +160,11 @@ function toData(type: TensorType, data: unknown): TensorData {
   throw invalid(`Tensor data of type '${type}'`, `a ${info.array.name}${type === 'float16' ? ' (or Float16Array)' : ''} or an array`, data);
 }
 
-/** Where a tensor's data lives. */
-export type TensorLocation = 'cpu' | 'cuda';
+/**
+ * Where a tensor's data lives: onnxruntime-common's locations ('none' once disposed), and 'cuda'
+ * for device memory ONNX Runtime allocated (Tensor.allocate, IoBinding outputs).
+ */
+export type TensorLocation = 'none' | 'cpu' | 'cpu-pinned' | 'texture' | 'gpu-buffer' | 'ml-tensor' | 'cuda';
 
 /** The addon's handle on a tensor in device memory. */
 export interface DeviceHandle {
@@ -164,7 +174,7 @@ export interface DeviceHandle {
 }
 
 export interface AllocateOptions {
-  device: TensorLocation;
+  device: 'cpu' | 'cuda';
   /** Which CUDA device (default 0). */
   deviceId?: number;
   /** libonnxruntime_providers_cuda.so, as for the cuda execution provider. */
@@ -177,33 +187,98 @@ export function setDeviceAllocator(allocate: typeof deviceAllocator): void {
   deviceAllocator = allocate;
 }
 
+// The constructor's internal forms: a device tensor from its handle, and a tensor the addon made
+// (an output: its type, data and dims are right by construction, so nothing is checked or copied).
 const fromDevice = Symbol('fromDevice');
+const trusted = Symbol('trusted');
 
-/** A tensor: an element type, its data and its dims (onnxruntime-common's shape); in CPU memory, or on a device. */
+/** onnxruntime-common's Tensor class (the CommonJS build, which onnxruntime-node re-exports). */
+const CommonTensor = CommonTensorClass as unknown as { prototype: object; fromImage(image: unknown, options?: unknown): Promise<unknown> };
+
+/** An image's pixels as ImageData holds them: RGBA, one byte per channel, row by row. */
+export interface ImageDataLike {
+  readonly data: Uint8ClampedArray | Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** onnxruntime-common's options of Tensor.fromImage (resizing needs a canvas: see fromImage). */
+export interface TensorFromImageOptions {
+  /** Channel order of the tensor (default 'RGB'): 'RGB', 'RGBA', 'BGR' or 'RBG'. */
+  tensorFormat?: 'RGB' | 'RGBA' | 'BGR' | 'RBG';
+  /** 'NCHW' only, as in onnxruntime-common. */
+  tensorLayout?: 'NCHW' | 'NHWC';
+  /** Accepted and, as in onnxruntime-common, not used: the tensor is float32. */
+  dataType?: 'float32' | 'uint8';
+  /** The image's own size only (a canvas would crop or pad to another). */
+  resizedWidth?: number;
+  resizedHeight?: number;
+  /** value = (pixel + bias) / mean, per channel (default mean 255, bias 0). */
+  norm?: { bias?: number | [number, number, number] | [number, number, number, number]; mean?: number | [number, number, number] | [number, number, number, number] };
+  /** For a URL or bitmap source (needs a canvas); ignored for ImageData, which is RGBA. */
+  format?: 'RGB' | 'RGBA' | 'BGR' | 'RBG';
+  height?: number;
+  width?: number;
+}
+
+/** onnxruntime-common's options of toImageData and toDataURL. */
+export interface TensorToImageOptions {
+  tensorLayout?: 'NCHW' | 'NHWC';
+  format?: 'RGB' | 'RGBA' | 'BGR' | 'RBG';
+  norm?: TensorFromImageOptions['norm'];
+}
+
+/**
+ * A tensor: an element type, its data and its dims, in CPU memory or on a device. It is
+ * onnxruntime-common's Tensor as far as code can tell: `instanceof` holds both ways (for
+ * onnxruntime-common's CPU tensors), its own properties are the ones onnxruntime-common's tensors
+ * have (so Object.assign and spread copies carry the data), and what ort-napi does not define is
+ * onnxruntime-common's own (texture, gpuBuffer, mlTensor, fromTexture, ...).
+ */
 export class Tensor<T extends TensorType = TensorType> {
-  // Read-only at run time too (the instance is frozen): ONNX Runtime reads the data by type and dims.
-  readonly type: T;
-  readonly dims: readonly number[];
-  readonly size: number;
-  readonly location: TensorLocation;
-  /** The CUDA device of a device tensor. */
-  readonly deviceId: number | undefined;
-  #data: TensorDataTypeMap[T] | undefined;
+  // Own properties, in onnxruntime-common's order. type, dims and size are read-only to TypeScript;
+  // at run time the addon checks data against dims and type on every use, as they are mutable in
+  // onnxruntime-common too.
+  /** onnxruntime-common's: the data when it is in CPU memory, else undefined. */
+  declare cpuData: TensorDataTypeMap[T] | undefined;
+  /** onnxruntime-common's name for location. */
+  declare dataLocation: TensorLocation;
+  declare readonly type: T;
+  declare readonly dims: readonly number[];
+  declare readonly size: number;
   #device: DeviceHandle | undefined;
+  #deviceId: number | undefined;
+  // onnxruntime-common's own, inherited: they throw, as ort-napi's data is never there.
+  declare readonly texture: CommonTensorType['texture'];
+  declare readonly gpuBuffer: CommonTensorType['gpuBuffer'];
+  declare readonly mlTensor: CommonTensorType['mlTensor'];
+  declare static fromTexture: CommonTensorConstructor['fromTexture'];
+  declare static fromGpuBuffer: CommonTensorConstructor['fromGpuBuffer'];
+  declare static fromMLTensor: CommonTensorConstructor['fromMLTensor'];
 
-  constructor(type: T, data: TensorDataTypeMap[T] | readonly (number | bigint | boolean | string)[], dims?: readonly number[]);
-  constructor(data: TensorDataTypeMap[T] | readonly boolean[], dims?: readonly number[]);
-  constructor(typeOrData: unknown, dataOrDims?: unknown, maybeDims?: unknown) {
+  constructor(type: T, data: TensorDataTypeMap[T] | readonly (number | bigint | boolean | string)[] | Uint8ClampedArray, dims?: readonly number[]);
+  constructor(data: TensorDataTypeMap[T] | readonly boolean[] | readonly string[] | Uint8ClampedArray, dims?: readonly number[]);
+  constructor(typeOrData: unknown, dataOrDims?: unknown, maybeDims?: unknown, rawDims?: unknown) {
+    if (typeOrData === trusted) {
+      this.cpuData = maybeDims as TensorDataTypeMap[T];
+      this.dataLocation = 'cpu';
+      (this as { type: T }).type = dataOrDims as T;
+      (this as { dims: readonly number[] }).dims = rawDims as number[];
+      let size = 1;
+      for (const d of rawDims as number[]) size *= d;
+      (this as { size: number }).size = size;
+      return;
+    }
     if (typeOrData === fromDevice) {
       const handle = dataOrDims as DeviceHandle;
       const [code, dims, name, id] = handle.describe();
-      this.type = typeName(code) as T;
-      this.dims = Object.freeze(dims);
-      this.size = dims.reduce((a, b) => a * b, 1);
-      this.location = name.toLowerCase() === 'cpu' ? 'cpu' : 'cuda';
-      this.deviceId = id;
+      this.cpuData = undefined;
+      this.dataLocation = name.toLowerCase() === 'cpu' ? 'cpu' : 'cuda';
+      (this as { type: T }).type = typeName(code) as T;
+      (this as { dims: readonly number[] }).dims = Object.freeze(dims);
+      (this as { size: number }).size = dims.reduce((a, b) => a * b, 1);
       this.#device = handle;
-      lock(this, new.target);
+      this.#deviceId = id;
       return;
     }
     let type: TensorType;
@@ -223,13 +298,25 @@ export class Tensor<T extends TensorType = TensorType> {
     }
     const data = toData(type, rawData);
     const checked = checkDims(dims ?? [data.length * (ELEMENT_TYPES[type].perUnit ?? 1)], data.length, type);
-    this.type = type as T;
-    this.#data = data as TensorDataTypeMap[T];
-    this.dims = checked.dims;
-    this.size = checked.size;
-    this.location = 'cpu';
-    this.deviceId = undefined;
-    lock(this, new.target);
+    this.cpuData = data as TensorDataTypeMap[T];
+    this.dataLocation = 'cpu';
+    (this as { type: T }).type = type as T;
+    (this as { dims: readonly number[] }).dims = checked.dims;
+    (this as { size: number }).size = checked.size;
+  }
+
+  /**
+   * Accepts ort-napi's tensors (and objects built on their prototype, as Object.assign copies are)
+   * and onnxruntime-common's tensors in CPU memory, which run() takes as they are: code that checks
+   * `value instanceof Tensor` with onnxruntime-node's Tensor sees one class, as it did there.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== Tensor) return Function.prototype[Symbol.hasInstance].call(this, value); // a subclass: its own chain
+    if (typeof value !== 'object' || value === null) return false;
+    if (Tensor.prototype.isPrototypeOf(value)) return true;
+    if (!CommonTensor.prototype.isPrototypeOf(value)) return false;
+    const location = (value as { dataLocation?: unknown }).dataLocation;
+    return location === 'cpu' || location === 'none';
   }
 
   /**
@@ -251,53 +338,111 @@ export class Tensor<T extends TensorType = TensorType> {
     return new Tensor(fromDevice as never, handle as never);
   }
 
-  /** The data, in CPU memory. A device tensor has none here: use `await getData()`. */
-  get data(): TensorDataTypeMap[T] {
-    if (this.#data === undefined) {
-      throw new TypeError(`this Tensor lives in ${this.location} memory (device ${this.deviceId}): read it with await tensor.getData()`);
-    }
-    return this.#data;
+  /** @internal A tensor the addon made: type, data and dims taken as they are (no checks, no copies). */
+  static _trusted(type: TensorType, data: TensorData, dims: number[]): Tensor {
+    return new (Tensor as unknown as new (...args: unknown[]) => Tensor)(trusted, type, data, dims);
   }
 
-  /** The data in CPU memory: itself for a CPU tensor, a copy from the device for a device tensor. */
-  async getData(): Promise<TensorDataTypeMap[T]> {
-    if (this.#data !== undefined) return this.#data;
-    if (!this.#device) throw new TypeError('this device tensor was released');
-    return (await this.#device.download())[1] as TensorDataTypeMap[T];
+  /** The data, in CPU memory. A device tensor has none here: use `await getData()`. */
+  get data(): TensorDataTypeMap[T] {
+    const data = this.cpuData;
+    if (data !== undefined) return data;
+    if (this.dataLocation === 'none') throw new Error('this Tensor was disposed (tensor.dispose()): it has no data any more');
+    throw new TypeError(`this Tensor lives in ${this.dataLocation} memory${this.deviceId === undefined ? '' : ` (device ${this.deviceId})`}: read it with await tensor.getData()`);
+  }
+
+  /** Where the data lives: 'cpu', 'cuda' (device memory), or 'none' once disposed. */
+  get location(): TensorLocation {
+    return this.dataLocation;
+  }
+
+  /** The CUDA device of a device tensor. */
+  get deviceId(): number | undefined {
+    return #deviceId in this ? this.#deviceId : undefined;
+  }
+
+  /**
+   * The data in CPU memory: itself for a CPU tensor, a copy from the device for a device tensor
+   * (which `releaseData` then frees, as in onnxruntime-common).
+   */
+  async getData(releaseData?: boolean): Promise<TensorDataTypeMap[T]> {
+    if (this.cpuData !== undefined) return this.cpuData;
+    if (this.dataLocation === 'none') throw new Error('this Tensor was disposed (tensor.dispose()): it has no data any more');
+    const device = this._device;
+    if (!device) throw new TypeError('this device tensor was released');
+    const data = (await device.download())[1] as TensorDataTypeMap[T];
+    if (releaseData) this.release();
+    return data;
   }
 
   /** Frees a device tensor's memory now rather than at garbage collection. No-op for CPU tensors. */
   release(): void {
+    if (!(#device in this)) return;
     this.#device?.release();
     this.#device = undefined;
   }
 
-  /** onnxruntime-common's name for release(). */
+  /**
+   * onnxruntime-common's: frees device memory and lets go of the data (the caller's array is left
+   * as it is); the tensor is then at location 'none' and has no data.
+   */
   dispose(): void {
     this.release();
-  }
-
-  /** onnxruntime-common's name for location. */
-  get dataLocation(): TensorLocation {
-    return this.location;
-  }
-
-  /** onnxruntime-common's: the data when it is in CPU memory, else undefined (no throw). */
-  get cpuData(): TensorDataTypeMap[T] | undefined {
-    return this.#data;
+    this.cpuData = undefined;
+    this.dataLocation = 'none';
   }
 
   /**
    * onnxruntime-common's: a tensor over a buffer in pinned CPU memory. Node.js has no pinned
-   * memory of its own, so this is a CPU tensor over `buffer` (as in onnxruntime-node).
+   * memory of its own, so this is a CPU tensor over `buffer` (onnxruntime-node's says 'cpu-pinned'
+   * and runs it as CPU memory too).
    */
   static fromPinnedBuffer<T extends Exclude<TensorType, 'string'>>(type: T, buffer: TensorDataTypeMap[T], dims?: readonly number[]): Tensor<T> {
     return new Tensor(type, buffer, dims);
   }
 
+  /**
+   * onnxruntime-common's Tensor.fromImage: a float32 tensor [1, 3 (or 4), height, width] of an
+   * image's pixels, each (pixel + bias) / mean. Node.js has no ImageData, canvas or Image, so
+   * onnxruntime-node refuses every form there; ort-napi takes ImageData and ImageData-like
+   * objects ({ data: RGBA bytes, width, height }: what sharp's raw output gives) and computes what
+   * onnxruntime-common computes from an ImageData. URLs, image elements and bitmaps need a canvas:
+   * where the process has one (document or OffscreenCanvas), onnxruntime-common's own code runs.
+   */
+  static async fromImage(image: ImageDataLike | string | object, options?: TensorFromImageOptions): Promise<Tensor<'float32'>> {
+    if (isImageDataLike(image)) return imageToTensor(image, options);
+    const g = globalThis as Record<string, unknown>;
+    const hasCanvas = g.document !== undefined || g.OffscreenCanvas !== undefined;
+    const isBrowserImage = (name: string) => typeof g[name] === 'function' && image instanceof (g[name] as new () => object);
+    if (hasCanvas && (typeof image === 'string' || isBrowserImage('HTMLImageElement') || isBrowserImage('ImageBitmap'))) {
+      const made = (await CommonTensor.fromImage(image, options)) as Tensor<'float32'>;
+      return new Tensor('float32', made.data, made.dims);
+    }
+    if (typeof image === 'string') {
+      throw new TypeError(
+        'Tensor.fromImage(url) needs a canvas and an Image, which Node.js does not have (onnxruntime-node refuses it too): ' +
+          'decode the image to RGBA first (e.g. sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true })) and pass { data, width, height }',
+      );
+    }
+    throw invalid('Tensor.fromImage image', 'an ImageData or { data: Uint8ClampedArray | Uint8Array of width * height * 4 RGBA bytes, width, height }', image);
+  }
+
+  /**
+   * onnxruntime-common's: the tensor as ImageData. That needs a canvas (document or OffscreenCanvas),
+   * which Node.js does not have: there it throws the ReferenceError onnxruntime-node throws, saying so.
+   */
+  toImageData(options?: TensorToImageOptions): ImageDataLike {
+    return withCanvas('toImageData', () => (CommonTensor.prototype as { toImageData(o?: unknown): ImageDataLike }).toImageData.call(this, options));
+  }
+
+  /** onnxruntime-common's: the tensor as a data: URL of an image. Needs a canvas, as toImageData does. */
+  toDataURL(options?: TensorToImageOptions): string {
+    return withCanvas('toDataURL', () => (CommonTensor.prototype as { toDataURL(o?: unknown): string }).toDataURL.call(this, options));
+  }
+
   /** @internal The addon's handle of a device tensor. */
   get _device(): DeviceHandle | undefined {
-    return this.#device;
+    return #device in this ? this.#device : undefined;
   }
 
   /** A tensor over the same data with other dims of the same size. */
@@ -306,17 +451,86 @@ export class Tensor<T extends TensorType = TensorType> {
   }
 
   toString(): string {
-    return `Tensor(${this.type}, [${this.dims.join(',')}]${this.location === 'cpu' ? '' : `, ${this.location}:${this.deviceId}`})`;
+    return `Tensor(${this.type}, [${this.dims.join(',')}]${this.dataLocation === 'cpu' ? '' : `, ${this.dataLocation}${this.deviceId === undefined ? '' : `:${this.deviceId}`}`})`;
   }
 }
 
-/**
- * Freezes a tensor: a later assignment to its dims, size or type would have ONNX Runtime read past
- * its data. (Private fields stay writable.) A subclass adds its own fields after this constructor
- * returns, so its instances are left for it to freeze.
- */
-function lock(tensor: Tensor, target: unknown): void {
-  if (target === Tensor) Object.freeze(tensor);
+// onnxruntime-common's Tensor is an ancestor: `instanceof` it holds, and what ort-napi does not
+// define (texture, gpuBuffer, mlTensor, ensureValid; fromTexture, fromGpuBuffer, fromMLTensor) is
+// its own. Its constructor is never called: outputs are made without its checks.
+Object.setPrototypeOf(Tensor.prototype, CommonTensor.prototype);
+Object.setPrototypeOf(Tensor, CommonTensor);
+
+/** Runs one of onnxruntime-common's canvas conversions, or says clearly that there is no canvas. */
+function withCanvas<R>(method: string, convert: () => R): R {
+  const g = globalThis as Record<string, unknown>;
+  if (g.document === undefined && g.OffscreenCanvas === undefined) {
+    throw new ReferenceError(`Tensor.${method} needs a canvas (document or OffscreenCanvas), which Node.js does not have (onnxruntime-node throws too): OffscreenCanvas is not defined`);
+  }
+  return convert();
+}
+
+function isImageDataLike(image: unknown): image is ImageDataLike {
+  if (typeof image !== 'object' || image === null) return false;
+  const { data, width, height } = image as Partial<ImageDataLike>;
+  return (data instanceof Uint8ClampedArray || data instanceof Uint8Array) && typeof width === 'number' && typeof height === 'number';
+}
+
+const IMAGE_FORMATS = ['RGB', 'RGBA', 'BGR', 'RBG'] as const;
+
+/** Four per-channel values of a norm parameter, as onnxruntime-common expands them. */
+function normValues(what: string, value: unknown, fallback: number, fourth: number): [number, number, number, number] {
+  if (value === undefined) return [fallback, fallback, fallback, fallback];
+  if (typeof value === 'number' && Number.isFinite(value)) return [value, value, value, value];
+  if (Array.isArray(value) && (value.length === 3 || value.length === 4) && value.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    return [value[0], value[1], value[2], value[3] ?? fourth];
+  }
+  throw invalid(what, 'a finite number or an array of 3 or 4 finite numbers', value);
+}
+
+/** onnxruntime-common's bufferToTensor for an RGBA image, the same arithmetic, its options checked. */
+function imageToTensor(image: ImageDataLike, options: TensorFromImageOptions | undefined): Tensor<'float32'> {
+  const { width, height, data } = image;
+  if (!Number.isSafeInteger(width) || width <= 0) throw outOfRange('Tensor.fromImage image.width', 'a positive integer', width);
+  if (!Number.isSafeInteger(height) || height <= 0) throw outOfRange('Tensor.fromImage image.height', 'a positive integer', height);
+  if (data.length !== width * height * 4) {
+    throw new RangeError(`Tensor.fromImage image.data has ${data.length} bytes but ${width}x${height} RGBA pixels need ${width * height * 4}`);
+  }
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('Tensor.fromImage options', 'an object', options);
+  const o = options ?? {};
+  for (const [key, size] of [['resizedWidth', width], ['resizedHeight', height]] as const) {
+    const value = o[key];
+    if (value !== undefined && value !== size) {
+      throw new RangeError(`Tensor.fromImage options.${key} is ${String(value)}, not the image's ${size}: changing the size needs a canvas, which Node.js does not have (resize the image first, e.g. with sharp)`);
+    }
+  }
+  if (o.tensorLayout !== undefined && o.tensorLayout !== 'NCHW') {
+    if (o.tensorLayout === 'NHWC') throw new Error("Tensor.fromImage options.tensorLayout 'NHWC' is not supported (onnxruntime-common makes NCHW tensors only)");
+    throw invalid('Tensor.fromImage options.tensorLayout', "'NCHW'", o.tensorLayout);
+  }
+  const tensorFormat = o.tensorFormat ?? 'RGB';
+  if (!(IMAGE_FORMATS as readonly string[]).includes(tensorFormat)) throw invalid('Tensor.fromImage options.tensorFormat', "one of 'RGB', 'RGBA', 'BGR', 'RBG'", tensorFormat);
+  if (o.norm !== undefined && (typeof o.norm !== 'object' || o.norm === null)) throw invalid('Tensor.fromImage options.norm', 'an object { mean, bias }', o.norm);
+  const mean = normValues('Tensor.fromImage options.norm.mean', o.norm?.mean, 255, 255);
+  const bias = normValues('Tensor.fromImage options.norm.bias', o.norm?.bias, 0, 0);
+
+  const stride = width * height;
+  const channels = tensorFormat === 'RGBA' ? 4 : 3;
+  const out = new Float32Array(stride * channels);
+  // Planes in the tensor's channel order.
+  let r = 0;
+  let g = stride;
+  let b = stride * 2;
+  if (tensorFormat === 'RBG') [b, g] = [stride, stride * 2];
+  else if (tensorFormat === 'BGR') [b, r] = [0, stride * 2];
+  const a = channels === 4 ? stride * 3 : -1;
+  for (let i = 0, p = 0; i < stride; i++, p += 4) {
+    out[r + i] = (data[p] + bias[0]) / mean[0];
+    out[g + i] = (data[p + 1] + bias[1]) / mean[1];
+    out[b + i] = (data[p + 2] + bias[2]) / mean[2];
+    if (a >= 0) out[a + i] = (data[p + 3] + bias[3]) / mean[3];
+  }
+  return new Tensor('float32', out, [1, channels, height, width]);
 }
 
 /**

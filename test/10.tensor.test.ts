@@ -1,6 +1,11 @@
 // 10.tensor: the Tensor constructor's forms, type inference, and its errors.
 import { describe, expect, test } from 'vitest';
-import { Tensor } from './support/ort.js';
+import { createRequire } from 'node:module';
+import { identity } from './support/models.js';
+import { InferenceSession, Tensor, type Ort } from './support/ort.js';
+
+const require = createRequire(import.meta.url);
+const common = require('onnxruntime-common') as typeof import('onnxruntime-common');
 
 describe('Tensor', () => {
   test('keeps the given TypedArray itself, not a copy', () => {
@@ -91,21 +96,29 @@ describe('Tensor', () => {
     expect(error.message).toContain('install com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9');
   });
 
-  test('type, dims and size cannot be reassigned; the tensor still reads and spreads as before', () => {
-    const t = new Tensor('float32', new Float32Array(4), [2, 2]);
-    const loose = t as unknown as Record<string, unknown>;
-    // Test files are modules, so strict: assigning a read-only property throws.
-    expect(() => (loose.dims = [1000])).toThrow(TypeError);
-    expect(() => (loose.size = 1000)).toThrow(TypeError);
-    expect(() => (loose.type = 'float64')).toThrow(TypeError);
-    expect(() => (loose.location = 'cuda')).toThrow(TypeError);
-    expect(t.dims).toEqual([2, 2]);
-    expect(t.size).toBe(4);
-    expect(t.type).toBe('float32');
-    expect(t.location).toBe('cpu');
-    expect(Object.keys(t)).toEqual(['type', 'dims', 'size', 'location', 'deviceId']);
-    expect({ ...t }).toEqual({ type: 'float32', dims: [2, 2], size: 4, location: 'cpu', deviceId: undefined });
+  test("a tensor's own properties are onnxruntime-common's, so spreads and Object.assign copies carry the data", () => {
+    const data = new Float32Array(4);
+    const t = new Tensor('float32', data, [2, 2]);
+    expect(Object.keys(t)).toEqual(['cpuData', 'dataLocation', 'type', 'dims', 'size']);
+    expect({ ...t }).toEqual({ cpuData: data, dataLocation: 'cpu', type: 'float32', dims: [2, 2], size: 4 });
+    const copy = Object.assign(Object.create(Tensor.prototype), t) as Ort.Tensor;
+    expect(copy).toBeInstanceOf(Tensor);
+    expect(copy.data).toBe(data);
+    expect(copy.location).toBe('cpu');
+    expect(copy.deviceId).toBeUndefined();
+    expect(String(copy)).toBe('Tensor(float32, [2,2])');
     expect(t.reshape([4]).dims).toEqual([4]);
+  });
+
+  test('dims reassigned after construction (allowed, as in onnxruntime-common) are caught at run time, never read past the data', async () => {
+    const session = await InferenceSession.create(identity('float32', ['n']));
+    const t = new Tensor('float32', new Float32Array([1, 2, 3, 4]), [4]);
+    (t as unknown as { dims: number[] }).dims = [1000];
+    await expect(session.run({ x: t })).rejects.toThrow(RangeError);
+    await expect(session.run({ x: t })).rejects.toThrow(/input 'x'.*1000/);
+    (t as unknown as { dims: number[] }).dims = [4];
+    expect(Array.from((await session.run({ x: t })).y.data as Float32Array)).toEqual([1, 2, 3, 4]);
+    await session.release();
   });
 
   test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('the type name %j is no element type', (name) => {
@@ -118,14 +131,110 @@ describe('Tensor', () => {
   });
 });
 
-test('onnxruntime-common\'s tensor surface: dispose, dataLocation, cpuData, fromPinnedBuffer', () => {
+test('onnxruntime-common\'s tensor surface: dispose, dataLocation, cpuData, fromPinnedBuffer', async () => {
   const data = new Float32Array([1, 2, 3, 4]);
   const t = Tensor.fromPinnedBuffer('float32', data, [2, 2]);
   expect(t.data).toBe(data);
   expect(t.dims).toEqual([2, 2]);
   expect(t.dataLocation).toBe('cpu');
   expect(t.cpuData).toBe(data);
-  t.dispose(); // a CPU tensor keeps its data: the caller owns it
-  expect(t.data).toBe(data);
+  t.dispose(); // as onnxruntime-common's: the tensor lets go of the data (the caller's array is untouched)
+  expect(t.location).toBe('none');
+  expect(t.dataLocation).toBe('none');
+  expect(t.cpuData).toBeUndefined();
+  expect(() => t.data).toThrow('this Tensor was disposed (tensor.dispose()): it has no data any more');
+  await expect(t.getData()).rejects.toThrow('disposed');
+  expect(data).toEqual(new Float32Array([1, 2, 3, 4]));
   expect(() => Tensor.fromPinnedBuffer('float32', new Float32Array(3), [2, 2])).toThrow(RangeError);
+});
+
+describe("Tensor is onnxruntime-common's Tensor as far as code can tell", () => {
+  test('instanceof holds both ways, for CPU tensors', () => {
+    const ours = new Tensor('float32', new Float32Array(2));
+    const theirs = new common.Tensor('float32', new Float32Array(2));
+    expect(ours instanceof common.Tensor).toBe(true);
+    expect(theirs instanceof Tensor).toBe(true);
+    expect(Object.assign(Object.create(common.Tensor.prototype), theirs) instanceof Tensor).toBe(true);
+    // Pinned and GPU tensors of onnxruntime-common are not ort-napi's: run() takes pinned ones as tensor-likes.
+    expect(common.Tensor.fromPinnedBuffer('float32', new Float32Array(2)) instanceof Tensor).toBe(false);
+    expect({ type: 'float32', data: new Float32Array(1), dims: [1] } instanceof Tensor).toBe(false);
+    expect((null as unknown) instanceof Tensor).toBe(false);
+    // A subclass keeps its own instanceof.
+    class Sub extends Tensor {}
+    expect(new Sub('float32', new Float32Array(1)) instanceof Sub).toBe(true);
+    expect(ours instanceof Sub).toBe(false);
+    expect(theirs instanceof Sub).toBe(false);
+  });
+
+  test("what ort-napi does not define is onnxruntime-common's own", () => {
+    const t = new Tensor('float32', new Float32Array(1));
+    expect(() => t.texture).toThrow('The data is not stored as a WebGL texture.');
+    expect(() => t.gpuBuffer).toThrow('The data is not stored as a WebGPU buffer.');
+    expect(Tensor.fromTexture).toBe(common.Tensor.fromTexture);
+  });
+
+  test("outputs of a run are ort-napi's Tensors and onnxruntime-common's", async () => {
+    const session = await InferenceSession.create(identity('int64', ['n']));
+    const { y } = await session.run({ x: new common.Tensor('int64', [1, 2]) as never });
+    expect(y).toBeInstanceOf(Tensor);
+    expect(y).toBeInstanceOf(common.Tensor);
+    expect(Object.keys(y)).toEqual(['cpuData', 'dataLocation', 'type', 'dims', 'size']);
+    expect(y.data).toEqual(new BigInt64Array([1n, 2n]));
+    expect(y.size).toBe(2);
+    await session.release();
+  });
+
+  test('Uint8ClampedArray data is uint8, over the same bytes', () => {
+    const pixels = new Uint8ClampedArray([0, 128, 255, 7]);
+    const inferred = new Tensor(pixels);
+    expect(inferred.type).toBe('uint8');
+    expect(inferred.data).toEqual(new Uint8Array([0, 128, 255, 7]));
+    expect((inferred.data as Uint8Array).buffer).toBe(pixels.buffer);
+    expect(new Tensor('uint8', pixels, [2, 2]).dims).toEqual([2, 2]);
+    expect(() => new Tensor('int8', pixels as never)).toThrow("Tensor data of type 'int8' must be a Int8Array or an array; received a Uint8ClampedArray of length 4");
+  });
+
+  test.each(['float16', 'bfloat16', 'float8e4m3fn', 'int4', 'uint4'])('numbers for %s are refused: they would be stored as bit patterns', (type) => {
+    expect(() => new Tensor(type as never, [1.5, 2] as never)).toThrow(TypeError);
+    expect(() => new Tensor(type as never, [1.5, 2] as never)).toThrow(`Tensor data of type '${type}' must be a`);
+  });
+});
+
+describe('image helpers in Node.js', () => {
+  const pixels = (width: number, height: number) => Uint8ClampedArray.from({ length: width * height * 4 }, (_, i) => (i * 37) % 256);
+
+  test('fromImage takes ImageData-like RGBA pixels: [1, 3, h, w] planes, (pixel + bias) / mean', async () => {
+    const data = pixels(2, 1); // two pixels: [0, 37, 74, 111], [148, 185, 222, 3]
+    const t = await Tensor.fromImage({ data, width: 2, height: 1 });
+    expect(t).toBeInstanceOf(Tensor);
+    expect(t.type).toBe('float32');
+    expect(t.dims).toEqual([1, 3, 1, 2]);
+    expect(Array.from(t.data)).toEqual([0, 148, 37, 185, 74, 222].map((v) => Math.fround(v / 255)));
+    const bgra = await Tensor.fromImage({ data, width: 2, height: 1 }, { tensorFormat: 'BGR', norm: { mean: [1, 2, 4], bias: -1 } });
+    expect(Array.from(bgra.data)).toEqual([73 / 4, 221 / 4, 36 / 2, 184 / 2, -1, 147]);
+    const rgba = await Tensor.fromImage({ data: new Uint8Array(data), width: 2, height: 1 }, { tensorFormat: 'RGBA', norm: { mean: 1, bias: 0 } });
+    expect(rgba.dims).toEqual([1, 4, 1, 2]);
+    expect(Array.from(rgba.data)).toEqual([0, 148, 37, 185, 74, 222, 111, 3]);
+  });
+
+  test.each<[string, unknown, unknown, string]>([
+    ['a URL', 'https://example.com/a.png', undefined, 'Tensor.fromImage(url) needs a canvas and an Image, which Node.js does not have'],
+    ['raw bytes', new Uint8Array(16), undefined, 'Tensor.fromImage image must be an ImageData or { data: Uint8ClampedArray | Uint8Array of width * height * 4 RGBA bytes, width, height }; received a Uint8Array of length 16'],
+    ['a short buffer', { data: new Uint8Array(15), width: 2, height: 2 }, undefined, 'Tensor.fromImage image.data has 15 bytes but 2x2 RGBA pixels need 16'],
+    ['a zero width', { data: new Uint8Array(0), width: 0, height: 2 }, undefined, 'Tensor.fromImage image.width must be a positive integer; received number 0'],
+    ['a resize', { data: new Uint8Array(16), width: 2, height: 2 }, { resizedWidth: 4, resizedHeight: 4 }, "Tensor.fromImage options.resizedWidth is 4, not the image's 2: changing the size needs a canvas"],
+    ['NHWC', { data: new Uint8Array(16), width: 2, height: 2 }, { tensorLayout: 'NHWC' }, "Tensor.fromImage options.tensorLayout 'NHWC' is not supported"],
+    ['an unknown format', { data: new Uint8Array(16), width: 2, height: 2 }, { tensorFormat: 'CMYK' }, "Tensor.fromImage options.tensorFormat must be one of 'RGB', 'RGBA', 'BGR', 'RBG'; received the string \"CMYK\""],
+    ['a bad norm', { data: new Uint8Array(16), width: 2, height: 2 }, { norm: { mean: [1, 2] } }, 'Tensor.fromImage options.norm.mean must be a finite number or an array of 3 or 4 finite numbers; received an array of length 2'],
+  ])('fromImage refuses %s, saying why', async (_what, image, options, message) => {
+    await expect(Tensor.fromImage(image as never, options as never)).rejects.toThrow(message);
+  });
+
+  test('toImageData and toDataURL need a canvas: a ReferenceError that says so', () => {
+    const t = new Tensor('float32', new Float32Array(12), [1, 3, 2, 2]);
+    expect(() => t.toImageData()).toThrow(ReferenceError);
+    expect(() => t.toImageData()).toThrow('Tensor.toImageData needs a canvas (document or OffscreenCanvas), which Node.js does not have');
+    expect(() => t.toDataURL()).toThrow(ReferenceError);
+    expect(() => t.toDataURL()).toThrow('OffscreenCanvas is not defined');
+  });
 });
