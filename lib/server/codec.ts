@@ -237,7 +237,7 @@ export function fromBinary(what: string, datatype: unknown, shape: unknown, byte
   }
   const Ctor = { bool: Uint8Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array, float16: Uint16Array, float32: Float32Array, float64: Float64Array, bfloat16: Uint16Array }[dt.type as 'uint8'];
   const aligned = bytes.byteOffset % dt.size === 0;
-  const source = aligned ? bytes : bytes.slice();
+  const source = aligned ? bytes : new Uint8Array(bytes); // a copy (Buffer.slice would be a view)
   return new Tensor(dt.type, new Ctor(source.buffer as ArrayBuffer, source.byteOffset, count) as never, dims);
 }
 

@@ -1,0 +1,394 @@
+// 97.server.http: the v2 REST front end end to end: a real server on a loopback port, driven by curl
+// (JSON and binary) and fetch, on models built here; every endpoint, every datatype, bad requests
+// (each answered with the spec's error, the server healthy after), backpressure, deadlines, disconnects.
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binaryBody, curl, curlMissing, DATATYPES, makeRepository, randomRows, SAMPLES, server as api, splitBinaryResponse, type RepositoryLayout, type ServerApi } from './97.server.support.js';
+
+let layout: RepositoryLayout;
+let srv: ServerApi.V2Server;
+let base: string;
+const BODY_LIMIT = 4 * 2 ** 20;
+
+beforeAll(async () => {
+  layout = await makeRepository();
+  srv = api.createServer({ repository: layout.dir, http: { port: 0, host: '127.0.0.1', bodyLimit: BODY_LIMIT } });
+  const addresses = await srv.start();
+  base = addresses.http!;
+});
+
+afterAll(async () => {
+  await srv?.stop();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(base + path, { method: 'POST', body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+
+async function expectHealthy(): Promise<void> {
+  const ready = await fetch(`${base}/v2/health/ready`);
+  expect(ready.status).toBe(200);
+  expect(await ready.json()).toEqual({ ready: true });
+}
+
+async function metric(pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return [...text.matchAll(new RegExp(pattern.source, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+const linearInfer = (rows: number[], extra: object = {}) => ({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length / 3, 3], data: rows }], ...extra });
+const expectedLinear = (x: number[]) => {
+  const out: number[] = [];
+  for (let r = 0; r < x.length / 3; r++) {
+    const [a, b, c] = x.slice(r * 3, r * 3 + 3);
+    out.push(Math.fround(Math.fround(a + c) + 0.5), Math.fround(Math.fround(b + c) - 0.5));
+  }
+  return out;
+};
+
+describe('health and metadata (curl)', () => {
+  it.skipIf(curlMissing)('GET /v2/health/live, /v2/health/ready and /v2 answer as the spec says', async () => {
+    const live = await curl(`${base}/v2/health/live`);
+    expect(live.status).toBe(200);
+    expect(live.json()).toEqual({ live: true });
+    const ready = await curl(`${base}/v2/health/ready`);
+    expect(ready.status).toBe(200);
+    const meta = await curl(`${base}/v2`);
+    expect(meta.status).toBe(200);
+    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository'] });
+  });
+
+  it.skipIf(curlMissing)('model metadata names inputs and outputs with v2 datatypes and -1 for dynamic dims', async () => {
+    const meta = await curl(`${base}/v2/models/linear`);
+    expect(meta.status).toBe(200);
+    expect(meta.json()).toEqual({
+      name: 'linear',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 2] }],
+    });
+    const types = (await curl(`${base}/v2/models/types/versions/1`)).json();
+    expect(types.inputs.map((t: { datatype: string }) => t.datatype)).toEqual(DATATYPES.map(([d]) => d));
+  });
+
+  it.skipIf(curlMissing)('versions: each is served at its own path; without one, the highest', async () => {
+    expect((await curl(`${base}/v2/models/versioned`)).json().versions).toEqual(['1', '2']);
+    const x = { inputs: [{ name: 'x', datatype: 'FP32', shape: [2], data: [-3, 4] }] };
+    const args = ['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', JSON.stringify(x)];
+    const v1 = await curl(`${base}/v2/models/versioned/versions/1/infer`, args);
+    expect(v1.json()).toMatchObject({ model_name: 'versioned', model_version: '1', outputs: [{ name: 'y', data: [3, -4] }] });
+    const v2 = await curl(`${base}/v2/models/versioned/versions/2/infer`, args);
+    expect(v2.json()).toMatchObject({ model_version: '2', outputs: [{ data: [3, 4] }] });
+    const latest = await curl(`${base}/v2/models/versioned/infer`, args);
+    expect(latest.json().model_version).toBe('2');
+    expect((await curl(`${base}/v2/models/versioned/versions/1/ready`)).status).toBe(200);
+    const missing = await curl(`${base}/v2/models/versioned/versions/7/ready`);
+    expect(missing.status).toBe(404);
+    expect(missing.json().error).toContain("model 'versioned' has no version '7'");
+  });
+
+  it.skipIf(curlMissing)('model readiness: 200 for a loaded model, 404 {"error"} for an unknown one', async () => {
+    const ready = await curl(`${base}/v2/models/linear/ready`);
+    expect(ready.status).toBe(200);
+    const unknown = await curl(`${base}/v2/models/nope/ready`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json()).toEqual({ error: "unknown model 'nope'" });
+    await expectHealthy();
+  });
+});
+
+describe('infer with JSON', () => {
+  it.skipIf(curlMissing)('curl: the README model computes y = x W + b, the id echoed', async () => {
+    const x = [1, 2, 3, 4, 5, 6];
+    const res = await curl(`${base}/v2/models/linear/infer`, ['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', JSON.stringify(linearInfer(x, { id: 'req-1' }))]);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('application/json');
+    expect(res.json()).toEqual({ model_name: 'linear', model_version: '1', id: 'req-1', outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 2], data: [4.5, 4.5, 10.5, 10.5] }] });
+  });
+
+  it('every datatype goes through and comes back with its values (nested data too)', async () => {
+    const inputs = DATATYPES.map(([d], i) => ({
+      name: `x_${d}`,
+      datatype: d,
+      shape: [2, 2],
+      data: i % 2 === 0 ? SAMPLES[d].json : [SAMPLES[d].json.slice(0, 2), SAMPLES[d].json.slice(2)], // nested, row-major
+    }));
+    const res = await post('/v2/models/types/infer', { inputs });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.outputs.map((o: { name: string }) => o.name)).toEqual(DATATYPES.map(([d]) => `y_${d}`));
+    for (const [d] of DATATYPES) {
+      expect(body.outputs.find((o: { name: string }) => o.name === `y_${d}`)).toEqual({ name: `y_${d}`, datatype: d, shape: [2, 2], data: SAMPLES[d].back });
+    }
+  });
+
+  it('INT64 takes decimal strings for values past 2^53, and answers with numbers', async () => {
+    const res = await post('/v2/models/types/infer', {
+      inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: d === 'INT64' ? ['9007199254740993', '-5', 0, 7] : SAMPLES[d].json })),
+      outputs: [{ name: 'y_INT64' }],
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.outputs).toEqual([{ name: 'y_INT64', datatype: 'INT64', shape: [2, 2], data: [9007199254740992, -5, 0, 7] }]);
+  });
+
+  it('outputs: only those asked for, in the order asked', async () => {
+    const res = await post('/v2/models/types/infer', {
+      inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: SAMPLES[d].json })),
+      outputs: [{ name: 'y_BYTES' }, { name: 'y_BOOL' }],
+    });
+    const body = await res.json();
+    expect(body.outputs.map((o: { name: string }) => o.name)).toEqual(['y_BYTES', 'y_BOOL']);
+  });
+});
+
+describe('infer with binary tensors (Triton extension)', () => {
+  const allBinary = () => {
+    const header = {
+      inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], parameters: { binary_data_size: SAMPLES[d].raw.byteLength } })),
+      parameters: { binary_data_output: true },
+    };
+    return binaryBody(header, DATATYPES.map(([d]) => SAMPLES[d].raw));
+  };
+
+  it.skipIf(curlMissing)('curl: every datatype in binary, answered in binary, byte for byte', async () => {
+    const { body, headerLength } = allBinary();
+    const file = join(mkdtempSync(join(tmpdir(), 'ort-napi-bin-')), 'body.bin');
+    writeFileSync(file, body);
+    const res = await curl(`${base}/v2/models/types/infer`, ['-X', 'POST', '-H', 'content-type: application/octet-stream', '-H', `Inference-Header-Content-Length: ${headerLength}`, '--data-binary', `@${file}`]);
+    expect(res.status).toBe(200);
+    const length = Number(res.headers['inference-header-content-length']);
+    expect(length).toBeGreaterThan(0);
+    const { header, parts } = splitBinaryResponse(res.body, length);
+    expect(header.model_name).toBe('types');
+    for (const [d] of DATATYPES) {
+      const out = header.outputs.find((o: { name: string }) => o.name === `y_${d}`);
+      expect(out).toEqual({ name: `y_${d}`, datatype: d, shape: [2, 2], parameters: { binary_data_size: SAMPLES[d].raw.byteLength } });
+      expect(new Uint8Array(parts[`y_${d}`])).toEqual(SAMPLES[d].raw);
+    }
+  });
+
+  it('binary in, JSON out unless asked; binary_data per output overrides binary_data_output', async () => {
+    const { body, headerLength } = binaryBody(
+      {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], parameters: { binary_data_size: 12 } }],
+        outputs: [{ name: 'y' }],
+      },
+      [Float32Array.from([1, 2, 3])].map((a) => new Uint8Array(a.buffer)),
+    );
+    const json = await post('/v2/models/linear/infer', body, { 'inference-header-content-length': String(headerLength), 'content-type': 'application/octet-stream' });
+    expect(json.status).toBe(200);
+    expect(json.headers.get('inference-header-content-length')).toBeNull();
+    expect((await json.json()).outputs[0].data).toEqual([4.5, 4.5]);
+
+    const header = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }], outputs: [{ name: 'y', parameters: { binary_data: true } }] };
+    const bin = await post('/v2/models/linear/infer', header);
+    const length = Number(bin.headers.get('inference-header-content-length'));
+    const { parts } = splitBinaryResponse(Buffer.from(await bin.arrayBuffer()), length);
+    expect(Array.from(new Float32Array(new Uint8Array(parts.y).buffer))).toEqual([4.5, 4.5]);
+
+    const off = await post('/v2/models/linear/infer', { ...header, parameters: { binary_data_output: true }, outputs: [{ name: 'y', parameters: { binary_data: false } }] });
+    expect(off.headers.get('inference-header-content-length')).toBeNull();
+    expect((await off.json()).outputs[0].data).toEqual([4.5, 4.5]);
+  });
+
+  it.skipIf(curlMissing)('a large tensor (3 MiB) goes through in binary', async () => {
+    const rows = 262_144; // x: [rows, 3] float32 = 3 MiB
+    const x = new Float32Array(rows * 3);
+    for (let i = 0; i < x.length; i++) x[i] = (i % 7) - 3;
+    const { body, headerLength } = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 3], parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }, [new Uint8Array(x.buffer)]);
+    const file = join(mkdtempSync(join(tmpdir(), 'ort-napi-bin-')), 'big.bin');
+    writeFileSync(file, body);
+    const res = await curl(`${base}/v2/models/linear/infer`, ['-X', 'POST', '-H', `Inference-Header-Content-Length: ${headerLength}`, '-H', 'content-type: application/octet-stream', '--data-binary', `@${file}`]);
+    expect(res.status).toBe(200);
+    const { header, parts } = splitBinaryResponse(res.body, Number(res.headers['inference-header-content-length']));
+    expect(header.outputs[0].shape).toEqual([rows, 2]);
+    const y = new Float32Array(new Uint8Array(parts.y).buffer);
+    expect(y.length).toBe(rows * 2);
+    expect([y[0], y[1], y[y.length - 2], y[y.length - 1]]).toEqual(expectedLinear([x[0], x[1], x[2], x[x.length - 3], x[x.length - 2], x[x.length - 1]]));
+  });
+});
+
+describe('bad requests get the spec error and leave the server healthy', () => {
+  const cases: [string, () => Promise<Response>, number, RegExp][] = [
+    ['unknown model', () => post('/v2/models/nope/infer', linearInfer([1, 2, 3])), 404, /unknown model 'nope'/],
+    ['unknown version', () => post('/v2/models/linear/versions/9/infer', linearInfer([1, 2, 3])), 404, /model 'linear' has no version '9'/],
+    ['wrong shape (data length)', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], data: [1, 2, 3] }] }), 400, /input 'x': data has 3 elements but shape \[2,3\] needs 6/],
+    ['wrong shape (the model fixes a dim)', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [3, 2], data: [1, 2, 3, 4, 5, 6] }] }), 400, /dims\[1\] = 2, but the model fixes it at 3/],
+    ['wrong datatype', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 3], data: [1, 2, 3] }] }), 400, /input 'x' has datatype "INT32", but model 'linear' expects FP32/],
+    ['not a v2 datatype', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FLOAT', shape: [1, 3], data: [1, 2, 3] }] }), 400, /input 'x' has datatype "FLOAT", but model 'linear' expects FP32/],
+    ['a value of the wrong type', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 'two', 3] }] }), 400, /input 'x' \(FP32\): data\[1\] is "two", not a number/],
+    ['an integer out of range', () => post('/v2/models/types/infer', { inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: d === 'UINT8' ? [0, 1, 2, 256] : SAMPLES[d].json })) }), 400, /input 'x_UINT8' \(UINT8\): data\[3\] is 256, not an integer in \[0, 255\]/],
+    ['unknown input', () => post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }, { name: 'z', datatype: 'FP32', shape: [1], data: [1] }] }), 400, /model 'linear' has no input 'z'/],
+    ['missing input', () => post('/v2/models/types/infer', { inputs: [{ name: 'x_BOOL', datatype: 'BOOL', shape: [2, 2], data: SAMPLES.BOOL.json }] }), 400, /needs inputs 'x_UINT8'/],
+    ['unknown output', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3], { outputs: [{ name: 'q' }] })), 400, /model 'linear' has no output "q"/],
+    ['malformed JSON', () => post('/v2/models/linear/infer', '{"inputs": [{'), 400, /the request's JSON is malformed/],
+    ['no inputs', () => post('/v2/models/linear/infer', { outputs: [] }), 400, /"inputs": a non-empty array/],
+    ['no body', () => fetch(`${base}/v2/models/linear/infer`, { method: 'POST' }), 400, /the request has no body/],
+    ['a bad Inference-Header-Content-Length', () => post('/v2/models/linear/infer', JSON.stringify(linearInfer([1, 2, 3])), { 'inference-header-content-length': '99999' }), 400, /Inference-Header-Content-Length is "99999", but the body has/],
+    ['truncated binary body', () => {
+      const { body, headerLength } = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], parameters: { binary_data_size: 24 } }] }, [new Uint8Array(20)]);
+      return post('/v2/models/linear/infer', body, { 'inference-header-content-length': String(headerLength) });
+    }, 400, /binary_data_size is 24, but only 20 bytes of binary data remain/],
+    ['binary size that does not fit the shape', () => {
+      const { body, headerLength } = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], parameters: { binary_data_size: 20 } }] }, [new Uint8Array(20)]);
+      return post('/v2/models/linear/infer', body, { 'inference-header-content-length': String(headerLength) });
+    }, 400, /20 bytes of binary data but shape \[2,3\] needs 24/],
+    ['bytes beyond the binary inputs', () => {
+      const { body, headerLength } = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], parameters: { binary_data_size: 12 } }] }, [new Uint8Array(16)]);
+      return post('/v2/models/linear/infer', body, { 'inference-header-content-length': String(headerLength) });
+    }, 400, /4 bytes of binary data beyond/],
+    ['BYTES elements that overrun', () => {
+      const inputs = DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], parameters: { binary_data_size: d === 'BYTES' ? 8 : SAMPLES[d].raw.byteLength } }));
+      const raws = DATATYPES.map(([d]) => (d === 'BYTES' ? Uint8Array.from([200, 0, 0, 0, 1, 2, 3, 4]) : SAMPLES[d].raw));
+      const { body, headerLength } = binaryBody({ inputs }, raws);
+      return post('/v2/models/types/infer', body, { 'inference-header-content-length': String(headerLength) });
+    }, 400, /input 'x_BYTES' \(BYTES\): element 0 claims 200 bytes but only 4 remain/],
+    ['an oversized body', () => post('/v2/models/linear/infer', Buffer.alloc(BODY_LIMIT + 1024, 32)), 413, /larger than the server's limit/],
+    ['a bad timeout header', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3]), { 'inference-timeout-ms': 'soon' }), 400, /inference-timeout-ms header must be a number of milliseconds/],
+    ['an unknown route', () => fetch(`${base}/v2/modelz`), 404, /no route GET \/v2\/modelz/],
+  ];
+
+  it.each(cases)('%s', async (_name, send, status, message) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = await res.json();
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(body.error).toMatch(message);
+    await expectHealthy();
+  });
+
+  it.skipIf(curlMissing)('curl: malformed JSON and a truncated binary body', async () => {
+    const bad = await curl(`${base}/v2/models/linear/infer`, ['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', '{"inputs":[{"name":"x",']);
+    expect(bad.status).toBe(400);
+    expect(bad.json().error).toMatch(/malformed/);
+    const { body, headerLength } = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], parameters: { binary_data_size: 24 } }] }, [new Uint8Array(8)]);
+    const file = join(mkdtempSync(join(tmpdir(), 'ort-napi-bin-')), 'short.bin');
+    writeFileSync(file, body);
+    const truncated = await curl(`${base}/v2/models/linear/infer`, ['-X', 'POST', '-H', `Inference-Header-Content-Length: ${headerLength}`, '--data-binary', `@${file}`]);
+    expect(truncated.status).toBe(400);
+    expect(truncated.json().error).toMatch(/only 8 bytes of binary data remain/);
+    await expectHealthy();
+  });
+
+  it('a body cut off mid-transfer (the client lies about Content-Length and leaves) harms nothing', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(base);
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(`POST /v2/models/linear/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs": [`);
+        setTimeout(() => socket.destroy(), 50);
+      });
+      socket.on('close', () => resolve());
+    });
+    await expectHealthy();
+    expect((await post('/v2/models/linear/infer', linearInfer([1, 2, 3]))).status).toBe(200);
+  });
+});
+
+describe('serving behaviour', () => {
+  it('dynamic batching: concurrent requests share runs, each gets its own rows', async () => {
+    const before = await metric(/^ort_napi_inference_batch_size_sum\{model="batched",version="1"\} (\S+)$/);
+    const beforeCount = await metric(/^ort_napi_inference_batch_size_count\{model="batched",version="1"\} (\S+)$/);
+    const xs = Array.from({ length: 8 }, (_, i) => randomRows(1, i + 1));
+    const results = await Promise.all(xs.map((x) => post('/v2/models/batched/infer', linearInfer(x)).then((r) => r.json())));
+    results.forEach((body, i) => expect(body.outputs[0].data).toEqual(expectedLinear(xs[i])));
+    const sum = (await metric(/^ort_napi_inference_batch_size_sum\{model="batched",version="1"\} (\S+)$/)) - before;
+    const count = (await metric(/^ort_napi_inference_batch_size_count\{model="batched",version="1"\} (\S+)$/)) - beforeCount;
+    expect(count).toBe(8);
+    expect(sum / count).toBeGreaterThan(1); // some requests ran in a batch of several
+  });
+
+  it('a full queue answers 429, and the requests accepted finish', async () => {
+    const slow = (v: number) => post('/v2/models/slow/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [v] }] });
+    const first = slow(1);
+    await new Promise((r) => setTimeout(r, 50)); // running
+    const second = slow(2); // queued (maxQueue 1)
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await slow(3);
+    expect(third.status).toBe(429);
+    expect((await third.json()).error).toMatch(/the pool's queue is full \(maxQueue 1\)/);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect((await b.json()).outputs[0].data).toEqual([2]);
+    await expectHealthy();
+  });
+
+  it('a deadline (inference-timeout-ms header, or Triton\'s timeout parameter in µs) answers 504', async () => {
+    const t0 = performance.now();
+    const res = await post('/v2/models/slow/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] }, { 'inference-timeout-ms': '40' });
+    expect(res.status).toBe(504);
+    expect((await res.json()).error).toMatch(/timed out after 40 ms/);
+    expect(performance.now() - t0).toBeLessThan(layout.slowRunMs * 0.8 + 200); // the run was stopped, not waited out
+    const triton = await post('/v2/models/slow/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }], parameters: { timeout: 40_000 } });
+    expect(triton.status).toBe(504);
+    await expectHealthy();
+  });
+
+  it.skipIf(curlMissing)('a client that goes away cancels its request (queued or running)', async () => {
+    const before = await metric(/^ort_napi_inference_request_failure_total\{model="slow",version="1",protocol="http",reason="cancelled"\} (\S+)$/);
+    // curl gives up after 100 ms, closing the connection while the run goes on.
+    const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] });
+    const gone = await new Promise<number | null>((resolve) => {
+      const child = spawn('curl', ['-sS', '-m', '0.1', '-X', 'POST', '-H', 'content-type: application/json', '--data-binary', body, `${base}/v2/models/slow/infer`], { stdio: 'ignore' });
+      child.on('exit', (code) => resolve(code));
+    });
+    expect(gone).toBe(28); // curl: operation timed out
+    for (let i = 0; i < 50; i++) {
+      if ((await metric(/^ort_napi_inference_request_failure_total\{model="slow",version="1",protocol="http",reason="cancelled"\} (\S+)$/)) > before) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await metric(/^ort_napi_inference_request_failure_total\{model="slow",version="1",protocol="http",reason="cancelled"\} (\S+)$/)).toBe(before + 1);
+    // The run was terminated: the next request does not wait out the abandoned one.
+    const t0 = performance.now();
+    const next = await post('/v2/models/slow/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [5] }] });
+    expect(next.status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(layout.slowRunMs * 1.9 + 300);
+    await expectHealthy();
+  });
+});
+
+describe('repository extension', () => {
+  it('index, unload (503 after, ready false) and load again', async () => {
+    const index = await (await post('/v2/repository/index', {})).json();
+    expect(index).toEqual(expect.arrayContaining([{ name: 'linear', version: '1', state: 'READY', reason: '' }, { name: 'versioned', version: '2', state: 'READY', reason: '' }]));
+    expect((await post('/v2/repository/models/versioned/unload', '')).status).toBe(200);
+    const after = await post('/v2/models/versioned/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] });
+    expect(after.status).toBe(503);
+    expect((await after.json()).error).toMatch(/model 'versioned' is not loaded \(unavailable: unloaded\)/);
+    expect((await fetch(`${base}/v2/models/versioned/ready`)).status).toBe(503);
+    const listed = await (await post('/v2/repository/index', {})).json();
+    expect(listed).toContainEqual({ name: 'versioned', state: 'UNAVAILABLE', reason: 'unloaded' });
+    expect(await (await post('/v2/repository/index', { ready: true })).json()).not.toContainEqual(expect.objectContaining({ name: 'versioned' }));
+    expect((await post('/v2/repository/models/versioned/load', '')).status).toBe(200);
+    const back = await post('/v2/models/versioned/versions/1/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [2] }] });
+    expect((await back.json()).outputs[0].data).toEqual([-2]);
+    const unknown = await post('/v2/repository/models/nope/load', '');
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error).toMatch(/unknown model 'nope'/);
+    await expectHealthy();
+  });
+});
+
+describe('metrics', () => {
+  it('GET /metrics: Prometheus text with request counts, queue and compute time, per model and version', async () => {
+    await post('/v2/models/linear/infer', linearInfer([1, 2, 3]));
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/^ort_napi_inference_request_success_total\{model="linear",version="1",protocol="http"\} [1-9][0-9]*$/m);
+    expect(text).toMatch(/^ort_napi_inference_request_failure_total\{model="linear",version="1",protocol="http",reason="invalid_argument"\} [1-9]/m);
+    expect(text).toMatch(/^ort_napi_inference_request_failure_total\{model="slow",version="1",protocol="http",reason="resource_exhausted"\} [1-9]/m);
+    expect(text).toMatch(/^ort_napi_inference_request_failure_total\{model="slow",version="1",protocol="http",reason="deadline_exceeded"\} [1-9]/m);
+    expect(text).toMatch(/^ort_napi_inference_queue_duration_seconds_count\{model="linear",version="1"\} [1-9]/m);
+    expect(text).toMatch(/^ort_napi_inference_compute_duration_seconds_count\{model="linear",version="1"\} [1-9]/m);
+    expect(text).toMatch(/^ort_napi_inference_pending_requests\{model="linear",version="1",state="queued"\} 0$/m);
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+});
