@@ -90,14 +90,20 @@ interface Member {
 interface Job {
   feeds: FeedsType;
   rows: number; // first dim shared by every input, or -1: cannot be batched
-  key: string; // the other dims and types: jobs with equal keys can share a batch
+  key: string; // the other dims and types: jobs with equal keys can share a batch ('' unbatched)
   enqueuedAt: number;
   startedAt: number;
-  controller: AbortController;
+  /**
+   * Only for a request that can be cancelled (the caller's signal, or a deadline): a request
+   * without one costs no controller, listener or ONNX Runtime run options.
+   */
+  controller: AbortController | undefined;
+  /** Not checked before it started (it never queued): the session's run() is its only check. */
+  unchecked: boolean;
   settled: boolean;
   resolve(result: RunResult): void;
   reject(error: unknown): void;
-  cleanup(): void;
+  cleanup: (() => void) | undefined;
 }
 
 const LATENCY_WINDOW = 1024;
@@ -178,31 +184,53 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   }
 
   /** Runs the model on the least-loaded session, queueing when all are busy. */
-  run(feeds: SignatureFeeds<S>, options: PoolRunOptions = {}): Promise<SignatureOutputs<S>> {
+  run(feeds: SignatureFeeds<S>, options?: PoolRunOptions): Promise<SignatureOutputs<S>> {
     return this.#enqueue(feeds as FeedsType, options) as Promise<SignatureOutputs<S>>;
   }
 
-  #enqueue(feeds: FeedsType, options: PoolRunOptions): Promise<RunResult> {
+  #enqueue(feeds: FeedsType, options: PoolRunOptions | undefined): Promise<RunResult> {
     if (this.#closing) return Promise.reject(new ReleasedError('this SessionPool'));
-    if (!isPlainObject(options)) return Promise.reject(invalid('pool run options', 'an object', options));
+    const signal = options?.signal;
+    if (options !== undefined) {
+      if (!isPlainObject(options)) return Promise.reject(invalid('pool run options', 'an object', options));
+      try {
+        checkKeys('pool run options', options, ['signal', 'timeoutMs']);
+        if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('pool run options.signal', 'an AbortSignal', options.signal);
+        optionalInteger('pool run options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const idle = this.#pickMember();
+    // Nothing waits and a session is free (and no batch to wait for): the request starts now, and
+    // the session's run() checks its feeds, once. A request it refuses never counts (see #start).
+    if (idle && !this.#batching && this.#queue.length === 0) {
+      try {
+        signal?.throwIfAborted();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return new Promise<RunResult>((resolve, reject) => {
+        const job = this.#makeJob(feeds, options, resolve, reject, true);
+        this.#start(idle, [job]);
+      });
+    }
+    // It will wait: checked now, so that a bad request is refused before it queues. The session
+    // checks it again when it starts (its memory may have changed while it waited).
     try {
-      checkKeys('pool run options', options, ['signal', 'timeoutMs']);
-      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('pool run options.signal', 'an AbortSignal', options.signal);
-      optionalInteger('pool run options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
       this.#members[0].session._checkFeeds(feeds);
       feeds = toTensors(feeds, this.#members[0].session.inputMetadata);
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
     } catch (error) {
       return Promise.reject(error);
     }
-    const idle = this.#pickMember();
     if (!idle && this.#queue.length >= this.#maxQueue) {
       this.#counts.rejected++;
       this.#publish({ outcome: 'rejected', queueWaitMs: 0, runMs: 0, batchSize: 0, batchRows: 0 });
       return Promise.reject(new PoolBusyError(this.#maxQueue));
     }
     return new Promise<RunResult>((resolve, reject) => {
-      const job = this.#makeJob(feeds, options, resolve, reject);
+      const job = this.#makeJob(feeds, options, resolve, reject, false);
       this.#queue.push(job);
       this.#pump();
     });
@@ -237,31 +265,35 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     return this.close();
   }
 
-  #makeJob(feeds: FeedsType, options: PoolRunOptions, resolve: (r: RunResult) => void, reject: (e: unknown) => void): Job {
+  #makeJob(feeds: FeedsType, options: PoolRunOptions | undefined, resolve: (r: RunResult) => void, reject: (e: unknown) => void, unchecked: boolean): Job {
     // First what may throw; then the timer and listener, which only settling the job removes.
-    const { rows, key } = batchKey(feeds, this.inputNames);
-    const controller = new AbortController();
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
-    }, timeoutMs);
-    const userSignal = options.signal;
-    const forward = () => controller.abort(userSignal!.reason);
-    userSignal?.addEventListener('abort', forward, { once: true });
+    const { rows, key } = this.#batching ? batchKey(feeds, this.inputNames) : { rows: rowsOf(feeds, this.inputNames), key: '' };
+    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    const userSignal = options?.signal;
     const job: Job = {
       feeds,
       rows,
       key,
       enqueuedAt: performance.now(),
       startedAt: 0,
-      controller,
+      controller: undefined,
+      unchecked,
       settled: false,
       resolve,
       reject,
-      cleanup: () => {
-        if (timer) clearTimeout(timer);
-        userSignal?.removeEventListener('abort', forward);
-      },
+      cleanup: undefined,
+    };
+    if (timeoutMs === undefined && userSignal === undefined) return job;
+    const controller = new AbortController();
+    job.controller = controller;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    const forward = () => controller.abort(userSignal!.reason);
+    userSignal?.addEventListener('abort', forward, { once: true });
+    job.cleanup = () => {
+      if (timer) clearTimeout(timer);
+      userSignal?.removeEventListener('abort', forward);
     };
     // Aborted or timed out while queued: leave the queue now. While running, the run's own signal stops it.
     controller.signal.addEventListener('abort', () => {
@@ -353,15 +385,17 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     const rows = batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
     let run: Promise<RunResult>;
     try {
+      const signal = batch[0].controller?.signal;
       run =
         batch.length === 1
-          ? member.session.run(batch[0].feeds, { signal: batch[0].controller.signal })
+          ? member.session.run(batch[0].feeds, signal ? { signal } : undefined)
           : member.session.run(concatFeeds(batch, this.inputNames));
     } catch (error) {
       run = Promise.reject(error); // its callers are answered below: a throw here would escape from a timer
     }
     run.then(
       (result) => {
+        this.#finished(member, batch.length);
         const runMs = performance.now() - started;
         if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows);
         else {
@@ -376,21 +410,44 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
         }
       },
       (error) => {
+        this.#finished(member, batch.length);
         const runMs = performance.now() - started;
-        for (const job of batch) this.#fail(job, job.controller.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
+        const job = batch[0];
+        if (job.unchecked && !job.settled && this.#refuses(job.feeds)) {
+          // Its feeds were bad: refused by the session's checks, as a queued request would have
+          // been before queueing; it never counts as a request of the pool.
+          job.settled = true;
+          job.cleanup?.();
+          job.reject(error);
+          return;
+        }
+        for (const job of batch) this.#fail(job, job.controller?.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
       },
-    ).finally(() => {
-      member.active--;
-      this.#inFlight -= batch.length;
-      this.#pump();
-      this.#maybeDrained();
-    });
+    );
+  }
+
+  /** A run is over: its session slot is free for the next request. */
+  #finished(member: Member, requests: number): void {
+    member.active--;
+    this.#inFlight -= requests;
+    this.#pump();
+    this.#maybeDrained();
+  }
+
+  /** Whether the session's checks refuse these feeds (asked only of a failed run that skipped them). */
+  #refuses(feeds: FeedsType): boolean {
+    try {
+      this.#members[0].session._checkFeeds(feeds);
+      return false;
+    } catch {
+      return true;
+    }
   }
 
   #succeed(job: Job, result: RunResult, runMs: number, batchSize: number, batchRows: number): void {
     if (job.settled) return; // aborted or timed out while its batch ran: already answered
     job.settled = true;
-    job.cleanup();
+    job.cleanup?.();
     this.#counts.completed++;
     const total = performance.now() - job.enqueuedAt;
     this.#latencies[this.#latencyCount++ % LATENCY_WINDOW] = total;
@@ -401,9 +458,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #fail(job: Job, error: unknown, runMs: number, batchSize: number, batchRows: number): void {
     if (job.settled) return;
     job.settled = true;
-    job.cleanup();
+    job.cleanup?.();
     const name = (error as { name?: string } | undefined)?.name;
-    const outcome = name === 'TimeoutError' ? 'timeout' : job.controller.signal.aborted ? 'aborted' : 'error';
+    const outcome = name === 'TimeoutError' ? 'timeout' : job.controller?.signal.aborted ? 'aborted' : 'error';
     if (outcome === 'timeout') this.#counts.timedOut++;
     else if (outcome === 'aborted') this.#counts.aborted++;
     else this.#counts.failed++;
@@ -469,6 +526,19 @@ function toTensors(feeds: FeedsType, metadata: readonly ValueMetadata[]): FeedsT
     copy[meta.name] = new Tensor(like.type, like.data, like.dims);
   }
   return copy ?? feeds;
+}
+
+/** A request's rows for the pool's events: its inputs' shared first dim, or -1. */
+function rowsOf(feeds: FeedsType, names: readonly string[]): number {
+  let rows = -1;
+  for (const name of names) {
+    const t: unknown = feeds[name];
+    const dims = (t as { dims?: unknown } | null)?.dims;
+    if (!Array.isArray(dims) || dims.length === 0) return -1;
+    if (rows === -1) rows = dims[0];
+    else if (dims[0] !== rows) return -1;
+  }
+  return rows;
 }
 
 /** A request's rows (its inputs' shared first dim, or -1) and what must match for it to share a batch. */
