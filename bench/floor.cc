@@ -1,9 +1,18 @@
 // floor.cc: the floor the bindings are measured against: ONNX Runtime's C API called from C++ in a
-// tight loop over preallocated inputs, on the same libonnxruntime and model. Never shipped.
+// tight loop over preallocated inputs, on the same libonnxruntime, model, feeds and session options
+// as the bindings. Never shipped.
 //
-// usage: ort_floor <libonnxruntime.so> <model.onnx> <batch> <iterations> <intraOpNumThreads>
-// Every float input gets its dynamic dims set to <batch> and is filled with fixed values; each Run
-// lets ONNX Runtime allocate the outputs, as the bindings do. Prints one JSON line of per-run times.
+// usage: ort_floor <libonnxruntime.so> <intraOpNumThreads>
+// A long-lived process, so that the bench can interleave it with the bindings block by block. It
+// reads one command a line on stdin and answers each with one JSON line on stdout:
+//   load <id> <model.onnx> <feeds.bin>   a session and its feeds (format: encodeFeeds in models.ts);
+//                                        warms the session up with 10 runs
+//   run <id> <iterations>                that many Runs, each timed alone: {"medianUs","meanUs","p90Us"}
+//   quit
+// Session options are the ones the bench gives the bindings, set explicitly: intraOpNumThreads,
+// sequential execution, all graph optimizations, the CPU memory arena and memory patterns on (ONNX
+// Runtime's defaults, which ort-napi and onnxruntime-node keep). Each Run lets ONNX Runtime allocate
+// the outputs, as the bindings do, and releases them inside the timed region.
 #include <onnxruntime_c_api.h>
 
 #include <dlfcn.h>
@@ -12,6 +21,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,13 +35,60 @@ static const OrtApi* ort = nullptr;
 
 static void Check(OrtStatus* status) {
   if (status == nullptr) return;
-  std::fprintf(stderr, "ONNX Runtime: %s\n", ort->GetErrorMessage(status));
-  std::exit(2);
+  std::string message = ort->GetErrorMessage(status);
+  ort->ReleaseStatus(status);
+  throw std::runtime_error(message);
+}
+
+struct Loaded {
+  OrtSession* session = nullptr;
+  std::vector<std::string> input_names, output_names;
+  std::vector<std::vector<char>> buffers;
+  std::vector<OrtValue*> inputs;
+  std::vector<const char*> in_names, out_names;
+};
+
+/** Reads feeds.bin: u32 count; per input u32 name length, name, i32 type, u32 rank, i64 dims, u64 bytes, data. */
+static void ReadFeeds(const std::string& path, Loaded& loaded, OrtMemoryInfo* memory) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  auto read = [&](void* to, size_t n) {
+    if (!in.read(static_cast<char*>(to), static_cast<std::streamsize>(n))) throw std::runtime_error("truncated " + path);
+  };
+  uint32_t count = 0;
+  read(&count, 4);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t name_length = 0, rank = 0;
+    int32_t type = 0;
+    uint64_t bytes = 0;
+    read(&name_length, 4);
+    std::string name(name_length, '\0');
+    read(name.data(), name_length);
+    read(&type, 4);
+    read(&rank, 4);
+    std::vector<int64_t> dims(rank);
+    read(dims.data(), rank * sizeof(int64_t));
+    read(&bytes, 8);
+    loaded.buffers.emplace_back(bytes);
+    read(loaded.buffers.back().data(), bytes);
+    OrtValue* value = nullptr;
+    Check(ort->CreateTensorWithDataAsOrtValue(memory, loaded.buffers.back().data(), bytes, dims.data(), rank,
+                                              static_cast<ONNXTensorElementDataType>(type), &value));
+    loaded.input_names.push_back(name);
+    loaded.inputs.push_back(value);
+  }
+}
+
+static void RunOnce(Loaded& s) {
+  std::vector<OrtValue*> outputs(s.out_names.size(), nullptr);
+  Check(ort->Run(s.session, nullptr, s.in_names.data(), s.inputs.data(), s.inputs.size(), s.out_names.data(),
+                 s.out_names.size(), outputs.data()));
+  for (OrtValue* v : outputs) ort->ReleaseValue(v);
 }
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: %s <libonnxruntime.so> <model.onnx> <batch> <iterations> <intraOpNumThreads>\n", argv[0]);
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <libonnxruntime.so> <intraOpNumThreads>\n", argv[0]);
     return 1;
   }
   void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -38,79 +101,85 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s is not ONNX Runtime %d or newer\n", argv[1], ORT_API_VERSION);
     return 1;
   }
-  const int64_t batch = std::atoll(argv[3]);
-  const int iterations = std::atoi(argv[4]);
-  const int threads = std::atoi(argv[5]);
+  const int threads = std::atoi(argv[2]);
 
   OrtEnv* env = nullptr;
-  Check(ort->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "floor", &env));
   OrtSessionOptions* options = nullptr;
-  Check(ort->CreateSessionOptions(&options));
-  if (threads >= 0) Check(ort->SetIntraOpNumThreads(options, threads));
-  OrtSession* session = nullptr;
-  Check(ort->CreateSession(env, argv[2], options, &session));
-  OrtAllocator* allocator = nullptr;
-  Check(ort->GetAllocatorWithDefaultOptions(&allocator));
   OrtMemoryInfo* memory = nullptr;
-  Check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &memory));
+  OrtAllocator* allocator = nullptr;
+  try {
+    Check(ort->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "floor", &env));
+    Check(ort->CreateSessionOptions(&options));
+    if (threads >= 0) Check(ort->SetIntraOpNumThreads(options, threads));
+    Check(ort->SetSessionExecutionMode(options, ORT_SEQUENTIAL));
+    Check(ort->SetSessionGraphOptimizationLevel(options, ORT_ENABLE_ALL));
+    Check(ort->EnableCpuMemArena(options));
+    Check(ort->EnableMemPattern(options));
+    Check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &memory));
+    Check(ort->GetAllocatorWithDefaultOptions(&allocator));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ONNX Runtime: %s\n", e.what());
+    return 2;
+  }
 
-  size_t input_count = 0, output_count = 0;
-  Check(ort->SessionGetInputCount(session, &input_count));
-  Check(ort->SessionGetOutputCount(session, &output_count));
-  std::vector<std::string> input_names(input_count), output_names(output_count);
-  std::vector<std::vector<float>> buffers(input_count);
-  std::vector<OrtValue*> inputs(input_count);
-  for (size_t i = 0; i < input_count; ++i) {
-    char* name = nullptr;
-    Check(ort->SessionGetInputName(session, i, allocator, &name));
-    input_names[i] = name;
-    Check(ort->AllocatorFree(allocator, name));
-    OrtTypeInfo* type_info = nullptr;
-    Check(ort->SessionGetInputTypeInfo(session, i, &type_info));
-    const OrtTensorTypeAndShapeInfo* tensor = nullptr;
-    Check(ort->CastTypeInfoToTensorInfo(type_info, &tensor));
-    size_t rank = 0;
-    Check(ort->GetDimensionsCount(tensor, &rank));
-    std::vector<int64_t> dims(rank);
-    Check(ort->GetDimensions(tensor, dims.data(), rank));
-    size_t count = 1;
-    for (int64_t& d : dims) {
-      if (d < 0) d = batch;
-      count *= static_cast<size_t>(d);
+  std::map<std::string, std::unique_ptr<Loaded>> sessions;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream words(line);
+    std::string command, id;
+    words >> command >> id;
+    try {
+      if (command == "quit") break;
+      if (command == "load") {
+        std::string model, feeds;
+        words >> model >> feeds;
+        auto s = std::make_unique<Loaded>();
+        Check(ort->CreateSession(env, model.c_str(), options, &s->session));
+        ReadFeeds(feeds, *s, memory);
+        size_t output_count = 0;
+        Check(ort->SessionGetOutputCount(s->session, &output_count));
+        for (size_t i = 0; i < output_count; ++i) {
+          char* name = nullptr;
+          Check(ort->SessionGetOutputName(s->session, i, allocator, &name));
+          s->output_names.push_back(name);
+          Check(ort->AllocatorFree(allocator, name));
+        }
+        for (auto& n : s->input_names) s->in_names.push_back(n.c_str());
+        for (auto& n : s->output_names) s->out_names.push_back(n.c_str());
+        for (int i = 0; i < 10; ++i) RunOnce(*s);
+        sessions[id] = std::move(s);
+        std::printf("{\"ok\":true}\n");
+      } else if (command == "run") {
+        int iterations = 0;
+        words >> iterations;
+        auto found = sessions.find(id);
+        if (found == sessions.end() || iterations <= 0) throw std::runtime_error("bad run command: " + line);
+        std::vector<double> times(iterations);
+        for (int it = 0; it < iterations; ++it) {
+          auto start = std::chrono::steady_clock::now();
+          RunOnce(*found->second);
+          times[it] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        }
+        const double mean = std::accumulate(times.begin(), times.end(), 0.0) / iterations;
+        std::sort(times.begin(), times.end());
+        std::printf("{\"medianUs\":%.4f,\"meanUs\":%.4f,\"p90Us\":%.4f}\n", times[times.size() / 2], mean,
+                    times[static_cast<size_t>(times.size() * 0.9)]);
+      } else {
+        throw std::runtime_error("unknown command: " + line);
+      }
+    } catch (const std::exception& e) {
+      std::string message = e.what();
+      std::replace(message.begin(), message.end(), '"', '\'');
+      std::replace(message.begin(), message.end(), '\n', ' ');
+      std::printf("{\"error\":\"%s\"}\n", message.c_str());
     }
-    buffers[i].resize(count);
-    for (size_t k = 0; k < count; ++k) buffers[i][k] = static_cast<float>((k * 7919) % 1000) / 1000.0f - 0.5f;
-    Check(ort->CreateTensorWithDataAsOrtValue(memory, buffers[i].data(), count * sizeof(float), dims.data(), rank,
-                                              ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &inputs[i]));
-    ort->ReleaseTypeInfo(type_info);
+    std::fflush(stdout);
   }
-  for (size_t i = 0; i < output_count; ++i) {
-    char* name = nullptr;
-    Check(ort->SessionGetOutputName(session, i, allocator, &name));
-    output_names[i] = name;
-    Check(ort->AllocatorFree(allocator, name));
+  for (auto& [id, s] : sessions) {
+    for (OrtValue* v : s->inputs) ort->ReleaseValue(v);
+    ort->ReleaseSession(s->session);
   }
-  std::vector<const char*> in_names, out_names;
-  for (auto& n : input_names) in_names.push_back(n.c_str());
-  for (auto& n : output_names) out_names.push_back(n.c_str());
-
-  std::vector<double> times;
-  times.reserve(iterations);
-  const int warmup = std::max(10, iterations / 10);
-  for (int it = -warmup; it < iterations; ++it) {
-    std::vector<OrtValue*> outputs(output_count, nullptr);
-    auto start = std::chrono::steady_clock::now();
-    Check(ort->Run(session, nullptr, in_names.data(), inputs.data(), input_count, out_names.data(), output_count,
-                   outputs.data()));
-    for (OrtValue* v : outputs) ort->ReleaseValue(v);
-    auto end = std::chrono::steady_clock::now();
-    if (it >= 0) times.push_back(std::chrono::duration<double, std::micro>(end - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  std::printf("{\"medianUs\":%.3f,\"p90Us\":%.3f,\"runs\":%d}\n", times[times.size() / 2],
-              times[static_cast<size_t>(times.size() * 0.9)], iterations);
-  for (OrtValue* v : inputs) ort->ReleaseValue(v);
-  ort->ReleaseSession(session);
+  ort->ReleaseMemoryInfo(memory);
   ort->ReleaseSessionOptions(options);
   ort->ReleaseEnv(env);
   return 0;

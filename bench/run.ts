@@ -1,135 +1,224 @@
-// run.ts: `npm run bench`. Generates the models, runs every trial in a fresh process, prints a
-// markdown table of ratios measured in this one run, and writes the raw figures as JSON.
-//   --quick      shorter trials (a smoke run; its figures are noisier)
-//   --json PATH  where the JSON goes (default bench/results/latest.json)
+// run.ts: `npm run bench`. Generates the models and their feeds, runs each comparison of suite.ts in
+// a fresh process (compare.ts: its sides interleaved in rotating blocks, repeated) and each
+// fresh-process trial (trial.ts) several times, then prints the tables with every ratio's median
+// and [min–max] over the repeats, and writes bench/results/latest.json and latest.md.
+//   --quick      a smoke run of about a minute: 5 repeats of short blocks, no detector, no fresh-process trials
+//   --markdown   print the tables as markdown (what the README's Performance section shows)
+//   --json PATH  where the JSON goes (default bench/results/latest.json; latest.md beside it)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { MODELS } from './models.js';
-import { trials, type Trial } from './trials.js';
+import { encodeFeeds, MODELS } from './models.js';
+import { spread, type Spread } from './stats.js';
+import { suite, type Comparison, type Trial } from './suite.js';
 
 // compiled to bench/build/ts/bench/
 const root = resolve(__dirname, '..', '..', '..', '..');
 const quick = process.argv.includes('--quick');
+const markdown = process.argv.includes('--markdown');
 const jsonArg = process.argv.indexOf('--json');
 const jsonPath = jsonArg > 0 ? resolve(process.argv[jsonArg + 1]) : join(root, 'bench', 'results', 'latest.json');
 const modelsDir = join(root, 'bench', 'build', 'models');
 const floor = join(root, 'bench', 'build', 'floor', 'ort_floor');
 // Both bindings and the floor run onnxruntime-node's own libonnxruntime: only the binding differs.
 const ortLib = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
+const childEnv = { ...process.env, ORT_DYLIB_PATH: ortLib };
 
-type Result = Trial & { result: Record<string, number> };
-
-function runTrial(trial: Trial): Record<string, number> {
-  if (trial.side === 'floor') {
-    if (trial.kind !== 'latency') throw new Error('the floor measures latency only');
-    const out = execFileSync(floor, [ortLib, join(modelsDir, `${trial.model}.onnx`), String(trial.batch), String(trial.iterations), String(trial.threads)], { encoding: 'utf8' });
-    return JSON.parse(out);
-  }
-  const child = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'trial.js'), JSON.stringify(trial), modelsDir], {
-    encoding: 'utf8',
-    env: { ...process.env, ORT_DYLIB_PATH: ortLib },
-    maxBuffer: 1 << 20,
-  });
-  if (child.status !== 0) throw new Error(`trial ${JSON.stringify(trial)} failed:\n${child.stderr}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop()!);
+type Figures = Record<string, number>;
+type Sides = Record<string, Figures[]>;
+interface Measured {
+  comparison: Comparison;
+  sides: Sides;
 }
 
-function find(results: Result[], match: Partial<Record<string, unknown>>): Record<string, number> {
-  const hit = results.find((r) => Object.entries(match).every(([k, v]) => (r as unknown as Record<string, unknown>)[k] === v));
-  if (!hit) throw new Error(`no result for ${JSON.stringify(match)}`);
-  return hit.result;
+function node(script: string, args: string[], what: string): string {
+  const child = spawnSync(process.execPath, ['--expose-gc', join(__dirname, script), ...args], { encoding: 'utf8', env: childEnv, maxBuffer: 16 << 20 });
+  if (child.status !== 0) throw new Error(`${what} failed:\n${child.stderr}`);
+  return child.stdout.trim().split('\n').pop()!;
 }
 
-const f = (n: number, digits = 2) => n.toFixed(digits);
-const x = (n: number) => `${n.toFixed(2)}×`;
+/** One figure of one side, per repeat. */
+const series = (sides: Sides, side: string, key: string) => sides[side].map((f) => f[key]);
+/** a / b (or a − b) repeat by repeat: both sides' blocks of one repeat ran back to back. */
+const paired = (a: number[], b: number[], op: (x: number, y: number) => number) => spread(a.map((x, i) => op(x, b[i])));
+const ratio = (sides: Sides, a: string, b: string, key: string) => paired(series(sides, a, key), series(sides, b, key), (x, y) => x / y);
 
-function report(results: Result[]): { markdown: string; goals: { goal: string; figure: string; met: boolean }[] } {
-  const lines: string[] = [];
-  lines.push('**Per-run latency, sequential, intraOpNumThreads 1** (median / p90 µs; ratio of medians to the floor)', '');
-  lines.push('| model | floor (C API) | ort-napi run() | ort-napi runSync() | onnxruntime-node |', '| --- | --- | --- | --- | --- |');
-  for (const model of ['tiny', 'small', 'medium']) {
-    const fl = find(results, { kind: 'latency', model, side: 'floor' });
-    const cell = (side: string) => {
-      const r = find(results, { kind: 'latency', model, side });
-      return `${f(r.medianUs, 1)} / ${f(r.p90Us, 1)} (${x(r.medianUs / fl.medianUs)})`;
+const fmt = (n: number, digits?: number) => n.toFixed(digits ?? (Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2));
+const times = (s: Spread) => `${s.median.toFixed(2)}× [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
+const plusMinus = (s: Spread, unit: string) => `${s.median >= 0 ? '+' : ''}${fmt(s.median)} ${unit} [${fmt(s.min)} to ${fmt(s.max)}]`;
+const mid = (values: number[]) => spread(values).median;
+
+interface Table {
+  title: string;
+  head: string[];
+  rows: string[][];
+}
+
+function render(tables: Table[], asMarkdown: boolean): string {
+  return tables
+    .map(({ title, head, rows }) => {
+      if (asMarkdown) {
+        return [`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+      }
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+      return [title, line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+    })
+    .join('\n\n');
+}
+
+interface Goal {
+  goal: string;
+  figure: string;
+  met: boolean;
+}
+
+function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[]): { tables: Table[]; goals: Goal[]; summary: unknown[] } {
+  const tables: Table[] = [];
+  const goals: Goal[] = [];
+  const summary: unknown[] = [];
+  const of = <K extends Comparison['kind']>(kind: K) => measured.filter((m) => m.comparison.kind === kind) as (Measured & { comparison: Extract<Comparison, { kind: K }> })[];
+
+  const latency = of('latency');
+  const lat: Table = {
+    title: 'Per-run latency, sequential, intraOpNumThreads 1 (µs: median of the blocks\' medians; ratios: median [min–max] over the repeats)',
+    head: ['model', 'floor (C API)', 'run()', 'runSync()', 'onnxruntime-node', 'run() ÷ floor', 'runSync() ÷ floor', 'onnxruntime-node ÷ floor', 'run() ÷ onnxruntime-node'],
+    rows: [],
+  };
+  for (const { comparison: c, sides } of latency) {
+    const us = (side: string) => fmt(mid(series(sides, side, 'medianUs')));
+    const r = {
+      run: ratio(sides, 'run()', 'floor', 'medianUs'),
+      sync: ratio(sides, 'runSync()', 'floor', 'medianUs'),
+      node: ratio(sides, 'onnxruntime-node', 'floor', 'medianUs'),
+      runVsNode: ratio(sides, 'run()', 'onnxruntime-node', 'medianUs'),
     };
-    lines.push(`| ${model} | ${f(fl.medianUs, 1)} / ${f(fl.p90Us, 1)} | ${cell('ort-napi')} | ${cell('ort-napi-sync')} | ${cell('onnxruntime-node')} |`);
-  }
-  lines.push('', '**Throughput, small MLP at batch 8** (runs/s; event-loop delay p99 in ms)', '');
-  lines.push('| intra-op threads | callers | ort-napi | onnxruntime-node | ratio | loop p99 ort-napi | loop p99 onnxruntime-node |', '| --- | --- | --- | --- | --- | --- | --- |');
-  for (const threads of [1, 0]) {
-    for (const callers of [1, 4, 16]) {
-      const a = find(results, { kind: 'throughput', side: 'ort-napi', threads, callers });
-      const b = find(results, { kind: 'throughput', side: 'onnxruntime-node', threads, callers });
-      lines.push(`| ${threads === 0 ? 'default' : threads} | ${callers} | ${f(a.runsPerSec, 0)} | ${f(b.runsPerSec, 0)} | ${x(a.runsPerSec / b.runsPerSec)} | ${f(a.loopP99Ms)} | ${f(b.loopP99Ms)} |`);
+    summary.push({ kind: 'latency', model: c.model, ...r });
+    lat.rows.push([c.model, us('floor'), us('run()'), us('runSync()'), us('onnxruntime-node'), times(r.run), times(r.sync), times(r.node), times(r.runVsNode)]);
+    const floorUs = mid(series(sides, 'floor', 'medianUs'));
+    goals.push({ goal: `${c.model}: run() ≤ onnxruntime-node's per-run time`, figure: times(r.runVsNode), met: r.runVsNode.median <= 1 });
+    if (floorUs >= 100) {
+      goals.push({ goal: `${c.model}: run() ≤ 1.15× the floor`, figure: times(r.run), met: r.run.median <= 1.15 });
+      goals.push({ goal: `${c.model}: runSync() ≤ 1.05× the floor`, figure: times(r.sync), met: r.sync.median <= 1.05 });
     }
   }
-  const bigA = find(results, { kind: 'bigOutput', side: 'ort-napi' });
-  const bigB = find(results, { kind: 'bigOutput', side: 'onnxruntime-node' });
-  lines.push('', `**A run with a ${f(bigA.outputMB, 0)} MB output** (peak RSS above the pre-run baseline, and as a multiple of the output)`, '');
-  lines.push('| | run ms | peak above baseline MB | × output |', '| --- | --- | --- | --- |');
-  for (const [name, r] of [['ort-napi', bigA], ['onnxruntime-node', bigB]] as const) {
-    lines.push(`| ${name} | ${f(r.runMs, 0)} | ${f(r.peakAboveBaselineMB, 0)} | ${x(r.peakPerOutput)} |`);
-  }
-  const upA = find(results, { kind: 'startup', side: 'ort-napi' });
-  const upB = find(results, { kind: 'startup', side: 'onnxruntime-node' });
-  lines.push('', '**Start-up, medium model, fresh process** (ms)', '', '| | session create | first result since process start |', '| --- | --- | --- |');
-  lines.push(`| ort-napi | ${f(upA.createMs, 1)} | ${f(upA.firstResultMs, 0)} |`, `| onnxruntime-node | ${f(upB.createMs, 1)} | ${f(upB.firstResultMs, 0)} |`);
-  lines.push('', '**fs.promises.stat latency while 16 medium-model runs are in flight** (ms)', '', '| inference | p50 | p99 |', '| --- | --- | --- |');
-  for (const side of ['none', 'ort-napi', 'onnxruntime-node']) {
-    const r = find(results, { kind: 'fs', side });
-    lines.push(`| ${side} | ${f(r.statP50Ms, 3)} | ${f(r.statP99Ms, 3)} |`);
-  }
+  tables.push(lat);
 
-  const plain = find(results, { kind: 'pool', batching: false });
-  const batched = find(results, { kind: 'pool', batching: true });
-  const poolTrial = results.find((r) => r.kind === 'pool' && r.batching) as Extract<Result, { kind: 'pool' }>;
-  const p99Bound = poolTrial.maxDelayMs + 2 * batched.batchRunMedianMs;
-  lines.push('', `**SessionPool at ${poolTrial.callers} concurrent callers, small MLP, one row per request** (batching: maxBatchSize ${poolTrial.maxBatchSize}, maxDelayMs ${poolTrial.maxDelayMs})`, '');
-  lines.push('| | requests/s | p50 ms | p99 ms | median batched run ms |', '| --- | --- | --- | --- | --- |');
-  lines.push(`| unbatched | ${f(plain.requestsPerSec, 0)} | ${f(plain.p50Ms)} | ${f(plain.p99Ms)} | |`);
-  lines.push(`| batched | ${f(batched.requestsPerSec, 0)} (${x(batched.requestsPerSec / plain.requestsPerSec)}) | ${f(batched.p50Ms)} | ${f(batched.p99Ms)} | ${f(batched.batchRunMedianMs)} |`);
+  const tput: Table = {
+    title: 'Throughput, intraOpNumThreads 1, async callers each awaiting one run after another (runs/s; event-loop delay p99 in ms, and above the idle loop\'s p99 of the same repeat)',
+    head: ['model', 'callers', 'ort-napi', 'onnxruntime-node', 'ort-napi ÷ onnxruntime-node', 'idle loop p99', 'ort-napi loop p99', 'onnxruntime-node loop p99'],
+    rows: [],
+  };
+  for (const { comparison: c, sides } of of('throughput')) {
+    const r = ratio(sides, 'ort-napi', 'onnxruntime-node', 'runsPerSec');
+    const idle = series(sides, 'idle', 'loopP99Ms');
+    const above = (side: string) => paired(series(sides, side, 'loopP99Ms'), idle, (x, y) => x - y);
+    const [a, b] = [above('ort-napi'), above('onnxruntime-node')];
+    const loop = (side: string, s: Spread) => `${fmt(mid(series(sides, side, 'loopP99Ms')))} (${plusMinus(s, 'ms')})`;
+    summary.push({ kind: 'throughput', model: c.model, callers: c.callers, ratio: r, loopAboveIdleMs: { 'ort-napi': a, 'onnxruntime-node': b } });
+    tput.rows.push([c.model, String(c.callers), fmt(mid(series(sides, 'ort-napi', 'runsPerSec')), 0), fmt(mid(series(sides, 'onnxruntime-node', 'runsPerSec')), 0), times(r), fmt(mid(idle)), loop('ort-napi', a), loop('onnxruntime-node', b)]);
+    goals.push({ goal: `${c.model}, ${c.callers} caller${c.callers > 1 ? 's' : ''}: throughput ≥ onnxruntime-node's`, figure: times(r), met: r.median >= 1 });
+    goals.push({ goal: `${c.model}, ${c.callers} caller${c.callers > 1 ? 's' : ''}: loop p99 ≤ 2 ms above idle`, figure: plusMinus(a, 'ms'), met: a.median <= 2 });
+  }
+  tables.push(tput);
 
-  const tinyFloor = find(results, { kind: 'latency', model: 'tiny', side: 'floor' }).medianUs;
-  const asyncRatio = find(results, { kind: 'latency', model: 'tiny', side: 'ort-napi' }).medianUs / tinyFloor;
-  const syncRatio = find(results, { kind: 'latency', model: 'tiny', side: 'ort-napi-sync' }).medianUs / tinyFloor;
-  const t4a = find(results, { kind: 'throughput', side: 'ort-napi', threads: 1, callers: 4 });
-  const t4b = find(results, { kind: 'throughput', side: 'onnxruntime-node', threads: 1, callers: 4 });
-  const goals = [
-    { goal: 'tiny-model async latency ≤ 1.15× the floor', figure: x(asyncRatio), met: asyncRatio <= 1.15 },
-    { goal: 'tiny-model sync latency ≤ 1.05× the floor', figure: x(syncRatio), met: syncRatio <= 1.05 },
-    { goal: '≥ 1.8× onnxruntime-node throughput at 4 callers, intraOpNumThreads 1', figure: x(t4a.runsPerSec / t4b.runsPerSec), met: t4a.runsPerSec / t4b.runsPerSec >= 1.8 },
-    { goal: 'event-loop p99 delay < 2 ms under that load', figure: `${f(t4a.loopP99Ms)} ms`, met: t4a.loopP99Ms < 2 },
-    { goal: '256 MB output: peak RSS above baseline < 1.2× its size', figure: x(bigA.peakPerOutput), met: bigA.peakPerOutput < 1.2 },
-    { goal: 'batched pool ≥ 3× the unbatched one at 64 callers', figure: x(batched.requestsPerSec / plain.requestsPerSec), met: batched.requestsPerSec / plain.requestsPerSec >= 3 },
-    { goal: 'batched p99 < maxDelayMs + 2 batch run times', figure: `${f(batched.p99Ms)} ms < ${f(p99Bound)} ms`, met: batched.p99Ms < p99Bound },
-  ];
-  lines.push('', '**Goals**', '', '| goal | figure | met |', '| --- | --- | --- |');
-  for (const g of goals) lines.push(`| ${g.goal} | ${g.figure} | ${g.met ? 'yes' : '**no**'} |`);
-  return { markdown: lines.join('\n'), goals };
+  const pool: Table = {
+    title: 'SessionPool without batching against run() on a session with the same options (µs per request: one caller, the median request; several, the block\'s time over its requests)',
+    head: ['model', 'callers', 'run()', 'pool', 'pool − run()', 'main-thread busy per request: pool − run()'],
+    rows: [],
+  };
+  for (const { comparison: c, sides } of of('pool')) {
+    const key = c.callers === 1 ? 'medianUs' : 'usPerRequest';
+    const d = paired(series(sides, 'pool', key), series(sides, 'run()', key), (x, y) => x - y);
+    const busy = paired(series(sides, 'pool', 'loopBusyUsPerRequest'), series(sides, 'run()', 'loopBusyUsPerRequest'), (x, y) => x - y);
+    summary.push({ kind: 'pool', model: c.model, callers: c.callers, differenceUs: d, loopBusyDifferenceUs: busy });
+    pool.rows.push([c.model, String(c.callers), fmt(mid(series(sides, 'run()', key))), fmt(mid(series(sides, 'pool', key))), plusMinus(d, 'µs'), plusMinus(busy, 'µs')]);
+    goals.push({ goal: `${c.model}, ${c.callers} caller${c.callers > 1 ? 's' : ''}: unbatched pool within 3 µs of run()`, figure: plusMinus(d, 'µs'), met: d.median <= 3 });
+  }
+  tables.push(pool);
+
+  const batch: Table = {
+    title: 'SessionPool with dynamic batching against without, one row per request (requests/s; callers\' latency in ms)',
+    head: ['model', 'callers', 'batching', 'unbatched', 'batched', 'batched ÷ unbatched', 'unbatched p50 / p99', 'batched p50 / p99'],
+    rows: [],
+  };
+  for (const { comparison: c, sides } of of('batching')) {
+    const r = ratio(sides, 'batched', 'unbatched', 'requestsPerSec');
+    const lat = (side: string) => `${fmt(mid(series(sides, side, 'p50Ms')))} / ${fmt(mid(series(sides, side, 'p99Ms')))}`;
+    summary.push({ kind: 'batching', model: c.model, callers: c.callers, ratio: r });
+    batch.rows.push([c.model, String(c.callers), `maxBatchSize ${c.maxBatchSize}, maxDelayMs ${c.maxDelayMs}`, fmt(mid(series(sides, 'unbatched', 'requestsPerSec')), 0), fmt(mid(series(sides, 'batched', 'requestsPerSec')), 0), times(r), lat('unbatched'), lat('batched')]);
+    goals.push({ goal: `${c.model}, ${c.callers} callers: batched pool ≥ 3× unbatched (min ≥ 2.5×)`, figure: times(r), met: r.median >= 3 && r.min >= 2.5 });
+  }
+  tables.push(batch);
+
+  if (trials.length > 0) {
+    const runsOf = (kind: string, side: string) => trials.find((t) => t.trial.kind === kind && t.trial.side === side)?.runs ?? [];
+    const cell = (kind: string, side: string, key: string, digits?: number) => {
+      const s = spread(runsOf(kind, side).map((f) => f[key]));
+      return `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
+    };
+    const sides = ['ort-napi', 'onnxruntime-node'];
+    tables.push({
+      title: 'A run with a 256 MB output, fresh process each (peak RSS above the pre-run baseline; median [min–max])',
+      head: ['', 'run ms', 'peak above baseline MB', '× output'],
+      rows: sides.map((s) => [s, cell('bigOutput', s, 'runMs', 0), cell('bigOutput', s, 'peakAboveBaselineMB', 0), cell('bigOutput', s, 'peakPerOutput', 2)]),
+    });
+    tables.push({
+      title: 'Start-up, classifier, fresh process each (ms; median [min–max])',
+      head: ['', 'session create', 'first result since process start'],
+      rows: sides.map((s) => [s, cell('startup', s, 'createMs', 1), cell('startup', s, 'firstResultMs', 0)]),
+    });
+    tables.push({
+      title: 'fs.promises.stat latency while 16 classifier runs are in flight (ms; median [min–max])',
+      head: ['inference', 'p50', 'p99'],
+      rows: ['none', ...sides].map((s) => [s, cell('fs', s, 'statP50Ms', 3), cell('fs', s, 'statP99Ms', 3)]),
+    });
+    const peak = spread(runsOf('bigOutput', 'ort-napi').map((f) => f.peakPerOutput));
+    goals.push({ goal: '256 MB output: peak RSS above baseline < 1.2× its size', figure: times(peak), met: peak.median < 1.2 });
+  }
+  tables.push({ title: 'Goals (medians; batching also by its min)', head: ['goal', 'figure', 'met'], rows: goals.map((g) => [g.goal, g.figure, g.met ? 'yes' : markdown ? '**no**' : 'NO']) });
+  return { tables, goals, summary };
 }
 
 function main(): void {
+  const started = performance.now();
+  const { comparisons, trials, trialRepeats } = suite(quick);
   mkdirSync(modelsDir, { recursive: true });
-  for (const [name, build] of Object.entries(MODELS)) writeFileSync(join(modelsDir, `${name}.onnx`), build());
-  const list = trials(quick);
-  const results: Result[] = [];
-  for (const [i, trial] of list.entries()) {
-    process.stderr.write(`[${i + 1}/${list.length}] ${JSON.stringify(trial)}\n`);
-    results.push({ ...trial, result: runTrial(trial) });
+  for (const [name, model] of Object.entries(MODELS)) {
+    writeFileSync(join(modelsDir, `${name}.onnx`), model.bytes());
+    writeFileSync(join(modelsDir, `${name}.feeds`), encodeFeeds(model.feeds(1)));
   }
-  const { markdown, goals } = report(results);
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${f(totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`;
-  const ortVersion = execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(join(root, 'dist', 'index.js'))}).env.versions.onnxruntime)`], {
-    env: { ...process.env, ORT_DYLIB_PATH: ortLib },
-    encoding: 'utf8',
-  }).trim();
-  const header = `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}; ONNX Runtime ${ortVersion} (onnxruntime-node's own library) under all three sides.`;
+  const measured: Measured[] = [];
+  for (const [i, comparison] of comparisons.entries()) {
+    process.stderr.write(`[${i + 1}/${comparisons.length}, ${fmt((performance.now() - started) / 1000, 0)} s] ${JSON.stringify(comparison)}\n`);
+    const sides = JSON.parse(node('compare.js', [JSON.stringify(comparison), modelsDir, floor], `comparison ${JSON.stringify(comparison)}`)) as Sides;
+    measured.push({ comparison, sides });
+  }
+  const trialRuns = trials.flatMap((group) => group.map((trial) => ({ trial, runs: [] as Figures[] })));
+  for (let r = 0; r < (trials.length ? trialRepeats : 0); r++) {
+    for (const group of trials) {
+      const order = r % 2 === 0 ? group : [...group].reverse();
+      for (const trial of order) {
+        process.stderr.write(`[trial ${r + 1}/${trialRepeats}] ${JSON.stringify(trial)}\n`);
+        trialRuns.find((t) => t.trial === trial)!.runs.push(JSON.parse(node('trial.js', [JSON.stringify(trial), modelsDir], `trial ${JSON.stringify(trial)}`)));
+      }
+    }
+  }
+  const { tables, goals, summary } = report(measured, trialRuns);
+  const cpu = cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`;
+  const ortVersion = execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(join(root, 'dist', 'index.js'))}).env.versions.onnxruntime)`], { env: childEnv, encoding: 'utf8' }).trim();
+  const repeats = comparisons[0]?.repeats ?? 0;
+  const header =
+    `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}; ` +
+    `ONNX Runtime ${ortVersion} (onnxruntime-node's own libonnxruntime) under every side. ` +
+    `Each ratio: median [min–max] of ${repeats} repeats, the sides interleaved in rotating blocks in one process per comparison.`;
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, onnxruntime: ortVersion, quick, goals, results }, null, 2) + '\n');
-  process.stdout.write(`${header}\n\n${markdown}\n`);
+  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, onnxruntime: ortVersion, quick, goals, summary, comparisons: measured, trials: trialRuns }, null, 2) + '\n');
+  writeFileSync(jsonPath.replace(/\.json$/, '.md'), `${header}\n\n${render(tables, true)}\n`);
+  process.stdout.write(`${header}\n\n${render(tables, markdown)}\n`);
+  process.stderr.write(`done in ${fmt((performance.now() - started) / 1000, 0)} s; ${jsonPath} and ${jsonPath.replace(/\.json$/, '.md')} written\n`);
 }
 
 main();

@@ -1,0 +1,234 @@
+// compare.ts: runs one comparison of suite.ts in this (fresh) process and prints its figures as one
+// JSON line: for each side, one record per repeat.
+//   argv[2]: the comparison as JSON; argv[3]: the folder of generated models and feeds;
+//   argv[4]: the floor program. ORT_DYLIB_PATH names the libonnxruntime every side uses.
+//
+// How sides are compared: every side of a comparison lives in this one process (the floor in a
+// long-lived child process driven from here), warmed up by one unrecorded round, then measured in
+// blocks, one side at a time, the order rotating from repeat to repeat (A B C, B C A, C A B, ...).
+// A block is a fixed stretch of work (about blockMs) for one side; a ratio is taken between the
+// sides' blocks of the same repeat, so slow drift of the machine hits every side alike, and the
+// repeats give the spread (run.ts reports each ratio's median, min and max over them).
+//
+// - latency: sequential runs, awaited one by one (runSync() back to back); a block's figure is the
+//   median time per run. Sides: the floor (ONNX Runtime's C API from C++, bench/floor.cc),
+//   ort-napi's run() and runSync(), onnxruntime-node's run().
+// - throughput: `callers` async loops, each awaiting one run after another, for blockMs: runs/s.
+//   monitorEventLoopDelay (1 ms resolution) records the event loop's delay during each block, and an
+//   'idle' side does nothing for blockMs, so that the loop's own p99 on this machine, measured in
+//   the same rotation, is the baseline for the others'.
+// - pool: an unbatched SessionPool of one session against run() on a session with the same options,
+//   both with `callers` async callers: µs per request (one caller: the median request; several:
+//   the block's time over its requests), and the main thread's busy time per request
+//   (performance.eventLoopUtilization), the pool's own work, less exposed to the machine's noise.
+// - batching: a SessionPool with dynamic batching against an unbatched one, 64 callers of one row
+//   each: requests/s and the callers' latency.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MODELS } from './models.js';
+import { median, quantile, rotation } from './stats.js';
+import { SESSION_OPTIONS, type Comparison } from './suite.js';
+
+// compiled to bench/build/ts/bench/
+const root = resolve(__dirname, '..', '..', '..', '..');
+type Figures = Record<string, number>;
+
+/** The floor program, kept running: `load` once, then `run` blocks on demand. */
+class Floor {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+
+  constructor(program: string) {
+    this.#child = spawn(program, [process.env.ORT_DYLIB_PATH!, String(SESSION_OPTIONS.intraOpNumThreads)]);
+    this.#child.stderr.pipe(process.stderr);
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async send(command: string): Promise<Figures> {
+    this.#child.stdin.write(`${command}\n`);
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error(`the floor exited before answering '${command}'`);
+    const answer = JSON.parse(value);
+    if (answer.error) throw new Error(`the floor: ${answer.error}`);
+    return answer;
+  }
+
+  close(): void {
+    this.#child.stdin.end('quit\n');
+  }
+}
+
+/** Runs each side once unrecorded, then `repeats` rounds in rotating order; one record per side per round. */
+async function interleave(sides: readonly string[], repeats: number, block: (side: string) => Promise<Figures>): Promise<Record<string, Figures[]>> {
+  for (const side of sides) await block(side);
+  const out: Record<string, Figures[]> = Object.fromEntries(sides.map((s) => [s, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const side of rotation(sides, r)) out[side].push(await block(side));
+  }
+  return out;
+}
+
+/** Sessions of both bindings over `model`, with the feeds the floor reads too. */
+async function open(model: string, dir: string) {
+  const napi = require(join(root, 'dist', 'index.js'));
+  const ortNode = require('onnxruntime-node');
+  const path = join(dir, `${model}.onnx`);
+  const feeds = MODELS[model as keyof typeof MODELS].feeds(1);
+  const feedsOf = (lib: { Tensor: new (type: string, data: unknown, dims: number[]) => unknown }) =>
+    Object.fromEntries(feeds.map((f) => [f.name, new lib.Tensor(f.type, f.data, f.dims)]));
+  return {
+    napi,
+    path,
+    napiFeeds: feedsOf(napi),
+    napiSession: await napi.InferenceSession.create(path, { ...SESSION_OPTIONS }),
+    nodeFeeds: feedsOf(ortNode),
+    nodeSession: await ortNode.InferenceSession.create(path, { ...SESSION_OPTIONS, executionProviders: ['cpu'] }),
+  };
+}
+
+/** `callers` async loops, each awaiting `once` again and again until blockMs is up. */
+async function callersFor(callers: number, blockMs: number, once: () => Promise<unknown>, latencies?: number[]): Promise<{ requests: number; elapsedMs: number }> {
+  let requests = 0;
+  const start = performance.now();
+  const deadline = start + blockMs;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await once();
+        latencies?.push(performance.now() - t);
+        requests++;
+      }
+    }),
+  );
+  return { requests, elapsedMs: performance.now() - start };
+}
+
+async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string, floorProgram: string) {
+  const s = await open(c.model, dir);
+  const floor = new Floor(floorProgram);
+  await floor.send(`load ${c.model} ${s.path} ${join(dir, `${c.model}.feeds`)}`);
+  const timed = async (n: number, once: () => unknown): Promise<Figures> => {
+    const times = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await once();
+      times[i] = (performance.now() - t) * 1000;
+    }
+    return { medianUs: median(times), meanUs: times.reduce((a, b) => a + b, 0) / n, p90Us: quantile(times, 0.9) };
+  };
+  const timedSync = (n: number, once: () => unknown): Figures => {
+    const times = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      once();
+      times[i] = (performance.now() - t) * 1000;
+    }
+    return { medianUs: median(times), meanUs: times.reduce((a, b) => a + b, 0) / n, p90Us: quantile(times, 0.9) };
+  };
+  const blocks: Record<string, (n: number) => Promise<Figures> | Figures> = {
+    floor: (n) => floor.send(`run ${c.model} ${n}`),
+    'run()': (n) => timed(n, () => s.napiSession.run(s.napiFeeds)),
+    'runSync()': (n) => timedSync(n, () => s.napiSession.runSync(s.napiFeeds)),
+    'onnxruntime-node': (n) => timed(n, () => s.nodeSession.run(s.nodeFeeds)),
+  };
+  // Each side's iterations per block: about blockMs of its own runs, from a first short block.
+  const iterations: Record<string, number> = {};
+  for (const [side, block] of Object.entries(blocks)) {
+    const { meanUs } = await block(5);
+    iterations[side] = Math.max(5, Math.round((c.blockMs * 1000) / meanUs));
+  }
+  const sides = await interleave(Object.keys(blocks), c.repeats, async (side) => ({ ...(await blocks[side](iterations[side])), iterations: iterations[side] }));
+  floor.close();
+  return sides;
+}
+
+async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: string) {
+  const s = await open(c.model, dir);
+  const loads: Record<string, (() => Promise<unknown>) | null> = {
+    'ort-napi': () => s.napiSession.run(s.napiFeeds),
+    'onnxruntime-node': () => s.nodeSession.run(s.nodeFeeds),
+    idle: null,
+  };
+  return interleave(Object.keys(loads), c.repeats, async (side) => {
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const once = loads[side];
+    let runsPerSec = 0;
+    if (once) {
+      const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, once);
+      runsPerSec = (requests / elapsedMs) * 1000;
+    } else {
+      await sleep(c.blockMs);
+    }
+    loop.disable();
+    return { runsPerSec, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 };
+  });
+}
+
+async function pool(c: Extract<Comparison, { kind: 'pool' }>, dir: string) {
+  const s = await open(c.model, dir);
+  const pool = await s.napi.SessionPool.create(s.path, { sessionOptions: { ...SESSION_OPTIONS } });
+  const sides: Record<string, () => Promise<unknown>> = {
+    pool: () => pool.run(s.napiFeeds),
+    'run()': () => s.napiSession.run(s.napiFeeds),
+  };
+  const out = await interleave(Object.keys(sides), c.repeats, async (side) => {
+    const latencies: number[] = [];
+    const before = performance.eventLoopUtilization();
+    const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, sides[side], latencies);
+    const busy = performance.eventLoopUtilization(before);
+    return { usPerRequest: (elapsedMs * 1000) / requests, medianUs: median(latencies) * 1000, loopBusyUsPerRequest: (busy.active * 1000) / requests };
+  });
+  await pool.close();
+  return out;
+}
+
+async function batching(c: Extract<Comparison, { kind: 'batching' }>, dir: string) {
+  const napi = require(join(root, 'dist', 'index.js'));
+  const path = join(dir, `${c.model}.onnx`);
+  const feeds = Object.fromEntries(MODELS[c.model].feeds(1).map((f) => [f.name, new napi.Tensor(f.type, f.data, f.dims)]));
+  const options = { sessionOptions: { ...SESSION_OPTIONS }, maxQueue: 1 << 20 };
+  const pools: Record<string, { run(f: unknown): Promise<unknown>; close(): Promise<void> }> = {
+    unbatched: await napi.SessionPool.create(path, options),
+    batched: await napi.SessionPool.create(path, { ...options, batching: { maxBatchSize: c.maxBatchSize, maxDelayMs: c.maxDelayMs } }),
+  };
+  const out = await interleave(Object.keys(pools), c.repeats, async (side) => {
+    const latencies: number[] = [];
+    const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, () => pools[side].run(feeds), latencies);
+    return { requestsPerSec: (requests / elapsedMs) * 1000, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) };
+  });
+  await Promise.all(Object.values(pools).map((p) => p.close()));
+  return out;
+}
+
+async function main(): Promise<Record<string, Figures[]>> {
+  const c = JSON.parse(process.argv[2]) as Comparison;
+  const dir = process.argv[3];
+  readFileSync(join(dir, `${c.model}.onnx`)); // fail early, with the path, if run.ts did not write it
+  switch (c.kind) {
+    case 'latency':
+      return latency(c, dir, process.argv[4]);
+    case 'throughput':
+      return throughput(c, dir);
+    case 'pool':
+      return pool(c, dir);
+    case 'batching':
+      return batching(c, dir);
+  }
+}
+
+main().then(
+  (sides) => {
+    process.stdout.write(JSON.stringify(sides) + '\n');
+    process.exit(0); // sessions are left to the process's end
+  },
+  (error) => {
+    process.stderr.write(String(error?.stack ?? error) + '\n');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,64 @@
+// suite.ts: the benchmark suite as data. Each comparison runs in a fresh process of its own
+// (compare.ts), its sides interleaved in rotating blocks; each fresh-process trial (trial.ts)
+// measures what only a new process can show (start-up, peak RSS), its sides alternating.
+import type { ModelName } from './models.js';
+
+/** The session options every side gets, the floor included (it sets the same ones in C++). */
+export const SESSION_OPTIONS = {
+  intraOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+} as const;
+
+export type LatencySide = 'floor' | 'run()' | 'runSync()' | 'onnxruntime-node';
+
+export type Comparison =
+  /** Sequential runs, one at a time: per-run time of each side, and its ratio to the floor. */
+  | { kind: 'latency'; model: ModelName; repeats: number; blockMs: number }
+  /** `callers` concurrent callers for blockMs: runs/s and event-loop delay, an idle loop beside them. */
+  | { kind: 'throughput'; model: ModelName; callers: number; repeats: number; blockMs: number }
+  /** An unbatched SessionPool against run() on a session with the same options: µs per request. */
+  | { kind: 'pool'; model: ModelName; callers: number; repeats: number; blockMs: number }
+  /** A batching SessionPool against an unbatched one, one row per request. */
+  | { kind: 'batching'; model: ModelName; callers: number; maxBatchSize: number; maxDelayMs: number; repeats: number; blockMs: number };
+
+export type Trial =
+  | { kind: 'bigOutput'; side: 'ort-napi' | 'onnxruntime-node' }
+  | { kind: 'startup'; side: 'ort-napi' | 'onnxruntime-node'; model: ModelName }
+  | { kind: 'fs'; side: 'none' | 'ort-napi' | 'onnxruntime-node'; model: ModelName; inFlight: number; stats: number };
+
+export interface Suite {
+  comparisons: Comparison[];
+  /** Fresh-process trials, each run `repeats` times with the sides' order alternating. */
+  trials: Trial[][];
+  trialRepeats: number;
+}
+
+export function suite(quick: boolean): Suite {
+  const repeats = quick ? 5 : 7;
+  const models: ModelName[] = quick ? ['tiny', 'silero', 'classifier'] : ['tiny', 'silero', 'classifier', 'detector'];
+  // Blocks long enough to hold many runs, short enough that drift between sides stays small.
+  const latencyMs = (m: ModelName) => (m === 'detector' ? 600 : quick ? 60 : 250);
+  const throughputMs = (m: ModelName) => (m === 'detector' ? 1500 : quick ? 120 : 500);
+  const comparisons: Comparison[] = [];
+  for (const model of models) comparisons.push({ kind: 'latency', model, repeats, blockMs: latencyMs(model) });
+  for (const model of models) {
+    for (const callers of [1, 4, 8]) comparisons.push({ kind: 'throughput', model, callers, repeats, blockMs: throughputMs(model) });
+  }
+  for (const model of ['tiny', 'silero'] as ModelName[]) {
+    for (const callers of [1, 8]) comparisons.push({ kind: 'pool', model, callers, repeats, blockMs: quick ? 60 : 250 });
+  }
+  for (const model of ['tiny', 'classifier'] as ModelName[]) {
+    comparisons.push({ kind: 'batching', model, callers: 64, maxBatchSize: 32, maxDelayMs: 2, repeats, blockMs: quick ? 200 : 1000 });
+  }
+  const trials: Trial[][] = quick
+    ? []
+    : [
+        [{ kind: 'bigOutput', side: 'ort-napi' }, { kind: 'bigOutput', side: 'onnxruntime-node' }],
+        [{ kind: 'startup', side: 'ort-napi', model: 'classifier' }, { kind: 'startup', side: 'onnxruntime-node', model: 'classifier' }],
+        (['none', 'ort-napi', 'onnxruntime-node'] as const).map((side) => ({ kind: 'fs', side, model: 'classifier', inFlight: 16, stats: 400 }) as Trial),
+      ];
+  return { comparisons, trials, trialRepeats: 5 };
+}
