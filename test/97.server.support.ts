@@ -23,12 +23,15 @@ export const DATATYPES: [string, ElemType][] = [
 ];
 
 /** `types`: input `x_<DATATYPE>` [n, 2] -> Identity -> output `y_<DATATYPE>`, for each datatype. */
-export const typesModel = () =>
+export const typesModel = (datatypes = DATATYPES) =>
   buildModel({
-    inputs: DATATYPES.map(([d, type]) => ({ name: `x_${d}`, type, dims: ['n', 2] })),
-    outputs: DATATYPES.map(([d, type]) => ({ name: `y_${d}`, type, dims: ['n', 2] })),
-    nodes: DATATYPES.map(([d]) => ({ op: 'Identity', inputs: [`x_${d}`], outputs: [`y_${d}`] })),
+    inputs: datatypes.map(([d, type]) => ({ name: `x_${d}`, type, dims: ['n', 2] })),
+    outputs: datatypes.map(([d, type]) => ({ name: `y_${d}`, type, dims: ['n', 2] })),
+    nodes: datatypes.map(([d]) => ({ op: 'Identity', inputs: [`x_${d}`], outputs: [`y_${d}`] })),
   });
+
+/** The datatypes gRPC's typed contents carry (all but FP16 and BF16, which go raw only). */
+export const TYPED = DATATYPES.filter(([d]) => d !== 'FP16' && d !== 'BF16');
 
 /** y = op(x) over float32 [n]: versions that differ. */
 const unary = (op: string) =>
@@ -80,7 +83,7 @@ export interface RepositoryLayout {
 
 /**
  * A model repository on disk:
- * - linear/1 (the README's model), types/1 (every datatype),
+ * - linear/1 (the README's model), types/1 (every datatype), typed/1 (those with typed gRPC contents),
  * - versioned/1 (Neg), versioned/2 (Abs), config { versions: "all" },
  * - batched/1 (linear) with dynamic batching,
  * - slow/1: one run at a time, a queue of one.
@@ -89,6 +92,7 @@ export async function makeRepository(slowMs = 300): Promise<RepositoryLayout> {
   const dir = mkdtempSync(join(tmpdir(), 'ort-napi-repo-'));
   write(dir, 'linear/1/model.onnx', linear());
   write(dir, 'types/1/model.onnx', typesModel());
+  write(dir, 'typed/1/model.onnx', typesModel(TYPED));
   write(dir, 'versioned/1/model.onnx', unary('Neg'));
   write(dir, 'versioned/2/model.onnx', unary('Abs'));
   write(dir, 'versioned/config.json', JSON.stringify({ versions: 'all' }));
