@@ -7,6 +7,7 @@ import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
 import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
+import { chargeInline, inlineAllowed } from './inline.js';
 import { lend } from './lending.js';
 import { checkModelFile, explainLoadFailure } from './model-file.js';
 import { invalid, outOfRange } from './validate.js';
@@ -212,7 +213,21 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const slot = this.#acquireSlot(signal);
       if (slot) await slot;
       try {
-        raw = signal ? await this.#runAbortable(call, signal) : await this.#native.run(call.feeds, call.fetches, call.options);
+        if (signal) {
+          raw = await this.#runAbortable(call, signal);
+        } else {
+          // Alone on this session and within the loop turn's budget: native runs it here if the
+          // session's runs are shorter than a hand-off (inline.ts).
+          const inline = this.#executing === 1 && inlineAllowed();
+          const start = inline ? performance.now() : 0;
+          const result = this.#native.run(call.feeds, call.fetches, call.options, inline);
+          if (Array.isArray(result)) {
+            chargeInline(performance.now() - start);
+            raw = result;
+          } else {
+            raw = await result;
+          }
+        }
       } finally {
         this.#releaseSlot();
       }

@@ -1,6 +1,8 @@
 // run.cc: the path of one run (ARCHITECTURE.md): pin inputs, Run off the main thread, hand out outputs.
 #include "run.h"
 
+#include <chrono>
+
 #include "addon.h"
 #include "options.h"
 
@@ -75,8 +77,11 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
 }
 
 void RunCall::Execute() {
-  Check(g_ort->Run(core_->session, options_ ? options_->get() : nullptr, input_names_.data(), input_values_.data(), input_values_.size(),
-                   output_names_.data(), output_names_.size(), outputs_.data()));
+  auto start = std::chrono::steady_clock::now();
+  OrtStatus* status = g_ort->Run(core_->session, options_ ? options_->get() : nullptr, input_names_.data(), input_values_.data(),
+                                 input_values_.size(), output_names_.data(), output_names_.size(), outputs_.data());
+  core_->RecordRun(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  Check(status);
 }
 
 void RunCall::Cancel() noexcept {

@@ -6,6 +6,15 @@
 // (each Run already fans out over ONNX Runtime's intra-op threads, so more runners only contend).
 // ONNX Runtime's RunAsync was the other choice; it executes on the session's intra-op pool, which
 // would take a compute thread from every run and fails outright with one intra-op thread.
+//
+// The hand-offs of one async run, and why each exists:
+//  1. main thread -> runner (Runners::Post): the run must not block the event loop. A runner still
+//     spinning after its last task takes it without a futex wake-up; a sleeping one is woken.
+//  2. runner -> main thread (Port::Finished, a threadsafe function): outputs become JS values, and
+//     only the environment's own thread may make them; the promise settles there too.
+// Together they cost 10-30 µs of wake-ups, more than a small model's whole Run: a session whose
+// runs are measured shorter than that runs them on the caller's thread instead (SessionWrap::Run,
+// within lib/inline.ts's budget per loop turn), skipping both.
 #pragma once
 
 #include <napi.h>

@@ -1,6 +1,7 @@
 // session.cc: loading a session off the main thread, its metadata, and the JS methods over it.
 #include "session.h"
 
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 
@@ -341,10 +342,56 @@ Napi::Value SessionWrap::Metadata(const Napi::CallbackInfo& info) {
   return result;
 }
 
+namespace {
+
+int64_t InlineRunNanos() {
+  static const int64_t nanos = [] {
+    const char* text = std::getenv("ORT_NAPI_INLINE_RUN_US");
+    long micros = text ? std::strtol(text, nullptr, 10) : 30;
+    return static_cast<int64_t>(micros < 0 ? 0 : micros > 10000 ? 10000 : micros) * 1000;
+  }();
+  return nanos;
+}
+
+}  // namespace
+
+void SessionCore::RecordRun(int64_t nanos) noexcept {
+  uint32_t seen = runs_measured.load(std::memory_order_relaxed);
+  if (seen < 3) runs_measured.store(seen + 1, std::memory_order_relaxed);
+  int64_t average = run_nanos.load(std::memory_order_relaxed);
+  // A run far over the bound counts at once (the inputs grew, the machine got busy): the next run
+  // goes back to a runner rather than holding the caller's thread again.
+  if (seen == 0 || nanos > 4 * InlineRunNanos()) average = nanos;
+  else average += (nanos - average) / 4;
+  run_nanos.store(average, std::memory_order_relaxed);
+}
+
+bool SessionCore::ShortRuns() const noexcept {
+  // The first runs are not counted as typical: they set up kernels and the arena.
+  return runs_measured.load(std::memory_order_relaxed) >= 3 && run_nanos.load(std::memory_order_relaxed) < InlineRunNanos();
+}
+
+// An async run hands its work to a runner thread and back: 10-30 µs of thread wake-ups, more than
+// the whole of a small model's Run. When lib/ allows it (`inline_ok`: no AbortSignal, nothing else
+// of this session executing, the event loop's inline budget not spent) and this session's runs are
+// measured to be shorter than that, the run executes here instead and its outputs come back at
+// once; lib/ resolves the caller's promise with them.
 Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
-    auto call = std::make_unique<RunCall>(Live(info));
+    std::shared_ptr<SessionCore> core = Live(info);
+    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value() && core->ShortRuns()) {
+      RunCall call(std::move(core));
+      try {
+        call.Prepare(env, info[0], info[1], info[2], false);
+        call.Execute();
+      } catch (...) {
+        call.Unpin(env);
+        throw;
+      }
+      return call.Collect(env);
+    }
+    auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);
     } catch (...) {

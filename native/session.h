@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -45,6 +46,16 @@ struct SessionCore {
   ModelInfo model;
   std::vector<std::shared_ptr<OwnedTensor>> initializers;  // AddInitializer's values live as long as the session
   std::vector<char> model_bytes;  // a copy of the model, where ONNX Runtime reads it after the load
+
+  // What this session's Run calls take: a moving average of Run alone (any thread writes it; a lost
+  // update between two runners only delays the average by one run). See ShortRuns.
+  void RecordRun(int64_t nanos) noexcept;
+  // Whether its runs are shorter than a hand-off to a runner thread and back (ORT_NAPI_INLINE_RUN_US,
+  // 30 µs by default; 0 turns it off): such a run may execute on the caller's thread (SessionWrap::Run).
+  bool ShortRuns() const noexcept;
+
+  std::atomic<int64_t> run_nanos{0};
+  std::atomic<uint32_t> runs_measured{0};
 
   SessionCore() = default;
   SessionCore(const SessionCore&) = delete;

@@ -1,0 +1,80 @@
+// 52.inline: a run shorter than a hand-off to a runner thread executes on the caller's thread
+// (native/session.cc SessionWrap::Run, lib/inline.ts), within a budget per event-loop turn, so that
+// awaiting such runs in a loop still lets timers and I/O in. Each case runs in a child process,
+// since ORT_NAPI_INLINE_RUN_US is read once per process.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { identity, slowChain } from './support/models.js';
+import { rmSync } from 'node:fs';
+
+const root = resolve(__dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'ort-napi-inline-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+writeFileSync(join(dir, 'tiny.onnx'), identity('float32', [4]));
+writeFileSync(join(dir, 'slow.onnx'), slowChain(256, 8)); // a few milliseconds per run
+
+interface Seen {
+  /** Awaited runs that completed before a setImmediate scheduled at the start could fire. */
+  beforeTurn: number;
+  /** The longest stretch between two turns of the event loop while 3,000 runs were awaited, in ms. */
+  longestTurnMs: number;
+  /** Every output was right. */
+  correct: boolean;
+}
+
+function loop(model: string, inlineMicros: string | undefined, runs = 3000): Seen {
+  const script = `const { InferenceSession, Tensor } = require('ort-napi');
+    (async () => {
+      const s = await InferenceSession.create(${JSON.stringify(join(dir, model))}, { intraOpNumThreads: 1 });
+      const feeds = (i) => ({ x: new Tensor('float32', Float32Array.from({ length: ${model === 'tiny.onnx' ? 4 : 256 * 256} }, (_, j) => ${model === 'tiny.onnx' ? 'i + j' : '0'}), ${model === 'tiny.onnx' ? '[4]' : '[256, 256]'}) });
+      for (let i = 0; i < 5; i++) await s.run(feeds(i)); // the session's runs get measured
+      let turned = false, beforeTurn = 0, last = performance.now(), longestTurnMs = 0, done = false, correct = true;
+      setImmediate(() => { turned = true; });
+      const tick = () => { const now = performance.now(); longestTurnMs = Math.max(longestTurnMs, now - last); last = now; if (!done) setImmediate(tick); };
+      setImmediate(tick);
+      for (let i = 0; i < ${runs}; i++) {
+        const { y } = await s.run(feeds(i));
+        ${model === 'tiny.onnx' ? 'if (y.data[3] !== i + 3) correct = false;' : ''}
+        if (!turned) beforeTurn++;
+      }
+      done = true;
+      await s.release();
+      console.log(JSON.stringify({ beforeTurn, longestTurnMs, correct }));
+    })().catch((e) => { console.log(JSON.stringify({ failed: String(e && e.stack) })); process.exit(3); });`;
+  const env = { ...process.env };
+  if (inlineMicros === undefined) delete env.ORT_NAPI_INLINE_RUN_US;
+  else env.ORT_NAPI_INLINE_RUN_US = inlineMicros;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Seen;
+}
+
+describe('short runs on the calling thread', () => {
+  test('a session whose runs are shorter than the bound runs them inline: awaited runs complete without waiting for the loop', () => {
+    // A generous bound, so the test does not depend on this machine's speed.
+    const seen = loop('tiny.onnx', '10000');
+    expect(seen.correct).toBe(true);
+    expect(seen.beforeTurn).toBeGreaterThan(20);
+    // ...yet the loop turns: 3,000 awaited runs are not one unbroken stretch.
+    expect(seen.beforeTurn).toBeLessThan(3000);
+  });
+
+  test('ORT_NAPI_INLINE_RUN_US=0 sends every run to the runners: the loop turns between runs', () => {
+    const seen = loop('tiny.onnx', '0');
+    expect(seen.correct).toBe(true);
+    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+  });
+
+  test('runs longer than the bound (the default, 30 µs) stay off the main thread', () => {
+    const seen = loop('slow.onnx', undefined, 40);
+    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+  });
+
+  test('the budget per loop turn bounds inline work: runs of a few ms, allowed inline, still let the loop turn every run or two', () => {
+    const seen = loop('slow.onnx', '10000', 40);
+    // One run spends the 1 ms budget; the next goes to a runner and the loop turns.
+    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+  });
+});
