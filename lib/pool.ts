@@ -107,6 +107,7 @@ interface Job {
 }
 
 const LATENCY_WINDOW = 1024;
+const ignore = () => {};
 
 function mergeOptions(base: SessionOptions | undefined, over: SessionOptions | undefined): SessionOptions {
   return { intraOpNumThreads: 1, ...base, ...over };
@@ -209,6 +210,11 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
         signal?.throwIfAborted();
       } catch (error) {
         return Promise.reject(error);
+      }
+      if (signal === undefined && (options?.timeoutMs ?? this.#timeoutMs) === undefined) {
+        // Nothing can cancel it: the caller gets the session's own promise, the pool's bookkeeping
+        // rides on it (first in line, so the next request starts before the caller resumes).
+        return this.#start(idle, [this.#makeJob(feeds, options, ignore, ignore, true)])!; // a lone request always starts
       }
       return new Promise<RunResult>((resolve, reject) => {
         const job = this.#makeJob(feeds, options, resolve, reject, true);
@@ -369,7 +375,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     this.#batchTimer = undefined;
   }
 
-  #start(member: Member, taken: Job[]): void {
+  /** Returns the run's own promise, already handled here: awaiting it is optional. */
+  #start(member: Member, taken: Job[]): Promise<RunResult> | undefined {
     // A request whose memory was detached while it waited (a BYOB stream read into it, say) fails
     // alone: copied into a batch, its missing rows would shift every other caller's.
     const batch = taken.length === 1 ? taken : taken.filter((job) => {
@@ -377,10 +384,11 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       if (broken !== undefined) this.#fail(job, new TypeError(`input '${broken}' of a queued request no longer holds its data (its ArrayBuffer was detached while it waited)`), 0, 1, job.rows);
       return broken === undefined;
     });
-    if (batch.length === 0) return;
+    if (batch.length === 0) return undefined;
     member.active++;
     this.#inFlight += batch.length;
-    const started = performance.now();
+    // A request that never queued starts when it came: one clock read less on the fast path.
+    const started = taken.length === 1 && taken[0].unchecked ? taken[0].enqueuedAt : performance.now();
     for (const job of batch) job.startedAt = started;
     const rows = batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
     let run: Promise<RunResult>;
@@ -396,8 +404,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     run.then(
       (result) => {
         this.#finished(member, batch.length);
-        const runMs = performance.now() - started;
-        if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows);
+        const now = performance.now();
+        const runMs = now - started;
+        if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows, now);
         else {
           let parts: RunResult[];
           try {
@@ -406,7 +415,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
             for (const job of batch) this.#fail(job, error, runMs, batch.length, rows);
             return;
           }
-          batch.forEach((job, i) => this.#succeed(job, parts[i], runMs, batch.length, rows));
+          batch.forEach((job, i) => this.#succeed(job, parts[i], runMs, batch.length, rows, now));
         }
       },
       (error) => {
@@ -424,6 +433,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
         for (const job of batch) this.#fail(job, job.controller?.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
       },
     );
+    return run;
   }
 
   /** A run is over: its session slot is free for the next request. */
@@ -444,12 +454,12 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     }
   }
 
-  #succeed(job: Job, result: RunResult, runMs: number, batchSize: number, batchRows: number): void {
+  #succeed(job: Job, result: RunResult, runMs: number, batchSize: number, batchRows: number, now: number): void {
     if (job.settled) return; // aborted or timed out while its batch ran: already answered
     job.settled = true;
     job.cleanup?.();
     this.#counts.completed++;
-    const total = performance.now() - job.enqueuedAt;
+    const total = now - job.enqueuedAt;
     this.#latencies[this.#latencyCount++ % LATENCY_WINDOW] = total;
     this.#publish({ outcome: 'ok', queueWaitMs: job.startedAt - job.enqueuedAt, runMs, batchSize, batchRows });
     job.resolve(result);
