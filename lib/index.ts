@@ -28,6 +28,52 @@ export type { PoolOptions, PoolRunOptions, PoolStats, PoolRunEvent, BatchingOpti
 export { listSupportedBackends } from './backend.js';
 export type { SupportedBackend } from './backend.js';
 
+// The rest of onnxruntime-common's exports, as onnxruntime-node re-exports them: code that imports
+// them from onnxruntime-node finds them here.
+export { registerBackend, TRACE, TRACE_FUNC_BEGIN, TRACE_FUNC_END, TRACE_EVENT_BEGIN, TRACE_EVENT_END } from 'onnxruntime-common';
+export type {
+  Backend,
+  SessionHandler,
+  InferenceSessionHandler,
+  Env,
+  ConversionUtils,
+  ImageFormat,
+  ImageTensorLayout,
+  CpuPinnedConstructorParameters,
+  TextureConstructorParameters,
+  GpuBufferConstructorParameters,
+  MLTensorConstructorParameters,
+  OptionsFormat,
+  OptionsTensorFormat,
+  OptionsTensorDataType,
+  OptionsTensorLayout,
+  OptionsDimensions,
+  OptionResizedDimensions,
+  OptionsNormalizationParameters,
+  TensorFromImageDataOptions,
+  TensorFromImageElementOptions,
+  TensorFromUrlOptions,
+  TensorFromImageBitmapOptions,
+  TensorFromTextureOptions,
+  TensorFromGpuBufferOptions,
+  TensorFromMLTensorOptions,
+  TensorToDataUrlOptions,
+  TensorToImageDataOptions,
+  TensorFactory,
+  TensorConstructor,
+  OnnxModelOptions,
+  OnnxValueDataLocation,
+  NonTensorType,
+  FileBlob,
+  FileData,
+  FileType,
+  FileUrlOrPath,
+  ExternalDataFileDescription,
+  ExternalDataFileType,
+  InferenceSessionFactory,
+} from 'onnxruntime-common';
+export type { ImageDataLike, TensorFromImageOptions, TensorToImageOptions } from './tensor.js';
+
 // onnxruntime-common's InferenceSession.create() finds ort-napi from now on.
 import { registerOrtNapiBackend } from './backend.js';
 registerOrtNapiBackend();

@@ -48,6 +48,13 @@ export interface SessionOptions {
    * A model loaded from a path finds its files beside it without this.
    */
   externalData?: Readonly<Record<string, Uint8Array>> | readonly { path: string; data: Uint8Array | ArrayBuffer }[];
+  /**
+   * onnxruntime-common's, read by onnxruntime-web only: accepted and ignored, as onnxruntime-node
+   * ignores it (outputs come back in CPU memory; bind device outputs with an IoBinding).
+   */
+  preferredOutputLocation?: OutputLocation | Readonly<Record<string, OutputLocation>>;
+  /** onnxruntime-common's, for onnxruntime-web's WebGPU only: accepted and ignored, as onnxruntime-node ignores it. */
+  enableGraphCapture?: boolean;
   /** Use the environment's shared thread pools (see `env.init({ globalThreadPools })`) instead of the session's own. */
   useGlobalThreadPools?: boolean;
   /**
@@ -85,6 +92,23 @@ export interface RunOptions {
   terminate?: boolean;
 }
 
+/** onnxruntime-common's data locations of a value. */
+type OutputLocation = 'cpu' | 'cpu-pinned' | 'texture' | 'gpu-buffer' | 'ml-tensor';
+const OUTPUT_LOCATIONS: readonly OutputLocation[] = ['cpu', 'cpu-pinned', 'texture', 'gpu-buffer', 'ml-tensor'];
+
+/** Checks the web-only options onnxruntime-node ignores, so that a typo is still caught. */
+function checkWebOnly(options: Record<string, unknown>): void {
+  const where = options.preferredOutputLocation;
+  if (where !== undefined && typeof where !== 'string' && !isPlainObject(where)) {
+    throw invalid('session options.preferredOutputLocation', 'a data location or an object of them by output name', where);
+  }
+  const locations = typeof where === 'string' ? { '': where } : ((where ?? {}) as Record<string, unknown>);
+  for (const [name, location] of Object.entries(locations)) {
+    optionalChoice(`session options.preferredOutputLocation${name ? `['${name}']` : ''}`, location, OUTPUT_LOCATIONS);
+  }
+  optionalBoolean('session options.enableGraphCapture', options.enableGraphCapture);
+}
+
 const GRAPH_LEVELS: Record<GraphOptimizationLevel, number> = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 };
 const MAX_THREADS = 1 << 16;
 
@@ -113,7 +137,10 @@ export function normalizeSessionOptions(options: unknown, libraryPath = ''): Nat
     'initializers',
     'externalData',
     'useGlobalThreadPools',
+    'preferredOutputLocation',
+    'enableGraphCapture',
   ]);
+  checkWebOnly(options);
   optionalInteger('session options.maxConcurrentRuns', options.maxConcurrentRuns, 1, 1 << 20);
   const level = optionalChoice('session options.graphOptimizationLevel', options.graphOptimizationLevel, Object.keys(GRAPH_LEVELS) as GraphOptimizationLevel[]);
   const mode = optionalChoice('session options.executionMode', options.executionMode, ['sequential', 'parallel'] as const);
