@@ -202,3 +202,23 @@ export const SAMPLES: Record<string, { json: unknown[]; back: unknown[]; raw: Ui
 })();
 
 export const randomRows = (rows: number, seed: number) => Array.from(random(rows * 3, seed), (v) => Math.fround(v));
+
+declare global {
+  // The tests read the server's JSON answers loosely (their shapes are what the assertions check).
+  interface Response {
+    json(): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+}
+
+/**
+ * How many of a model's requests waited in its queue, and how many of them under 0.1 s (from the
+ * queue-time histogram): a request queued behind a run that goes on waits as long as that run.
+ */
+export async function queueWaits(base: string, model: string): Promise<{ count: number; under100ms: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    count: read(new RegExp(`^ort_napi_inference_queue_duration_seconds_count\\{model="${model}",version="1"\\} (\\S+)$`, 'm')),
+    under100ms: read(new RegExp(`^ort_napi_inference_queue_duration_seconds_bucket\\{le="0.1",model="${model}",version="1"\\} (\\S+)$`, 'm')),
+  };
+}

@@ -155,6 +155,12 @@ export function v2Routes(context: HttpContext) {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+    // While draining, each answer closes its connection: a kept-alive socket would hold the close open.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (core.draining) reply.header('connection', 'close');
+      done(null, payload);
+    });
+
     app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
       const status = error.statusCode;
       const server =
