@@ -66,6 +66,8 @@ export type SignatureFeeds<S extends ModelSignature> = { readonly [K in keyof S[
 export type SignatureOutputs<S extends ModelSignature> = { [K in keyof S['outputs']]: Tensor<TypeOfSpec<S['outputs'][K]>> };
 type OutputName<S extends ModelSignature> = keyof S['outputs'] & string;
 type PreallocatedFetches<S extends ModelSignature> = { readonly [K in OutputName<S>]?: Tensor<TypeOfSpec<S['outputs'][K]>> | null };
+/** The outputs of a run into preallocated fetches: some of a typed session's; of an untyped one, by any name (onnxruntime-common's ReturnType). */
+type FetchedOutputs<S extends ModelSignature> = string extends OutputName<S> ? SignatureOutputs<S> : Partial<SignatureOutputs<S>>;
 
 setDeviceAllocator((type, dims, options) => {
   const { path } = loadOrt();
@@ -202,7 +204,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
    */
   run(feeds: SignatureFeeds<S>, options?: RunOptions): Promise<SignatureOutputs<S>>;
   run<K extends OutputName<S>>(feeds: SignatureFeeds<S>, fetches: readonly K[], options?: RunOptions): Promise<Pick<SignatureOutputs<S>, K>>;
-  run(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Promise<Partial<SignatureOutputs<S>>>;
+  run(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Promise<FetchedOutputs<S>>;
   async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<SignatureOutputs<S>> {
     const call = this.#prepare(feeds, arg1, arg2);
     const signal = call.signal;
@@ -259,7 +261,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
   runSync(feeds: SignatureFeeds<S>, options?: RunOptions): SignatureOutputs<S>;
   runSync<K extends OutputName<S>>(feeds: SignatureFeeds<S>, fetches: readonly K[], options?: RunOptions): Pick<SignatureOutputs<S>, K>;
-  runSync(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Partial<SignatureOutputs<S>>;
+  runSync(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): FetchedOutputs<S>;
   runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): SignatureOutputs<S> {
     const call = this.#prepare(feeds, arg1, arg2);
     call.signal?.throwIfAborted(); // a sync run cannot be stopped once started
