@@ -355,6 +355,20 @@ int64_t InlineRunNanos() {
 
 }  // namespace
 
+// A run on the calling thread: runSync, or a short run() (SessionWrap::Run). The caller holds the
+// lent arrays for its length, so nothing is pinned.
+static Napi::Value RunHere(Napi::Env env, std::shared_ptr<SessionCore> core, const Napi::CallbackInfo& info) {
+  RunCall call(std::move(core));
+  try {
+    call.Prepare(env, info[0], info[1], info[2], false);
+    call.Execute();
+  } catch (...) {
+    call.Unpin(env);
+    throw;
+  }
+  return call.Collect(env);
+}
+
 void SessionCore::RecordRun(int64_t nanos) noexcept {
   uint32_t seen = runs_measured.load(std::memory_order_relaxed);
   if (seen < 3) runs_measured.store(seen + 1, std::memory_order_relaxed);
@@ -380,17 +394,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     std::shared_ptr<SessionCore> core = Live(info);
-    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value() && core->ShortRuns()) {
-      RunCall call(std::move(core));
-      try {
-        call.Prepare(env, info[0], info[1], info[2], false);
-        call.Execute();
-      } catch (...) {
-        call.Unpin(env);
-        throw;
-      }
-      return call.Collect(env);
-    }
+    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value() && core->ShortRuns()) return RunHere(env, std::move(core), info);
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);
@@ -407,17 +411,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    RunCall call(Live(info));
-    try {
-      call.Prepare(env, info[0], info[1], info[2], false);
-      call.Execute();
-    } catch (...) {
-      call.Unpin(env);
-      throw;
-    }
-    return call.Collect(env);
-  });
+  return Guard(env, [&]() -> Napi::Value { return RunHere(env, Live(info), info); });
 }
 
 Napi::Value SessionWrap::CreateIoBinding(const Napi::CallbackInfo& info) {
