@@ -57,7 +57,7 @@ class Handler implements InferenceSessionHandler {
     const result: RunResult = preallocated
       ? await this.session.run(feeds as never, fetches as never, runOptions as never)
       : await this.session.run(feeds as never, names, runOptions as never);
-    // onnxruntime-common turns each result into its own Tensor, over the same data (no copy).
+    // ort-napi's Tensors are onnxruntime-common's (its prototype is an ancestor): passed on as they are.
     return result as unknown as Record<string, CommonValue>;
   }
 
@@ -100,3 +100,16 @@ export function registerOrtNapiBackend(): void {
   registered = true;
   for (const { name } of listSupportedBackends()) registerBackend(name, backend, BACKEND_PRIORITY);
 }
+
+// onnxruntime-common's session method that ort-napi's InferenceSession lacks, added here so that
+// code written for onnxruntime-node calls it unchanged.
+declare module './session.js' {
+  interface InferenceSession {
+    /**
+     * onnxruntime-common's: as in onnxruntime-node, a no-op. Profiling starts with the session
+     * when it is created with `enableProfiling: true`; `endProfiling()` finishes it.
+     */
+    startProfiling(): void;
+  }
+}
+InferenceSession.prototype.startProfiling = function startProfiling(): void {};

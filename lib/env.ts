@@ -59,7 +59,7 @@ function versions(): Versions {
   };
 }
 
-export const env = {
+const envObject = {
   /**
    * onnxruntime-common's settings for its web backends, shared with it: settable, read by no
    * Node.js backend (onnxruntime-node ignores them too), here so code written for the web or for
@@ -133,4 +133,26 @@ export const env = {
   get versions(): Versions {
     return versions();
   },
+  /** onnxruntime-common's debug flag (its env.debug: the same setting). */
+  get debug(): boolean | undefined {
+    return commonEnv.debug;
+  },
+  set debug(on: boolean | undefined) {
+    if (on !== undefined && typeof on !== 'boolean') throw invalid('env.debug', 'a boolean or undefined', on);
+    commonEnv.debug = on;
+  },
+  /** onnxruntime-common's trace flag (its env.trace), which its TRACE functions read. */
+  get trace(): boolean | undefined {
+    return commonEnv.trace;
+  },
+  set trace(on: boolean | undefined) {
+    if (on !== undefined && typeof on !== 'boolean') throw invalid('env.trace', 'a boolean or undefined', on);
+    commonEnv.trace = on;
+  },
 };
+
+/**
+ * The process's ONNX Runtime environment. Like onnxruntime-common's env it takes other settings by
+ * name too (`env.someFlag = ...`), which ort-napi keeps and does not read.
+ */
+export const env: typeof envObject & { [name: string]: unknown } = envObject;

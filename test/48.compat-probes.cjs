@@ -313,6 +313,17 @@ const probes = {
   'run error: fetches a Tensor': async () => (await session()).run(linearFeeds(), new ort.Tensor('float32', f32(1))),
   'run error: fetches empty': async () => (await session()).run(linearFeeds(), []),
   'run error: options not an object': async () => (await session()).run(linearFeeds(), ['y'], 'fast'),
+  'run: startProfiling and endProfiling on a session made without enableProfiling': async () => {
+    const s = await session();
+    const start = s.startProfiling();
+    s.endProfiling();
+    return { start: show(start), runs: await s.run(linearFeeds()) };
+  },
+  'run: release twice': async () => {
+    const s = await session();
+    await s.release();
+    return show(await s.release());
+  },
   'run error: after release': async () => {
     const s = await session();
     await s.release();

@@ -132,6 +132,13 @@ const DIFFERENCES: Record<string, { why: string; check(ours: Result, node: Resul
       threw(n);
     },
   },
+  'run: release twice': {
+    why: "ort-napi's release() is idempotent (a second call resolves: cleanup code need not track it); onnxruntime-node's second release rejects",
+    check: (o, n) => {
+      expect(value(o)).toEqual({ undefined: true });
+      threw(n);
+    },
+  },
   'run: (feeds, { name: preallocated })': {
     why: "a preallocated output comes back as the caller's own Tensor (onnxruntime-node returns another Tensor over a copy); both write the caller's",
     check: (o, n) => {
