@@ -86,6 +86,16 @@ describe('onnxruntime-common runs on ort-napi', () => {
     expect(ort.env.webgl).toBe(common.env.webgl);
     expect(ort.env.versions.common).toBe(common.env.versions.common);
     expect(ort.env.versions.node).toBe(ort.env.versions.ortNapi);
+    // debug and trace are onnxruntime-common's own settings (its TRACE functions read trace).
+    ort.env.trace = true;
+    expect(common.env.trace).toBe(true);
+    ort.env.trace = undefined;
+    common.env.debug = true;
+    expect(ort.env.debug).toBe(true);
+    common.env.debug = undefined;
+    expect(() => (ort.env.trace = 'yes' as never)).toThrow('env.trace must be a boolean or undefined; received the string "yes"');
+    ort.env.someFlag = 1; // other settings are kept by name, as onnxruntime-common's env keeps them
+    expect(ort.env.someFlag).toBe(1);
   });
 
   test('sessions made through onnxruntime-common never raise the release warning', () => {
