@@ -299,6 +299,16 @@ const probes = {
   ],
   'run: a declared scalar fed as [1]': async () => (await session('scalar.onnx')).run({ x: new ort.Tensor('float32', f32(3), [1]) }),
   "run: onnxruntime-common's own Tensor as a feed": async () => (await session()).run({ x: new common.Tensor('float32', f32(1, 2, 3), [1, 3]) }),
+  'run: an Object.assign copy of a tensor as a feed': async () => {
+    const x = linearFeeds().x;
+    return (await session()).run({ x: Object.assign(Object.create(Object.getPrototypeOf(x)), x) });
+  },
+  'run: a spread copy of a tensor as a feed': async () => (await session()).run({ x: { ...linearFeeds().x } }),
+  'run: a disposed tensor as a feed': async () => {
+    const { x } = linearFeeds();
+    x.dispose();
+    return (await session()).run({ x });
+  },
   'run: concurrent runs': async () => {
     const s = await session();
     return Promise.all([1, 2, 3].map((k) => s.run({ x: new ort.Tensor('float32', f32(k, k, k), [1, 3]) })));
