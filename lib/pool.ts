@@ -225,7 +225,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     // checks it again when it starts (its memory may have changed while it waited).
     try {
       this.#members[0].session._checkFeeds(feeds);
-      feeds = toTensors(feeds, this.#members[0].session.inputMetadata);
+      if (this.#batching) feeds = toTensors(feeds, this.#members[0].session.inputMetadata);
       signal?.throwIfAborted();
     } catch (error) {
       return Promise.reject(error);
@@ -401,25 +401,24 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     } catch (error) {
       run = Promise.reject(error); // its callers are answered below: a throw here would escape from a timer
     }
+    // Its callers are answered first, then the slot goes to the next request.
     run.then(
       (result) => {
-        this.#finished(member, batch.length);
         const now = performance.now();
         const runMs = now - started;
         if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows, now);
         else {
-          let parts: RunResult[];
+          let parts: RunResult[] | undefined;
           try {
             parts = splitOutputs(result, batch, rows);
           } catch (error) {
             for (const job of batch) this.#fail(job, error, runMs, batch.length, rows);
-            return;
           }
-          batch.forEach((job, i) => this.#succeed(job, parts[i], runMs, batch.length, rows, now));
+          parts?.forEach((part, i) => this.#succeed(batch[i], part, runMs, batch.length, rows, now));
         }
+        this.#finished(member, batch.length);
       },
       (error) => {
-        this.#finished(member, batch.length);
         const runMs = performance.now() - started;
         const job = batch[0];
         if (job.unchecked && !job.settled && this.#refuses(job.feeds)) {
@@ -428,9 +427,10 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
           job.settled = true;
           job.cleanup?.();
           job.reject(error);
-          return;
+        } else {
+          for (const job of batch) this.#fail(job, job.controller?.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
         }
-        for (const job of batch) this.#fail(job, job.controller?.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
+        this.#finished(member, batch.length);
       },
     );
     return run;
