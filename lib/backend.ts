@@ -104,7 +104,8 @@ export function registerOrtNapiBackend(): void {
 // onnxruntime-common's session method that ort-napi's InferenceSession lacks, added here so that
 // code written for onnxruntime-node calls it unchanged.
 declare module './session.js' {
-  interface InferenceSession {
+  // The class's own type parameter, as a merged declaration must have it.
+  interface InferenceSession<S extends ModelSignature = AnySignature> {
     /**
      * onnxruntime-common's: as in onnxruntime-node, a no-op. Profiling starts with the session
      * when it is created with `enableProfiling: true`; `endProfiling()` finishes it.

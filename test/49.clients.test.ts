@@ -91,13 +91,18 @@ describe('clients of onnxruntime-node run unchanged on ort-napi', () => {
     const oursDir = join(cache, 'ort-napi');
     mkdirSync(oursDir, { recursive: true });
     const { 'onnxruntime-node': _, ...clients } = VERSIONS;
-    writeFileSync(join(oursDir, 'package.json'), JSON.stringify({ name: 'ours', private: true, version: '1.0.0', dependencies: clients, overrides: { 'onnxruntime-node': `file:../${filename}` } }));
-    // The tarball changed under the same name: resolve it afresh (the rest comes from node_modules and npm's cache).
+    writeFileSync(join(oursDir, 'package.json'), JSON.stringify({ name: 'ours', private: true, version: '1.0.0', dependencies: clients, overrides: { 'onnxruntime-node': `file:${join(cache, filename)}` } }));
+    // The tarball changed under the same name: resolve it afresh, with no lockfile (npm's hidden one
+    // included) holding the old one's integrity; the rest comes from node_modules and npm's cache.
+    // (An absolute path: npm resolves a relative file: override from the dependent's own folder once a tree exists.)
     rmSync(join(oursDir, 'package-lock.json'), { force: true });
+    rmSync(join(oursDir, 'node_modules', '.package-lock.json'), { force: true });
     rmSync(join(oursDir, 'node_modules', 'onnxruntime-node'), { recursive: true, force: true });
     install(oursDir);
     if (skipped) return;
     expect(JSON.parse(readFileSync(join(oursDir, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).name).toBe('ort-napi');
+    // This run's build, not an earlier one's.
+    expect(readFileSync(join(oursDir, 'node_modules', 'onnxruntime-node', 'dist', 'tensor.js'), 'utf8')).toBe(readFileSync(join(root, 'dist', 'tensor.js'), 'utf8'));
 
     for (const dir of [realDir, oursDir]) {
       writeFileSync(join(dir, 'clients.mjs'), CLIENTS_SCRIPT);
