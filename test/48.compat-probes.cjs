@@ -256,6 +256,13 @@ const probes = {
     return out;
   },
   'options: executionMode parallel': async () => names(await session('linear.onnx', { executionMode: 'parallel', interOpNumThreads: 2 })),
+  'options error: an unknown option': async () => names(await session('linear.onnx', { graphOptimisationLevel: 'all' })),
+  'options error: logSeverityLevel 5': async () => names(await session('linear.onnx', { logSeverityLevel: 5 })),
+  'options error: an unknown graphOptimizationLevel': async () => names(await session('linear.onnx', { graphOptimizationLevel: 'max' })),
+  'options error: an unknown executionMode': async () => names(await session('linear.onnx', { executionMode: 'fast' })),
+  'options error: intraOpNumThreads -1': async () => names(await session('linear.onnx', { intraOpNumThreads: -1 })),
+  'options error: options not an object': async () => names(await session('linear.onnx', 'fast')),
+  "providers error: an unknown provider object": async () => names(await session('linear.onnx', { executionProviders: [{ name: 'nonesuch' }] })),
   "providers: ['cpu']": async () => names(await session('linear.onnx', { executionProviders: ['cpu'] })),
   "providers: [{ name: 'cpu' }]": async () => names(await session('linear.onnx', { executionProviders: [{ name: 'cpu' }] })),
   "providers: [{ name: 'cpu', useArena: false }]": async () => names(await session('linear.onnx', { executionProviders: [{ name: 'cpu', useArena: false }] })),
@@ -289,6 +296,7 @@ const probes = {
     const out = await (await session()).run(linearFeeds(), { y: into });
     return { out, written: Array.from(into.data), same: out.y === into };
   },
+  'run: (feeds, { extra: run config entries })': async () => (await session()).run(linearFeeds(), { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } }),
   'run: (feeds, { unknown: 1 }) is options': async () => (await session()).run(linearFeeds(), { logSeverityLevel: 3 }),
   'run: a feed the model does not take is ignored': async () => (await session()).run({ ...linearFeeds(), extra: new ort.Tensor(f32(1)) }),
   'run: types round-trip (int64, bool, string, uint8)': async () => [

@@ -111,6 +111,13 @@ const DIFFERENCES: Record<string, { why: string; check(ours: Result, node: Resul
       threw(n);
     },
   },
+  'options error: an unknown option': {
+    why: "a session option ort-napi does not know is refused by name, so a typo ('graphOptimisationLevel') fails loudly; onnxruntime-node ignores it. Every option in onnxruntime-common's SessionOptions is known",
+    check: (o, n) => {
+      expect(threw(o)).toMatch(/^session options has an unknown option 'graphOptimisationLevel' \(known: /);
+      expect(value(n)).toEqual({ inputNames: ['x'], outputNames: ['y'] });
+    },
+  },
   'options: freeDimensionOverrides': {
     why: "ort-napi's metadata is ONNX Runtime's view of the session, where an overridden dim is fixed; onnxruntime-node reports the model's name for it",
     check: (o, n) => {
