@@ -17,7 +17,7 @@
 //   monitorEventLoopDelay (1 ms resolution) records the event loop's delay during each block, and an
 //   'idle' side does nothing for blockMs, so that the loop's own p99 on this machine, measured in
 //   the same rotation, is the baseline for the others'.
-// - pool: an unbatched SessionPool of one session against run() on a session with the same options,
+// - pool: an unbatched SessionPool of one session against run() called on that same session,
 //   both with `callers` async callers: µs per request (one caller: the median request; several:
 //   the block's time over its requests), and the main thread's busy time per request
 //   (performance.eventLoopUtilization), the pool's own work, less exposed to the machine's noise.
@@ -171,11 +171,14 @@ async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: s
 }
 
 async function pool(c: Extract<Comparison, { kind: 'pool' }>, dir: string) {
-  const s = await open(c.model, dir);
-  const pool = await s.napi.SessionPool.create(s.path, { sessionOptions: { ...SESSION_OPTIONS } });
+  const napi = require(join(root, 'dist', 'index.js'));
+  const feeds = Object.fromEntries(MODELS[c.model].feeds(1).map((f) => [f.name, new napi.Tensor(f.type, f.data, f.dims)]));
+  const pool = await napi.SessionPool.create(join(dir, `${c.model}.onnx`), { sessionOptions: { ...SESSION_OPTIONS } });
+  // The pool's own session, run directly: the same weights in the same memory, only the pool differs.
+  const session = pool.sessions[0];
   const sides: Record<string, () => Promise<unknown>> = {
-    pool: () => pool.run(s.napiFeeds),
-    'run()': () => s.napiSession.run(s.napiFeeds),
+    pool: () => pool.run(feeds),
+    'run()': () => session.run(feeds),
   };
   const out = await interleave(Object.keys(sides), c.repeats, async (side) => {
     const latencies: number[] = [];
