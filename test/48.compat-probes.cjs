@@ -144,6 +144,11 @@ const probes = {
     const plain = { ...t };
     return { keys: Object.keys(t), plainKeys: Object.keys(plain), plainCpuDataIsData: plain.cpuData === data, copy, copyDataIsData: copy.data === data, location: typeof t.location, dataLocation: t.dataLocation };
   },
+  'tensor: JSON, util.inspect and structuredClone': () => {
+    const t = new ort.Tensor('int32', new Int32Array([1, 2]), [2]);
+    const cloned = structuredClone(t);
+    return { json: JSON.stringify(t), inspect: require('node:util').inspect(t), cloned: { keys: Object.keys(cloned), data: show(cloned.cpuData), dims: cloned.dims } };
+  },
   'tensor: instanceof both ways': () => ({
     oursIsCommon: new ort.Tensor('float32', f32(1)) instanceof common.Tensor,
     commonIsOurs: new common.Tensor('float32', f32(1)) instanceof ort.Tensor,
