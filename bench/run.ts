@@ -61,7 +61,8 @@ function render(tables: Table[], asMarkdown: boolean): string {
   return tables
     .map(({ title, head, rows }) => {
       if (asMarkdown) {
-        return [`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+        const cells = (r: string[]) => r.map((c) => (c === 'no' ? '**no**' : c)).join(' | '); // a missed goal stands out
+        return [`**${title}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cells(r)} |`)].join('\n');
       }
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
@@ -179,7 +180,7 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
     const peak = spread(runsOf('bigOutput', 'ort-napi').map((f) => f.peakPerOutput));
     goals.push({ goal: '256 MB output: peak RSS above baseline < 1.2× its size', figure: times(peak), met: peak.median < 1.2 });
   }
-  tables.push({ title: 'Goals (medians; batching also by its min)', head: ['goal', 'figure', 'met'], rows: goals.map((g) => [g.goal, g.figure, g.met ? 'yes' : markdown ? '**no**' : 'NO']) });
+  tables.push({ title: 'Goals (medians; batching also by its min)', head: ['goal', 'figure', 'met'], rows: goals.map((g) => [g.goal, g.figure, g.met ? 'yes' : 'no']) });
   return { tables, goals, summary };
 }
 
