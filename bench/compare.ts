@@ -136,10 +136,12 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
     'runSync()': (n) => timedSync(n, () => s.napiSession.runSync(s.napiFeeds)),
     'onnxruntime-node': (n) => timed(n, () => s.nodeSession.run(s.nodeFeeds)),
   };
-  // Each side's iterations per block: about blockMs of its own runs, from a first short block.
+  // Each side's iterations per block: about blockMs of its own runs, sized from a quarter block
+  // (itself sized from 3 runs, the first of which may still be slow).
   const iterations: Record<string, number> = {};
   for (const [side, block] of Object.entries(blocks)) {
-    const { meanUs } = await block(5);
+    const first = await block(3);
+    const { meanUs } = await block(Math.max(3, Math.round((c.blockMs * 250) / first.meanUs)));
     iterations[side] = Math.max(5, Math.round((c.blockMs * 1000) / meanUs));
   }
   const sides = await interleave(Object.keys(blocks), c.repeats, async (side) => ({ ...(await blocks[side](iterations[side])), iterations: iterations[side] }));
