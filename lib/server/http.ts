@@ -1,5 +1,6 @@
 // http.ts: the v2 REST front end on fastify: health, metadata, infer (JSON and Triton's binary
 // tensor extension), the repository extension, and /metrics. Parses, calls the core, formats.
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fromBinary, fromJson, toBinary, toJsonData } from './codec.js';
 import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
@@ -147,6 +148,25 @@ function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown
     .send(Buffer.concat([head, ...chunks]));
 }
 
+const connectionSignals = new WeakMap<Socket, AbortSignal>();
+
+/**
+ * A signal that aborts when the client's connection closes: a client that goes away stops its
+ * request (out of the queue, or its run terminated). One per connection, not per request (an
+ * AbortController costs more than a small model's run), which fits HTTP/1.1: a connection carries
+ * one request at a time, and closing it abandons whatever it carries.
+ */
+function connectionSignal(socket: Socket): AbortSignal {
+  let signal = connectionSignals.get(socket);
+  if (!signal) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    connectionSignals.set(socket, signal);
+    socket.once('close', () => controller.abort(new DOMException('the client closed the connection', 'AbortError')));
+  }
+  return signal;
+}
+
 /** The v2 routes, as a fastify plugin (an encapsulated context: its body parsing is its own). */
 export function v2Routes(context: HttpContext) {
   const { core, metrics } = context;
@@ -205,16 +225,10 @@ export function v2Routes(context: HttpContext) {
     app.get('/v2/models/:name/versions/:version/ready', ready);
 
     const infer = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-      // A client that goes away stops its request: out of the queue, or its run terminated.
-      const controller = new AbortController();
-      const onClose = () => {
-        if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'));
-      };
-      reply.raw.once('close', onClose);
       try {
         let parsed: ReturnType<typeof parseInfer> | undefined;
         const { model: used, outputs } = await core.infer('http', request.params.name, request.params.version, () => {
-          parsed = parseInfer(request, controller.signal);
+          parsed = parseInfer(request, connectionSignal(request.raw.socket));
           return parsed.call;
         });
         return sendInferResponse(reply, used, parsed!.id, outputs, parsed!.binaryOutputs);

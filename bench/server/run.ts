@@ -1,0 +1,370 @@
+// bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
+// handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
+// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (a grpc-js driver);
+// plus the server's own cost per request over an in-process pool.run. Both sides use the same ONNX
+// Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
+// interleave the sides and alternate their order.
+//   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { buildModel } from '../../test/support/onnx.js';
+
+const root = (() => {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'ort-napi') return dir;
+  }
+  throw new Error('run from inside the ort-napi repository');
+})();
+const ORT_CORE = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
+
+// ---- models
+
+function weights(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out[i] = ((s / 0xffffffff) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+interface Model {
+  about: string;
+  bytes(): Uint8Array;
+  width: number; // x: [1, width] float32
+}
+
+const MODELS: Record<string, Model> = {
+  small: {
+    about: 'y = x W + b, x [1, 3] (the README model)',
+    width: 3,
+    bytes: () =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', dims: ['batch', 3] }],
+        outputs: [{ name: 'y', type: 'float32', dims: ['batch', 2] }],
+        initializers: [
+          { name: 'W', type: 'float32', dims: [3, 2], data: new Float32Array([1, 0, 0, 1, 1, 1]) },
+          { name: 'b', type: 'float32', dims: [2], data: new Float32Array([0.5, -0.5]) },
+        ],
+        nodes: [
+          { op: 'MatMul', inputs: ['x', 'W'], outputs: ['xw'] },
+          { op: 'Add', inputs: ['xw', 'b'], outputs: ['y'] },
+        ],
+      }),
+  },
+  mid: {
+    about: 'MLP 512-1024-1024-16 (ReLU), x [1, 512], 6.4 MB of weights, 3.2 MFLOP a row',
+    width: 512,
+    bytes: () =>
+      buildModel({
+        inputs: [{ name: 'x', type: 'float32', dims: ['batch', 512] }],
+        outputs: [{ name: 'y', type: 'float32', dims: ['batch', 16] }],
+        initializers: [
+          { name: 'w1', type: 'float32', dims: [512, 1024], data: weights(512 * 1024, 1, 1 / Math.sqrt(512)) },
+          { name: 'w2', type: 'float32', dims: [1024, 1024], data: weights(1024 * 1024, 2, 1 / 32) },
+          { name: 'w3', type: 'float32', dims: [1024, 16], data: weights(1024 * 16, 3, 1 / 32) },
+        ],
+        nodes: [
+          { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h1'] },
+          { op: 'Relu', inputs: ['h1'], outputs: ['r1'] },
+          { op: 'MatMul', inputs: ['r1', 'w2'], outputs: ['h2'] },
+          { op: 'Relu', inputs: ['h2'], outputs: ['r2'] },
+          { op: 'MatMul', inputs: ['r2', 'w3'], outputs: ['y'] },
+        ],
+      }),
+  },
+};
+
+/** ort-napi's config for the benchmark: batching that never waits (batches form only while runs are busy). */
+const SERVE_CONFIG = { batching: { maxBatchSize: 64, maxDelayMs: 0 } };
+
+const input = (width: number) => Array.from(weights(width, 7, 1), (v) => Math.fround(v));
+
+// ---- roles run in their own processes
+
+/** What a user writes today: fastify, a JSON handler, onnxruntime-node's InferenceSession.run. */
+async function baseline(modelPath: string): Promise<void> {
+  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const Fastify = require('fastify') as typeof import('fastify').default;
+  const session = await ort.InferenceSession.create(modelPath);
+  const app = Fastify({ bodyLimit: 64 * 2 ** 20 });
+  app.post('/v2/models/:name/infer', async (request) => {
+    const body = request.body as { inputs: { name: string; shape: number[]; data: number[] }[] };
+    const x = body.inputs[0];
+    const out = await session.run({ [x.name]: new ort.Tensor('float32', Float32Array.from(x.data), x.shape) });
+    const y = out[session.outputNames[0]];
+    return { model_name: (request.params as { name: string }).name, outputs: [{ name: session.outputNames[0], datatype: 'FP32', shape: y.dims, data: Array.from(y.data as Float32Array) }] };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address() as { port: number };
+  process.stdout.write(`HTTP http://127.0.0.1:${address.port}\n`);
+  process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+}
+
+/** A gRPC load driver: `clients` loops of ModelInfer (raw contents) for `seconds`. */
+async function grpcLoad(address: string, model: string, width: number, clients: number, seconds: number): Promise<void> {
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
+  const definition = protoLoader.loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true, longs: String, defaults: true });
+  const Service = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const channels = Array.from({ length: Math.ceil(clients / 8) }, () => new Service(address, grpc.credentials.createInsecure()));
+  const request = { model_name: model, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, width] }], raw_input_contents: [Buffer.from(Float32Array.from(input(width)).buffer)] };
+  const latencies: number[] = [];
+  let errors = 0;
+  const callOnce = (client: any) => // eslint-disable-line @typescript-eslint/no-explicit-any
+    new Promise<void>((done) => {
+      const t = performance.now();
+      client.ModelInfer(request, (error: Error | null) => {
+        if (error) errors++;
+        else latencies.push(performance.now() - t);
+        done();
+      });
+    });
+  // Warm the channels, then measure.
+  await Promise.all(channels.map((c) => callOnce(c)));
+  latencies.length = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    while (performance.now() < end) await callOnce(channels[i % channels.length]);
+  }));
+  const duration = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] * 1000;
+  process.stdout.write(JSON.stringify({ requests: latencies.length, durationUs: duration * 1000, socketErrors: errors, non2xx: 0, p50Us: q(0.5), p99Us: q(0.99) }) + '\n');
+  channels.forEach((c) => c.close());
+}
+
+/** The same model through SessionPool.run in-process: latency and CPU per request, no server. */
+async function inProcess(modelPath: string, width: number, count: number): Promise<void> {
+  const { SessionPool, Tensor } = require(join(root, 'dist', 'index.js')) as typeof import('../../lib/index.js');
+  const pool = await SessionPool.create(modelPath, SERVE_CONFIG);
+  const x = new Tensor('float32', Float32Array.from(input(width)), [1, width]);
+  for (let i = 0; i < 500; i++) await pool.run({ x });
+  const times = new Float64Array(count);
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await pool.run({ x });
+    times[i] = performance.now() - t;
+  }
+  const used = process.cpuUsage(cpu);
+  times.sort();
+  process.stdout.write(JSON.stringify({ p50Us: times[count >> 1] * 1000, meanUs: (times.reduce((a, b) => a + b, 0) / count) * 1000, cpuUsPerRequest: (used.user + used.system) / count }) + '\n');
+  await pool.close();
+}
+
+// ---- the orchestrator
+
+interface Load {
+  requests: number;
+  durationUs: number;
+  socketErrors: number;
+  non2xx: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+interface Server {
+  child: ChildProcess;
+  http: string;
+  grpc?: string;
+}
+
+function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const http = /HTTP (\S+)/.exec(out)?.[1];
+      const grpc = /gRPC (\S+)/.exec(out)?.[1];
+      if (http && (grpc || !args.includes('serve'))) resolve({ child, http, grpc });
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before listening`)));
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((r) => server.child.on('exit', r));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ, 100 on Linux)
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, { env: { ...process.env, ...env }, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => (error ? reject(new Error(`${command} ${args.join(' ')}: ${error.message} ${stderr}`)) : resolve(stdout))),
+  );
+}
+
+async function wrk(url: string, clients: number, seconds: number, bodyFile: string, headerLength?: number): Promise<Load> {
+  const out = await run('wrk', ['-t1', `-c${clients}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(root, 'bench', 'server', 'wrk.lua'), url], { BODY_FILE: bodyFile, HEADER_LENGTH: headerLength === undefined ? '' : String(headerLength) });
+  const line = out.split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`wrk printed no summary: ${out}`);
+  return JSON.parse(line);
+}
+
+async function grpcDriver(address: string, model: string, width: number, clients: number, seconds: number): Promise<Load> {
+  const out = await run(process.execPath, [__filename, 'grpc-load', address, model, String(width), String(clients), String(seconds)]);
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)';
+
+interface Result {
+  model: string;
+  clients: number;
+  variant: Variant;
+  rps: number;
+  p50Us: number;
+  p99Us: number;
+  errors: number;
+  serverCpuUsPerRequest?: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const option = (name: string, fallback: string) => {
+    const at = argv.indexOf(name);
+    return at >= 0 && argv[at + 1] ? argv[at + 1] : fallback;
+  };
+  const quick = argv.includes('--quick');
+  const rounds = Number(option('--rounds', quick ? '1' : '3'));
+  const seconds = Number(option('--seconds', quick ? '2' : '10'));
+  const clientsList = option('--clients', '1,16,64').split(',').map(Number);
+  const modelNames = option('--models', 'small,mid').split(',');
+  if (!existsSync(ORT_CORE)) throw new Error(`onnxruntime-node's core is not at ${ORT_CORE}: npm install (it is a devDependency)`);
+  const env = { ORT_DYLIB_PATH: ORT_CORE }; // the same ONNX Runtime core on both sides
+
+  const dir = mkdtempSync(join(tmpdir(), 'ort-napi-bench-server-'));
+  const results: Result[] = [];
+  const inproc: Record<string, { p50Us: number; meanUs: number; cpuUsPerRequest: number }[]> = {};
+  process.stderr.write(`bench:server: ${cpus().length} CPUs (${cpus()[0]?.model}), ${rounds} round(s) of ${seconds} s per load, clients ${clientsList.join('/')}\n`);
+
+  for (const name of modelNames) {
+    const model = MODELS[name];
+    if (!model) throw new Error(`unknown model '${name}' (small, mid)`);
+    const modelPath = join(dir, `${name}.onnx`);
+    writeFileSync(modelPath, model.bytes());
+    const configPath = join(dir, `${name}.config.json`);
+    writeFileSync(configPath, JSON.stringify(SERVE_CONFIG));
+    const x = input(model.width);
+    const jsonFile = join(dir, `${name}.json`);
+    writeFileSync(jsonFile, JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, model.width], data: x }] }));
+    const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, model.width], parameters: { binary_data_size: model.width * 4 } }], parameters: { binary_data_output: true } }));
+    const binFile = join(dir, `${name}.bin`);
+    writeFileSync(binFile, Buffer.concat([head, Buffer.from(Float32Array.from(x).buffer)]));
+
+    for (let round = 0; round < rounds; round++) {
+      const sides = round % 2 === 0 ? (['ort-napi', 'baseline'] as const) : (['baseline', 'ort-napi'] as const);
+      for (const side of sides) {
+        const server =
+          side === 'ort-napi'
+            ? await startServer([join(root, 'dist', 'cli.js'), 'serve', modelPath, '--config', configPath, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], env)
+            : await startServer([__filename, 'baseline', modelPath], env);
+        const url = `${server.http}/v2/models/${name}/infer`;
+        // Both sides answer the same request with the same numbers.
+        const check = await (await fetch(url, { method: 'POST', body: readFileSync(jsonFile), headers: { 'content-type': 'application/json' } })).json() as { outputs: { data: number[] }[] };
+        if (!Array.isArray(check.outputs?.[0]?.data)) throw new Error(`${side} answered ${JSON.stringify(check).slice(0, 200)}`);
+        checks[`${name}:${side}`] = check.outputs[0].data;
+        await wrk(url, 16, 1, jsonFile); // warm
+        for (const clients of clientsList) {
+          const variants: [Variant, () => Promise<Load>][] =
+            side === 'ort-napi'
+              ? [
+                  ['ort-napi v2 JSON', () => wrk(url, clients, seconds, jsonFile)],
+                  ['ort-napi v2 binary', () => wrk(url, clients, seconds, binFile, head.length)],
+                  ['ort-napi gRPC', () => grpcDriver(server.grpc!, name, model.width, clients, seconds)],
+                ]
+              : [['fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
+          for (const [variant, load] of variants) {
+            const before = cpuTicks(server.child.pid!);
+            const r = await load();
+            const ticks = cpuTicks(server.child.pid!) - before;
+            results.push({
+              model: name,
+              clients,
+              variant,
+              rps: r.requests / (r.durationUs / 1e6),
+              p50Us: r.p50Us,
+              p99Us: r.p99Us,
+              errors: r.socketErrors + r.non2xx,
+              serverCpuUsPerRequest: (ticks * 1e4) / Math.max(1, r.requests),
+            });
+            process.stderr.write(`  ${name} round ${round + 1} ${variant} x${clients}: ${Math.round(r.requests / (r.durationUs / 1e6))} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, p99 ${(r.p99Us / 1000).toFixed(2)} ms${r.socketErrors + r.non2xx ? `, ${r.socketErrors + r.non2xx} errors` : ''}\n`);
+          }
+        }
+        await stopServer(server);
+      }
+      const out = await run(process.execPath, [__filename, 'inproc', modelPath, String(model.width), String(quick ? 3000 : 20000)], env);
+      (inproc[name] ??= []).push(JSON.parse(out.trim().split('\n').pop()!));
+    }
+    const a = checks[`${name}:ort-napi`];
+    const b = checks[`${name}:baseline`];
+    if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-4 * Math.max(1, Math.abs(v)))) throw new Error(`the two sides disagree on ${name}: ${a.slice(0, 4)} vs ${b.slice(0, 4)}`);
+  }
+
+  // ---- the report: a table for people, JSON for scripts
+  const lines = [
+    `| model | clients | server | req/s (median, min–max) | p50 ms | p99 ms | server CPU µs/req |`,
+    `| --- | ---: | --- | ---: | ---: | ---: | ---: |`,
+  ];
+  const summary: Record<string, unknown>[] = [];
+  for (const name of modelNames) {
+    for (const clients of clientsList) {
+      for (const variant of ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)'] as Variant[]) {
+        const rs = results.filter((r) => r.model === name && r.clients === clients && r.variant === variant);
+        if (rs.length === 0) continue;
+        const rps = rs.map((r) => r.rps);
+        const row = { model: name, clients, variant, rps: median(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps), p50Ms: median(rs.map((r) => r.p50Us)) / 1000, p99Ms: median(rs.map((r) => r.p99Us)) / 1000, serverCpuUsPerRequest: median(rs.map((r) => r.serverCpuUsPerRequest!)), errors: rs.reduce((s, r) => s + r.errors, 0) };
+        summary.push(row);
+        lines.push(`| ${name} | ${clients} | ${variant} | ${Math.round(row.rps).toLocaleString('en-US')} (${Math.round(row.rpsMin).toLocaleString('en-US')}–${Math.round(row.rpsMax).toLocaleString('en-US')}) | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Math.round(row.serverCpuUsPerRequest)}${row.errors ? ` (${row.errors} errors)` : ''} |`);
+      }
+    }
+  }
+  lines.push('');
+  for (const name of modelNames) {
+    const ip = inproc[name];
+    const inP50 = median(ip.map((r) => r.p50Us));
+    const inCpu = median(ip.map((r) => r.cpuUsPerRequest));
+    const http1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi v2 JSON') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
+    const grpc1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi gRPC') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
+    const ours = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi v2 JSON') as { rps: number; p99Ms: number } | undefined;
+    const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number } | undefined;
+    lines.push(`- ${name} (${MODELS[name].about}): in-process pool.run p50 ${inP50.toFixed(0)} µs, ${inCpu.toFixed(0)} µs CPU a run.` +
+      (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (+${(http1.p50Ms * 1000 - inP50).toFixed(0)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (+${(http1.serverCpuUsPerRequest - inCpu).toFixed(0)} µs over in-process).` : '') +
+      (grpc1 ? ` gRPC at 1 client: p50 ${(grpc1.p50Ms * 1000).toFixed(0)} µs, server CPU ${grpc1.serverCpuUsPerRequest.toFixed(0)} µs.` : '') +
+      (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : ''));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  const outDir = join(root, 'bench', 'build', 'server');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model }, rounds, seconds, config: SERVE_CONFIG, rows: summary, inProcess: inproc, runs: results }, null, 2));
+  process.stderr.write(`bench:server: JSON in ${join(outDir, 'results.json')}\n`);
+}
+
+const checks: Record<string, number[]> = {};
+
+const [role, ...rest] = process.argv.slice(2);
+const roles: Record<string, () => Promise<void>> = {
+  baseline: () => baseline(rest[0]),
+  'grpc-load': () => grpcLoad(rest[0], rest[1], Number(rest[2]), Number(rest[3]), Number(rest[4])),
+  inproc: () => inProcess(rest[0], Number(rest[1]), Number(rest[2])),
+};
+(roles[role] ?? (() => main(process.argv.slice(2))))().catch((error: Error) => {
+  process.stderr.write(`bench:server: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
