@@ -525,6 +525,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
     throw invalid(what, 'a Tensor', value);
   }
   if (!meta.isTensor) throw new TypeError(`${what} is a ${meta.kind} in this model, not a tensor`);
+  if (tensor.location === 'none') throw new TypeError(`${what} was disposed (tensor.dispose()): it has no data to run on`);
   if (tensor.location !== 'cpu' && !allowDevice) {
     throw new TypeError(`${what} is in ${tensor.location} memory: pass device tensors through an IoBinding (session.createIoBinding())`);
   }

@@ -48,6 +48,19 @@ describe('bad feeds are refused before ONNX Runtime sees them', () => {
     expect(error.message).toBe("input 'x' cannot be read: its ArrayBuffer was detached (transferred?)");
   });
 
+  test('a disposed tensor, as an input and as a preallocated output', async () => {
+    const tensor = new Tensor('float32', new Float32Array(6), [2, 3]);
+    tensor.dispose();
+    const error = await rejection(fixed.run({ x: tensor }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toBe("input 'x' was disposed (tensor.dispose()): it has no data to run on");
+    const out = new Tensor('float32', new Float32Array(6), [2, 3]);
+    out.dispose();
+    const fetchError = await rejection(fixed.run({ x: new Tensor('float32', new Float32Array(6), [2, 3]) }, { [fixed.outputNames[0]]: out }));
+    expect(fetchError).toBeInstanceOf(TypeError);
+    expect(fetchError.message).toBe(`fetches['${fixed.outputNames[0]}'] was disposed (tensor.dispose()): it has no data to run on`);
+  });
+
   test('a string tensor whose array changed length after construction', async () => {
     const strings = await InferenceSession.create(identity('string', [2]));
     const data = ['a', 'b'];
