@@ -2,7 +2,7 @@
 // structured logs), SIGTERM draining with requests in flight over HTTP and gRPC (none lost),
 // readiness while draining, embedding next to an application's routes, per-server metrics, spans.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -177,6 +177,29 @@ describe('createServer in an application', () => {
     expect([await compute(at), await compute(bt)]).toEqual([2, 1]);
     expect(a.metrics).not.toBe(b.metrics);
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("the README's config.json example is one the server takes", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### The model repository'));
+    const config = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]);
+    expect(Object.keys(config)).toEqual(['versions', 'pool', 'maxQueue', 'timeoutMs', 'batching', 'providers', 'sessionOptions']);
+    const srv = api.createServer({ models: { linear: { model: linear(), config } }, http: { port: 0 } });
+    const { http } = await srv.start();
+    const res = await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }) });
+    expect((await res.json()).outputs[0].data).toEqual([4.5, 4.5]);
+    await srv.stop();
+  });
+
+  it("importing 'ort-napi' loads no server dependency; 'ort-napi/server' does", () => {
+    const probe = String.raw`console.log(Object.keys(require.cache).filter((p) => /node_modules\/(fastify|@grpc|prom-client)\//.test(p)).length)`;
+    const loaded = (entry: string) => {
+      const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(entry)}); ${probe}`], { cwd: root, encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      return child.stdout.trim();
+    };
+    expect(loaded('ort-napi')).toBe('0');
+    expect(Number(loaded('ort-napi/server'))).toBeGreaterThan(0);
   });
 
   it('bad options are refused with what was wrong', () => {
