@@ -25,6 +25,8 @@ false, no new connections, the requests accepted finish, then it exits 0.
   --host H                the address to listen on (default 0.0.0.0)
   --max-body-bytes N      the largest request body / gRPC message (default 67108864)
   --drain-delay-ms N      on SIGTERM, report not-ready this long before closing (default 0)
+  --drain-timeout-ms N    then wait this long for accepted requests before cutting connections
+                          (default 30000)
   --log-level L           structured (JSON) logs on stderr: trace, debug, info (default), warn,
                           error, fatal or silent
   -h, --help              print this help and exit
@@ -94,6 +96,7 @@ function serveOptions(args: string[]) {
   let host = '0.0.0.0';
   let maxBody = 64 * 1024 * 1024;
   let drainDelayMs = 0;
+  let drainTimeoutMs = 30_000;
   let level = 'info';
   const value = (i: number) => {
     if (args[i + 1] === undefined) throw new UsageError(`${args[i]} needs a value`);
@@ -114,6 +117,7 @@ function serveOptions(args: string[]) {
     else if (arg === '--host') host = value(i++);
     else if (arg === '--max-body-bytes') maxBody = integer(i++, 2 ** 31 - 1);
     else if (arg === '--drain-delay-ms') drainDelayMs = integer(i++, 2 ** 31 - 1);
+    else if (arg === '--drain-timeout-ms') drainTimeoutMs = integer(i++, 2 ** 31 - 1);
     else if (arg === '--log-level') {
       level = value(i++);
       if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level must be trace, debug, info, warn, error, fatal or silent, not '${level}'`);
@@ -142,6 +146,7 @@ function serveOptions(args: string[]) {
     grpc: grpcPort === undefined ? (false as const) : { port: grpcPort, host, maxMessageBytes: maxBody },
     logger: { level, stream: process.stderr },
     drainDelayMs,
+    drainTimeoutMs,
   };
 }
 

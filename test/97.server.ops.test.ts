@@ -163,6 +163,22 @@ describe('createServer in an application', () => {
     await expect(srv.start()).rejects.toThrow('the server was stopped; create a new one');
   });
 
+  it('a connection that never finishes its request does not hold stop() past drainTimeoutMs', async () => {
+    const srv = api.createServer({ models: { linear: linear() }, http: { port: 0 }, drainTimeoutMs: 300 });
+    const url = new URL((await srv.start()).http!);
+    const { connect } = await import('node:net');
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /v2/models/linear/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"inputs"'); // and nothing more
+    const closed = new Promise((r) => socket.once('close', r));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await srv.stop();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await closed; // the server cut it
+  });
+
   it('two servers in one process keep their metrics apart', async () => {
     const a = api.createServer({ models: { linear: linear() }, http: { port: 0 } });
     const b = api.createServer({ models: { linear: linear() }, http: { port: 0 } });

@@ -14,6 +14,7 @@ export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
 /** A request's own deadline in milliseconds (Triton's `timeout` request parameter, in µs, works too). */
 export const TIMEOUT_HEADER = 'inference-timeout-ms';
 const HEADER_LENGTH = 'inference-header-content-length';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 interface Params {
   name: string;
@@ -35,7 +36,7 @@ function isObject(value: unknown): value is Json {
 }
 
 function sendError(reply: FastifyReply, error: ServerError): FastifyReply {
-  return reply.code(error.httpStatus).type('application/json').send(JSON.stringify({ error: error.message }));
+  return reply.code(error.httpStatus).header('content-type', JSON_TYPE).send(JSON.stringify({ error: error.message }));
 }
 
 function metadata(core: InferenceCore, model: ModelVersion): Json {
@@ -132,7 +133,8 @@ function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown
   if (id !== undefined) response.id = id;
   if (binaryOutputs === undefined) {
     response.outputs = outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, data: toJsonData(o.tensor) }));
-    return reply.type('application/json').send(JSON.stringify(response));
+    // The header set as is: reply.type() parses the media type on every call.
+    return reply.header('content-type', JSON_TYPE).send(JSON.stringify(response));
   }
   const chunks: Buffer[] = [];
   response.outputs = outputs.map((o) => {
@@ -143,7 +145,7 @@ function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown
   });
   const head = Buffer.from(JSON.stringify(response), 'utf8');
   return reply
-    .type('application/octet-stream')
+    .header('content-type', 'application/octet-stream')
     .header('Inference-Header-Content-Length', String(head.length))
     .send(Buffer.concat([head, ...chunks]));
 }

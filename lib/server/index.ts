@@ -32,6 +32,8 @@ export interface ServerOptions {
   logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
   /** How long stop() keeps answering with readiness false before it stops accepting (for load balancers to notice). */
   drainDelayMs?: number;
+  /** How long stop() waits for accepted requests and open connections before it closes them (default 30 s). */
+  drainTimeoutMs?: number;
 }
 
 export interface ServerAddresses {
@@ -138,7 +140,17 @@ export function createServer(options: ServerOptions): V2Server {
         core.draining = true;
         app.log.info('draining: readiness is false; finishing the requests accepted');
         if (started && options.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, options.drainDelayMs));
-        await Promise.all([app.close(), grpcServer ? shutdownGrpc(grpcServer) : undefined]);
+        // Graceful first; past drainTimeoutMs, whatever still holds a connection open is cut.
+        const graceful = Promise.all([app.close(), grpcServer ? shutdownGrpc(grpcServer) : undefined]);
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, options.drainTimeoutMs ?? 30_000, true)))]);
+        clearTimeout(timer);
+        if (timedOut) {
+          app.log.warn({ drainTimeoutMs: options.drainTimeoutMs ?? 30_000 }, 'drain timed out: closing the connections still open');
+          grpcServer?.forceShutdown();
+          app.server.closeAllConnections();
+          await graceful;
+        }
         await repository.close();
         metrics?.close();
         app.log.info('stopped');
