@@ -155,6 +155,7 @@ describe('createServer in an application', () => {
     const res = await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }) });
     expect((await res.json()).outputs[0].data).toEqual([4.5, 4.5]);
     expect(srv.ready).toBe(true);
+    await expect(srv.loadModel('nope')).rejects.toThrow("unknown model 'nope'");
     const stopping = srv.stop();
     expect(srv.ready).toBe(false);
     expect((await fetch(`${http}/v2/health/ready`)).status).toBe(503);

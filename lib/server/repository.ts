@@ -147,7 +147,12 @@ export class Repository {
 
   /** (Re)loads a model: its new versions are loaded first, then they replace the old ones, which drain. */
   load(name: string): Promise<void> {
-    const entry = this.#entry(name, true)!;
+    let entry: ModelEntry;
+    try {
+      entry = this.#entry(name, true)!;
+    } catch (error) {
+      return Promise.reject(error); // a promise either way, as callers of loadModel() expect
+    }
     const run = entry.busy.then(async () => {
       const plans = this.#plan(name);
       entry.state = entry.versions.size > 0 ? entry.state : 'LOADING';
