@@ -82,8 +82,12 @@ export interface NativeIoBinding {
 export interface NativeSession {
   metadata(): NativeMetadata;
   /** feeds: [inputIndex, typeCode, data, dims]*; fetches: [outputIndex, typeCode|null, data|null, dims|null]* */
-  /** With `inline` true, a session measured to run shorter than a hand-off runs here and returns its outputs at once. */
-  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline?: boolean): Promise<(NativeTensor | null)[]> | (NativeTensor | null)[];
+  /**
+   * With `inline` true, a session measured to run shorter than a hand-off runs here and returns its
+   * outputs at once; with `onlyInline` too, one that is not returns undefined and starts nothing.
+   */
+  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline: boolean, onlyInline: boolean): Promise<(NativeTensor | null)[]> | (NativeTensor | null)[] | undefined;
+  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<(NativeTensor | null)[]>;
   runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
   release(): void;
   endProfiling(): string;

@@ -215,20 +215,18 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const slot = this.#acquireSlot(signal);
       if (slot) await slot;
       try {
-        if (signal) {
-          raw = await this.#runAbortable(call, signal);
+        // Alone on this session and within the loop turn's budget: native runs it here if the
+        // session's runs are shorter than a hand-off (inline.ts). Such a run is over before a signal
+        // could stop it, so one with a signal may run here too: only a run on a runner needs the
+        // run options (and listener) that let a signal terminate it.
+        const inline = this.#executing === 1 && inlineAllowed();
+        const start = inline ? performance.now() : 0;
+        const result = signal && !inline ? undefined : this.#native.run(call.feeds, call.fetches, call.options, inline, signal !== undefined);
+        if (Array.isArray(result)) {
+          chargeInline(performance.now() - start);
+          raw = result;
         } else {
-          // Alone on this session and within the loop turn's budget: native runs it here if the
-          // session's runs are shorter than a hand-off (inline.ts).
-          const inline = this.#executing === 1 && inlineAllowed();
-          const start = inline ? performance.now() : 0;
-          const result = this.#native.run(call.feeds, call.fetches, call.options, inline);
-          if (Array.isArray(result)) {
-            chargeInline(performance.now() - start);
-            raw = result;
-          } else {
-            raw = await result;
-          }
+          raw = result ? await result : await this.#runAbortable(call, signal!);
         }
       } finally {
         this.#releaseSlot();

@@ -394,7 +394,12 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     std::shared_ptr<SessionCore> core = Live(info);
-    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value() && core->ShortRuns()) return RunHere(env, std::move(core), info);
+    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) {
+      if (core->ShortRuns()) return RunHere(env, std::move(core), info);
+      // `onlyInline`: the caller has an AbortSignal, and a run on a runner needs run options of its
+      // own to be stopped by it: lib/ makes them and calls again.
+      if (info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value()) return env.Undefined();
+    }
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);

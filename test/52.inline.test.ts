@@ -25,7 +25,7 @@ interface Seen {
   correct: boolean;
 }
 
-function loop(model: string, inlineMicros: string | undefined, runs = 3000): Seen {
+function loop(model: string, inlineMicros: string | undefined, runs = 3000, withSignal = false): Seen {
   const script = `const { InferenceSession, Tensor } = require('ort-napi');
     (async () => {
       const s = await InferenceSession.create(${JSON.stringify(join(dir, model))}, { intraOpNumThreads: 1 });
@@ -36,7 +36,7 @@ function loop(model: string, inlineMicros: string | undefined, runs = 3000): See
       const tick = () => { const now = performance.now(); longestTurnMs = Math.max(longestTurnMs, now - last); last = now; if (!done) setImmediate(tick); };
       setImmediate(tick);
       for (let i = 0; i < ${runs}; i++) {
-        const { y } = await s.run(feeds(i));
+        const { y } = await s.run(feeds(i), ${withSignal ? '{ signal: new AbortController().signal }' : 'undefined'});
         ${model === 'tiny.onnx' ? 'if (y.data[3] !== i + 3) correct = false;' : ''}
         if (!turned) beforeTurn++;
       }
@@ -59,6 +59,23 @@ describe('short runs on the calling thread', () => {
     expect(seen.beforeTurn).toBeGreaterThan(20);
     // ...yet the loop turns: 3,000 awaited runs are not one unbroken stretch.
     expect(seen.beforeTurn).toBeLessThan(3000);
+  });
+
+  test('a run with an AbortSignal runs inline too (it is over before the signal could stop it); an aborted one never starts', async () => {
+    const seen = loop('tiny.onnx', '10000', 3000, true);
+    expect(seen.correct).toBe(true);
+    expect(seen.beforeTurn).toBeGreaterThan(20);
+    const script = `const { InferenceSession, Tensor } = require('ort-napi');
+      (async () => {
+        const s = await InferenceSession.create(${JSON.stringify(join(dir, 'tiny.onnx'))});
+        const x = new Tensor('float32', new Float32Array(4), [4]);
+        for (let i = 0; i < 5; i++) await s.run({ x });
+        const c = new AbortController();
+        c.abort(new Error('stopped before it started'));
+        console.log(await s.run({ x }, { signal: c.signal }).then(() => 'ran', (e) => e.message));
+      })();`;
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ORT_NAPI_INLINE_RUN_US: '10000' }, encoding: 'utf8' });
+    expect(out.trim()).toBe('stopped before it started');
   });
 
   test('ORT_NAPI_INLINE_RUN_US=0 sends every run to the runners: the loop turns between runs', () => {
