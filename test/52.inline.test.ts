@@ -56,7 +56,7 @@ describe('short runs on the calling thread', () => {
     // A generous bound, so the test does not depend on this machine's speed.
     const seen = loop('tiny.onnx', '10000');
     expect(seen.correct).toBe(true);
-    expect(seen.beforeTurn).toBeGreaterThan(20);
+    expect(seen.beforeTurn).toBeGreaterThan(5); // the runners give at most 3 (below)
     // ...yet the loop turns: 3,000 awaited runs are not one unbroken stretch.
     expect(seen.beforeTurn).toBeLessThan(3000);
   });
@@ -64,7 +64,7 @@ describe('short runs on the calling thread', () => {
   test('a run with an AbortSignal runs inline too (it is over before the signal could stop it); an aborted one never starts', async () => {
     const seen = loop('tiny.onnx', '10000', 3000, true);
     expect(seen.correct).toBe(true);
-    expect(seen.beforeTurn).toBeGreaterThan(20);
+    expect(seen.beforeTurn).toBeGreaterThan(5); // the runners give at most 3 (below)
     const script = `const { InferenceSession, Tensor } = require('ort-napi');
       (async () => {
         const s = await InferenceSession.create(${JSON.stringify(join(dir, 'tiny.onnx'))});
