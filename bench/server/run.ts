@@ -1,6 +1,6 @@
 // bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
 // handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
-// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (a grpc-js driver);
+// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load);
 // plus the server's own cost per request over an in-process pool.run. Both sides use the same ONNX
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
@@ -101,41 +101,7 @@ async function baseline(modelPath: string): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   process.stdout.write(`HTTP http://127.0.0.1:${address.port}\n`);
-  process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
-}
-
-/** A gRPC load driver: `clients` loops of ModelInfer (raw contents) for `seconds`. */
-async function grpcLoad(address: string, model: string, width: number, clients: number, seconds: number): Promise<void> {
-  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-  const definition = protoLoader.loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true, longs: String, defaults: true });
-  const Service = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const channels = Array.from({ length: Math.ceil(clients / 8) }, () => new Service(address, grpc.credentials.createInsecure()));
-  const request = { model_name: model, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, width] }], raw_input_contents: [Buffer.from(Float32Array.from(input(width)).buffer)] };
-  const latencies: number[] = [];
-  let errors = 0;
-  const callOnce = (client: any) => // eslint-disable-line @typescript-eslint/no-explicit-any
-    new Promise<void>((done) => {
-      const t = performance.now();
-      client.ModelInfer(request, (error: Error | null) => {
-        if (error) errors++;
-        else latencies.push(performance.now() - t);
-        done();
-      });
-    });
-  // Warm the channels, then measure.
-  await Promise.all(channels.map((c) => callOnce(c)));
-  latencies.length = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, async (_, i) => {
-    while (performance.now() < end) await callOnce(channels[i % channels.length]);
-  }));
-  const duration = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] * 1000;
-  process.stdout.write(JSON.stringify({ requests: latencies.length, durationUs: duration * 1000, socketErrors: errors, non2xx: 0, p50Us: q(0.5), p99Us: q(0.99) }) + '\n');
-  channels.forEach((c) => c.close());
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 /** The same model through SessionPool.run in-process: latency and CPU per request, no server. */
@@ -157,6 +123,17 @@ async function inProcess(modelPath: string, width: number, count: number): Promi
   await pool.close();
 }
 
+/** A gRPC request body: the length-prefixed ModelInferRequest (protobufjs encodes it from the proto). */
+function grpcMessage(model: string, x: Float32Array): Buffer {
+  const protobuf = require('protobufjs') as typeof import('protobufjs');
+  // keepCase: the proto's own field names (protobufjs would otherwise expect modelName, ...).
+  const type = new protobuf.Root().loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true }).lookupType('inference.ModelInferRequest');
+  const message = type.encode(type.fromObject({ model_name: model, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, x.length] }], raw_input_contents: [Buffer.from(x.buffer)] })).finish();
+  const prefix = Buffer.alloc(5); // no compression, then the length, big-endian
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
 // ---- the orchestrator
 
 interface Load {
@@ -174,8 +151,13 @@ interface Server {
   grpc?: string;
 }
 
+/** Servers started and not yet stopped: stopped on the way out if the run fails. */
+const running = new Set<ChildProcess>();
+
 function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -213,9 +195,25 @@ async function wrk(url: string, clients: number, seconds: number, bodyFile: stri
   return JSON.parse(line);
 }
 
-async function grpcDriver(address: string, model: string, width: number, clients: number, seconds: number): Promise<Load> {
-  const out = await run(process.execPath, [__filename, 'grpc-load', address, model, String(width), String(clients), String(seconds)]);
-  return JSON.parse(out.trim().split('\n').pop()!);
+/**
+ * gRPC load from h2load: ModelInfer as raw HTTP/2 POSTs of one length-prefixed message (encoded by
+ * protobufjs from the shipped proto), `clients` connections of one stream each; latencies from its
+ * per-request log. h2load reads no gRPC status: the server's success counter must grow by exactly
+ * the requests h2load counted (checked by the caller).
+ */
+async function h2loadGrpc(address: string, bodyFile: string, clients: number, seconds: number, logFile: string): Promise<Load> {
+  const out = await run('h2load', ['-D', String(seconds), '-c', String(clients), '-m', '1', '-t', '1', '-d', bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `--log-file=${logFile}`, `http://${address}/inference.GRPCInferenceService/ModelInfer`]);
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  if (!counts) throw new Error(`h2load printed no counts: ${out}`);
+  const latencies = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => Number(line.split('\t')[2])).sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return { requests: Number(counts[4]), durationUs: seconds * 1e6, socketErrors: Number(counts[5]) + Number(counts[6]) + Number(counts[7]), non2xx: 0, p50Us: q(0.5), p99Us: q(0.99) };
+}
+
+/** A model's successful gRPC requests so far, from the server's own metrics. */
+async function grpcSuccesses(http: string, model: string): Promise<number> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  return Number(new RegExp(`^ort_napi_inference_request_success_total\\{model="${model}",version="1",protocol="grpc"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
 type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)';
@@ -267,6 +265,8 @@ async function main(argv: string[]): Promise<void> {
     const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, model.width], parameters: { binary_data_size: model.width * 4 } }], parameters: { binary_data_output: true } }));
     const binFile = join(dir, `${name}.bin`);
     writeFileSync(binFile, Buffer.concat([head, Buffer.from(Float32Array.from(x).buffer)]));
+    const grpcFile = join(dir, `${name}.grpc`);
+    writeFileSync(grpcFile, grpcMessage(name, Float32Array.from(x)));
 
     for (let round = 0; round < rounds; round++) {
       const sides = round % 2 === 0 ? (['ort-napi', 'baseline'] as const) : (['baseline', 'ort-napi'] as const);
@@ -287,7 +287,14 @@ async function main(argv: string[]): Promise<void> {
               ? [
                   ['ort-napi v2 JSON', () => wrk(url, clients, seconds, jsonFile)],
                   ['ort-napi v2 binary', () => wrk(url, clients, seconds, binFile, head.length)],
-                  ['ort-napi gRPC', () => grpcDriver(server.grpc!, name, model.width, clients, seconds)],
+                  ['ort-napi gRPC', async () => {
+                    const before = await grpcSuccesses(server.http, name);
+                    const load = await h2loadGrpc(server.grpc!, grpcFile, clients, seconds, join(dir, 'h2load.log'));
+                    const answered = (await grpcSuccesses(server.http, name)) - before;
+                    // h2load may count a request cut off by its deadline that the server still answered.
+                    if (answered < load.requests) throw new Error(`h2load counted ${load.requests} gRPC answers but the server ${answered} successes`);
+                    return load;
+                  }],
                 ]
               : [['fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
@@ -361,10 +368,10 @@ const checks: Record<string, number[]> = {};
 const [role, ...rest] = process.argv.slice(2);
 const roles: Record<string, () => Promise<void>> = {
   baseline: () => baseline(rest[0]),
-  'grpc-load': () => grpcLoad(rest[0], rest[1], Number(rest[2]), Number(rest[3]), Number(rest[4])),
   inproc: () => inProcess(rest[0], Number(rest[1]), Number(rest[2])),
 };
 (roles[role] ?? (() => main(process.argv.slice(2))))().catch((error: Error) => {
+  for (const child of running) child.kill('SIGKILL');
   process.stderr.write(`bench:server: ${error.stack ?? error.message}\n`);
   process.exit(1);
 });
