@@ -2,10 +2,10 @@
 // structured logs), SIGTERM draining with requests in flight over HTTP and gRPC (none lost),
 // readiness while draining, embedding next to an application's routes, per-server metrics, spans.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calibratedSlowModel, server as api } from './97.server.support.js';
 import { linear } from './support/models.js';
@@ -206,6 +206,17 @@ describe('createServer in an application', () => {
     const res = await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }) });
     expect((await res.json()).outputs[0].data).toEqual([4.5, 4.5]);
     await srv.stop();
+  });
+
+  it('the package ships the server: its build, its proto, and the ./server export', () => {
+    const npmCli = [process.env.npm_execpath ?? '', join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find((p) => p.endsWith('npm-cli.js') && existsSync(p))!;
+    const packed = spawnSync(process.execPath, [npmCli, 'pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: root, encoding: 'utf8' });
+    const files = (JSON.parse(packed.stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['dist/server/index.js', 'dist/server/index.d.ts', 'lib/server/grpc_predict_v2.proto']));
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(manifest.exports['./server']).toEqual({ types: './dist/server/index.d.ts', default: './dist/server/index.js' });
+    // dist/server finds the proto where the package puts it.
+    expect(api.PROTO_PATH).toBe(join(root, 'lib', 'server', 'grpc_predict_v2.proto'));
   });
 
   it("importing 'ort-napi' loads no server dependency; 'ort-napi/server' does", () => {
