@@ -238,10 +238,11 @@ describe('createServer in an application', () => {
   });
 
   it('one OpenTelemetry span per infer request, with the model, version and error status', async () => {
-    const spans: { name: string; attributes: Record<string, unknown>; status?: { code: number; message?: string }; ended: boolean }[] = [];
+    const spans: { name: string; attributes: Record<string, unknown>; status?: { code: number; message?: string }; ended: boolean; parent?: string }[] = [];
     const tracer = {
-      startSpan(name: string, options: { attributes?: Record<string, unknown> } = {}) {
-        const span = { name, attributes: { ...options.attributes }, status: undefined as { code: number; message?: string } | undefined, ended: false };
+      startSpan(name: string, options: { attributes?: Record<string, unknown> } = {}, parentContext?: unknown) {
+        const parent = parentContext ? otel.trace.getSpanContext(parentContext as never)?.traceId : undefined;
+        const span = { name, attributes: { ...options.attributes }, status: undefined as { code: number; message?: string } | undefined, ended: false, ...(parent ? { parent } : {}) };
         spans.push(span);
         const api = {
           setAttribute: (k: string, v: unknown) => ((span.attributes[k] = v), api),
@@ -263,14 +264,25 @@ describe('createServer in an application', () => {
       },
     };
     otel.trace.setGlobalTracerProvider({ getTracer: () => tracer as never });
+    // A propagator reading W3C traceparent: the request's span joins the caller's trace.
+    otel.propagation.setGlobalPropagator({
+      fields: () => ['traceparent'],
+      inject: () => undefined,
+      extract: (ctx, carrier: any) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+        const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(carrier.traceparent ?? '');
+        return m ? otel.trace.setSpanContext(ctx, { traceId: m[1], spanId: m[2], traceFlags: 1, isRemote: true }) : ctx;
+      },
+    });
     const srv = api.createServer({ models: { linear: linear() }, http: { port: 0 } });
     const { http } = await srv.start();
-    await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }) });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }), headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT8', shape: [1, 3], data: [1, 2, 3] }] }) });
     await srv.stop();
     otel.trace.disable();
+    otel.propagation.disable();
     expect(spans).toEqual([
-      { name: 'infer linear', attributes: { 'inference.protocol': 'http', 'inference.model.name': 'linear', 'inference.model.version': '1' }, status: undefined, ended: true },
+      { name: 'infer linear', attributes: { 'inference.protocol': 'http', 'inference.model.name': 'linear', 'inference.model.version': '1' }, status: undefined, ended: true, parent: traceId },
       {
         name: 'infer linear',
         attributes: { 'inference.protocol': 'http', 'inference.model.name': 'linear', 'inference.model.version': '1', 'inference.error.kind': 'INVALID_ARGUMENT' },

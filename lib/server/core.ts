@@ -33,6 +33,8 @@ export interface InferOutput {
 
 export type Protocol = 'http' | 'grpc';
 
+const UNKNOWN = { model: '', version: '' };
+
 export class InferenceCore {
   /** True once the server started to drain: readiness turns false and new requests get 503. */
   draining = false;
@@ -44,15 +46,16 @@ export class InferenceCore {
     this.#metrics = metrics;
   }
 
-  async infer(protocol: Protocol, name: string, version: string | undefined, prepare: (model: ModelVersion) => InferCall): Promise<{ model: ModelVersion; outputs: InferOutput[] }> {
+  /** `carrier`: the request's headers (or gRPC metadata), for the caller's trace context. */
+  async infer(protocol: Protocol, name: string, version: string | undefined, prepare: (model: ModelVersion) => InferCall, carrier?: () => Record<string, unknown>): Promise<{ model: ModelVersion; outputs: InferOutput[] }> {
     const started = performance.now();
-    const span = startInferSpan(protocol, name, version);
-    let labels = { model: '', version: '' }; // unknown names stay out of the labels: no unbounded series
+    const span = startInferSpan(protocol, name, version, carrier);
+    let labels = UNKNOWN; // unknown names stay out of the labels: no unbounded series
     try {
       if (this.draining) throw new ServerError('UNAVAILABLE', 'the server is shutting down and takes no new requests');
       const model = this.repository.resolve(name, version);
-      labels = { model: model.name, version: model.version };
-      span.setAttribute('inference.model.version', model.version);
+      labels = model.labels;
+      if (span.isRecording()) span.setAttribute('inference.model.version', model.version);
       const call = prepare(model);
       const feeds = this.#feeds(model, call.inputs);
       const wanted = this.#wanted(model, call.outputs);

@@ -114,7 +114,7 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
             };
           });
           return { inputs: decoded, outputs: (request.outputs ?? []).map((o: Json) => o.name), timeoutMs: deadlineMs(call), signal: controller.signal };
-        })
+        }, () => call.metadata.getMap())
         .then(
           ({ model, outputs }) =>
             callback(null, {

@@ -229,10 +229,16 @@ export function v2Routes(context: HttpContext) {
     const infer = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
       try {
         let parsed: ReturnType<typeof parseInfer> | undefined;
-        const { model: used, outputs } = await core.infer('http', request.params.name, request.params.version, () => {
-          parsed = parseInfer(request, connectionSignal(request.raw.socket));
-          return parsed.call;
-        });
+        const { model: used, outputs } = await core.infer(
+          'http',
+          request.params.name,
+          request.params.version,
+          () => {
+            parsed = parseInfer(request, connectionSignal(request.raw.socket));
+            return parsed.call;
+          },
+          () => request.headers,
+        );
         return sendInferResponse(reply, used, parsed!.id, outputs, parsed!.binaryOutputs);
       } catch (error) {
         const server = toServerError(error);

@@ -60,13 +60,25 @@ export class Metrics {
   }
 
   success(labels: Labels, protocol: string, seconds: number): void {
-    this.#success.inc({ ...labels, protocol });
-    this.#request.observe({ ...labels, protocol }, seconds);
+    const withProtocol = this.#withProtocol(labels, protocol);
+    this.#success.inc(withProtocol);
+    this.#request.observe(withProtocol, seconds);
   }
 
   failure(labels: Labels, protocol: string, reason: string, seconds: number): void {
     this.#failure.inc({ ...labels, protocol, reason });
-    this.#request.observe({ ...labels, protocol }, seconds);
+    this.#request.observe(this.#withProtocol(labels, protocol), seconds);
+  }
+
+  // The label objects of each model version and protocol, made once: no allocation per request.
+  readonly #labelCache = new WeakMap<Labels, Map<string, Labels & { protocol: string }>>();
+
+  #withProtocol(labels: Labels, protocol: string): Labels & { protocol: string } {
+    let byProtocol = this.#labelCache.get(labels);
+    if (!byProtocol) this.#labelCache.set(labels, (byProtocol = new Map()));
+    let found = byProtocol.get(protocol);
+    if (!found) byProtocol.set(protocol, (found = { ...labels, protocol }));
+    return found;
   }
 
   #poolEvent(event: PoolRunEvent): void {

@@ -53,6 +53,8 @@ export interface ModelVersion {
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   readonly timeoutMs: number | undefined;
+  /** Its metric labels, one object for its lifetime. */
+  readonly labels: { readonly model: string; readonly version: string };
 }
 
 interface ModelEntry {
@@ -278,8 +280,9 @@ export class Repository {
       sessionOptions,
     });
     const session = pool.sessions[0];
-    const loaded: ModelVersion = { name, version, pool, inputs: tensorInfos(session.inputMetadata), outputs: tensorInfos(session.outputMetadata), timeoutMs: config.timeoutMs };
-    this.#metrics?.track(poolName, { model: name, version }, () => pool.stats());
+    const labels = { model: name, version };
+    const loaded: ModelVersion = { name, version, pool, inputs: tensorInfos(session.inputMetadata), outputs: tensorInfos(session.outputMetadata), timeoutMs: config.timeoutMs, labels };
+    this.#metrics?.track(poolName, labels, () => pool.stats());
     return loaded;
   }
 

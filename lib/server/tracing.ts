@@ -1,14 +1,25 @@
 // tracing.ts: one OpenTelemetry span per inference request, through @opentelemetry/api alone
 // (a no-op unless the application registers an SDK).
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('ort-napi');
 
-export function startInferSpan(protocol: 'http' | 'grpc', model: string, version: string | undefined): Span {
-  return tracer.startSpan(`infer ${model}`, {
-    kind: SpanKind.SERVER,
-    attributes: { 'inference.protocol': protocol, 'inference.model.name': model, ...(version ? { 'inference.model.version': version } : {}) },
-  });
+const OPTIONS = { kind: SpanKind.SERVER };
+
+/**
+ * The span of one request: a child of the caller's trace where the request carries its context
+ * (`traceparent` and whatever the application's propagator reads) and a propagator is registered.
+ */
+export function startInferSpan(protocol: 'http' | 'grpc', model: string, version: string | undefined, carrier?: () => Record<string, unknown>): Span {
+  const parent = carrier && propagation.fields().length > 0 ? propagation.extract(context.active(), carrier()) : undefined;
+  const span = tracer.startSpan(`infer ${model}`, OPTIONS, parent);
+  // Attributes only where an SDK records them: the no-op span would drop them, after their objects were made.
+  if (span.isRecording()) {
+    span.setAttribute('inference.protocol', protocol);
+    span.setAttribute('inference.model.name', model);
+    if (version) span.setAttribute('inference.model.version', version);
+  }
+  return span;
 }
 
 export function endSpan(span: Span, error?: { message: string; kind?: string }): void {
