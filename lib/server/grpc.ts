@@ -90,7 +90,11 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
     },
     ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
       const controller = new AbortController();
-      call.once('cancelled', () => controller.abort(new DOMException('the client cancelled the call', 'AbortError')));
+      let answered = false;
+      // grpc-js emits 'cancelled' when any call's stream closes, answered or not: only an unanswered one is a cancellation.
+      call.once('cancelled', () => {
+        if (!answered) controller.abort(new DOMException('the client cancelled the call', 'AbortError'));
+      });
       const request = call.request;
       core
         .infer('grpc', request.model_name, request.model_version, () => {
@@ -115,6 +119,7 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
           });
           return { inputs: decoded, outputs: (request.outputs ?? []).map((o: Json) => o.name), timeoutMs: deadlineMs(call), signal: controller.signal };
         }, () => call.metadata.getMap())
+        .finally(() => (answered = true))
         .then(
           ({ model, outputs }) =>
             callback(null, {
