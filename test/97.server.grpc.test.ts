@@ -16,6 +16,7 @@ type Client = Record<string, (request: Message, metadata: unknown, options: { de
 let srv: ServerApi.V2Server;
 let client: Client;
 let base: string;
+let grpcAddress: string;
 const MAX_MESSAGE = 2 * 2 ** 20;
 
 /** The proto as shipped in the package (lib/server), loaded as any grpc-js client would. */
@@ -26,6 +27,7 @@ beforeAll(async () => {
   srv = api.createServer({ repository: layout.dir, http: { port: 0, host: '127.0.0.1' }, grpc: { port: 0, host: '127.0.0.1', maxMessageBytes: MAX_MESSAGE } });
   const addresses = await srv.start();
   base = addresses.http!;
+  grpcAddress = addresses.grpc!;
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const Service = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService; // eslint-disable-line @typescript-eslint/no-explicit-any
   client = new Service(addresses.grpc!, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 16 * 2 ** 20 });
@@ -164,6 +166,23 @@ describe('gRPC errors carry the spec status codes and leave the server healthy',
     const error = await failure('ModelInfer', request);
     expect(error.code).toBe(code);
     expect(error.details).toMatch(message);
+    await expectHealthy();
+  });
+
+  it('a message that is not protobuf (raw HTTP/2 bytes): an error status, and the server healthy', async () => {
+    const http2 = await import('node:http2');
+    const session = http2.connect(`http://${grpcAddress}`);
+    const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('trailers', (t) => resolve(t as Record<string, unknown>));
+      stream.on('response', (headers) => headers['grpc-status'] !== undefined && resolve(headers as Record<string, unknown>)); // a trailers-only answer
+      stream.on('error', reject);
+      stream.end(Buffer.from([0, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])); // 7 bytes that decode as no message
+      stream.resume();
+    });
+    session.close();
+    expect(trailers['grpc-status']).toBe(String(grpc.status.INTERNAL));
+    expect(decodeURIComponent(String(trailers['grpc-message']))).toBe('Error deserializing request');
     await expectHealthy();
   });
 

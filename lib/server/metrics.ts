@@ -84,10 +84,15 @@ export class Metrics {
   #poolEvent(event: PoolRunEvent): void {
     const pool = this.#pools.get(event.pool);
     if (!pool || event.outcome === 'rejected') return;
-    this.#queue.observe(pool.labels, event.queueWaitMs / 1000);
-    if (event.batchSize > 0) {
-      this.#compute.observe(pool.labels, event.runMs / 1000);
-      this.#batch.observe(pool.labels, event.batchSize);
+    // Runs inside the pool's own bookkeeping (a diagnostics_channel subscriber): it must not throw.
+    try {
+      this.#queue.observe(pool.labels, event.queueWaitMs / 1000);
+      if (event.batchSize > 0) {
+        this.#compute.observe(pool.labels, event.runMs / 1000);
+        this.#batch.observe(pool.labels, event.batchSize);
+      }
+    } catch {
+      // A value prom-client refuses (not finite) is left out of the histograms.
     }
   }
 
