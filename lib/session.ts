@@ -7,7 +7,7 @@ import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
 import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
-import { chargeInline, inlineAllowed } from './inline.js';
+import { nextTurn, turnSpent } from './inline.js';
 import { lend } from './lending.js';
 import { checkModelFile, explainLoadFailure } from './model-file.js';
 import { invalid, outOfRange } from './validate.js';
@@ -212,6 +212,12 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     this.#inFlight++;
     let raw: (NativeTensor | null)[];
     try {
+      if (turnSpent()) {
+        // This loop turn has started runs for long enough (inline.ts): the run is in flight (a
+        // release() waits for it), and starts once the loop has turned.
+        await nextTurn();
+        signal?.throwIfAborted();
+      }
       const slot = this.#acquireSlot(signal);
       if (slot) await slot;
       try {
@@ -219,15 +225,10 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
         // session's runs are shorter than a hand-off (inline.ts). Such a run is over before a signal
         // could stop it, so one with a signal may run here too: only a run on a runner needs the
         // run options (and listener) that let a signal terminate it.
-        const inline = this.#executing === 1 && inlineAllowed();
-        const start = inline ? performance.now() : 0;
+        const inline = this.#executing === 1 && !turnSpent();
         const result = signal && !inline ? undefined : this.#native.run(call.feeds, call.fetches, call.options, inline, signal !== undefined);
-        if (Array.isArray(result)) {
-          chargeInline(performance.now() - start);
-          raw = result;
-        } else {
-          raw = result ? await result : await this.#runAbortable(call, signal!);
-        }
+        if (Array.isArray(result)) raw = result;
+        else raw = result ? await result : await this.#runAbortable(call, signal!);
       } finally {
         this.#releaseSlot();
       }

@@ -17,32 +17,38 @@ writeFileSync(join(dir, 'tiny.onnx'), identity('float32', [4]));
 writeFileSync(join(dir, 'slow.onnx'), slowChain(256, 8)); // a few milliseconds per run
 
 interface Seen {
-  /** Awaited runs that completed before a setImmediate scheduled at the start could fire. */
-  beforeTurn: number;
-  /** The longest stretch between two turns of the event loop while 3,000 runs were awaited, in ms. */
+  /** The most awaited runs that completed between two turns of the event loop. */
+  longestStreak: number;
+  /** The longest stretch between two turns of the event loop while the runs were awaited, in ms. */
   longestTurnMs: number;
   /** Every output was right. */
   correct: boolean;
 }
 
-function loop(model: string, inlineMicros: string | undefined, runs = 3000, withSignal = false): Seen {
-  const script = `const { InferenceSession, Tensor } = require('ort-napi');
+function loop(model: string, inlineMicros: string | undefined, runs = 3000, withSignal = false, callers = 1, preamble = ''): Seen {
+  const tiny = model === 'tiny.onnx';
+  const script = `${preamble}
+    const { InferenceSession, Tensor } = require('ort-napi');
     (async () => {
       const s = await InferenceSession.create(${JSON.stringify(join(dir, model))}, { intraOpNumThreads: 1 });
-      const feeds = (i) => ({ x: new Tensor('float32', Float32Array.from({ length: ${model === 'tiny.onnx' ? 4 : 256 * 256} }, (_, j) => ${model === 'tiny.onnx' ? 'i + j' : '0'}), ${model === 'tiny.onnx' ? '[4]' : '[256, 256]'}) });
-      for (let i = 0; i < 5; i++) await s.run(feeds(i)); // the session's runs get measured
-      let turned = false, beforeTurn = 0, last = performance.now(), longestTurnMs = 0, done = false, correct = true;
-      setImmediate(() => { turned = true; });
-      const tick = () => { const now = performance.now(); longestTurnMs = Math.max(longestTurnMs, now - last); last = now; if (!done) setImmediate(tick); };
+      const feeds = (i) => ({ x: new Tensor('float32', Float32Array.from({ length: ${tiny ? 4 : 256 * 256} }, (_, j) => ${tiny ? 'i + j' : '0'}), ${tiny ? '[4]' : '[256, 256]'}) });
+      const controller = new AbortController();
+      const options = ${withSignal ? '{ signal: controller.signal }' : 'undefined'};
+      // Warm: the session's runs get measured, and this code compiled.
+      for (let i = 0; i < ${tiny ? 300 : 5}; i++) await s.run(feeds(i), options);
+      let streak = 0, longestStreak = 0, last = performance.now(), longestTurnMs = 0, done = false, correct = true;
+      const tick = () => { const now = performance.now(); longestTurnMs = Math.max(longestTurnMs, now - last); last = now; streak = 0; if (!done) setImmediate(tick); };
       setImmediate(tick);
-      for (let i = 0; i < ${runs}; i++) {
-        const { y } = await s.run(feeds(i), ${withSignal ? '{ signal: new AbortController().signal }' : 'undefined'});
-        ${model === 'tiny.onnx' ? 'if (y.data[3] !== i + 3) correct = false;' : ''}
-        if (!turned) beforeTurn++;
-      }
+      await Promise.all(Array.from({ length: ${callers} }, async () => {
+        for (let i = 0; i < ${Math.ceil(runs / callers)}; i++) {
+          const { y } = await s.run(feeds(i), options);
+          ${tiny ? 'if (y.data[3] !== i + 3) correct = false;' : ''}
+          longestStreak = Math.max(longestStreak, ++streak);
+        }
+      }));
       done = true;
       await s.release();
-      console.log(JSON.stringify({ beforeTurn, longestTurnMs, correct }));
+      console.log(JSON.stringify({ longestStreak, longestTurnMs, correct }));
     })().catch((e) => { console.log(JSON.stringify({ failed: String(e && e.stack) })); process.exit(3); });`;
   const env = { ...process.env };
   if (inlineMicros === undefined) delete env.ORT_NAPI_INLINE_RUN_US;
@@ -56,15 +62,15 @@ describe('short runs on the calling thread', () => {
     // A generous bound, so the test does not depend on this machine's speed.
     const seen = loop('tiny.onnx', '10000');
     expect(seen.correct).toBe(true);
-    expect(seen.beforeTurn).toBeGreaterThan(5); // the runners give at most 3 (below)
+    expect(seen.longestStreak).toBeGreaterThan(5); // the runners give at most 3 (below)
     // ...yet the loop turns: 3,000 awaited runs are not one unbroken stretch.
-    expect(seen.beforeTurn).toBeLessThan(3000);
+    expect(seen.longestStreak).toBeLessThan(3000);
   });
 
   test('a run with an AbortSignal runs inline too (it is over before the signal could stop it); an aborted one never starts', async () => {
     const seen = loop('tiny.onnx', '10000', 3000, true);
     expect(seen.correct).toBe(true);
-    expect(seen.beforeTurn).toBeGreaterThan(5); // the runners give at most 3 (below)
+    expect(seen.longestStreak).toBeGreaterThan(5); // the runners give at most 3 (below)
     const script = `const { InferenceSession, Tensor } = require('ort-napi');
       (async () => {
         const s = await InferenceSession.create(${JSON.stringify(join(dir, 'tiny.onnx'))});
@@ -81,17 +87,30 @@ describe('short runs on the calling thread', () => {
   test('ORT_NAPI_INLINE_RUN_US=0 sends every run to the runners: the loop turns between runs', () => {
     const seen = loop('tiny.onnx', '0');
     expect(seen.correct).toBe(true);
-    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+    expect(seen.longestStreak).toBeLessThanOrEqual(3);
+  });
+
+  test('results delivered from the runners do not keep the loop from turning either: four callers awaiting tiny runs', () => {
+    // Node delivers up to 1,000 threadsafe-function calls per turn, and each caller's next run,
+    // started inside that delivery, finishes in microseconds and joins it: streaks of a hundred runs
+    // and more (10-20 ms) without a turn, before the turn budget. Here the clock run() reads moves
+    // 0.4 ms further at every read, so the 1 ms budget is spent within a run or two whatever this
+    // machine's speed: with the budget, no streak grows past a few runs per caller.
+    const fastClock = 'const realNow = performance.now.bind(performance); let skew = 0; performance.now = () => realNow() + (skew += 0.4);';
+    const seen = loop('tiny.onnx', '0', 4000, false, 4, fastClock);
+    console.log(`[52.inline] four callers: longest streak ${seen.longestStreak} runs between loop turns`);
+    expect(seen.correct).toBe(true);
+    expect(seen.longestStreak).toBeLessThanOrEqual(12);
   });
 
   test('runs longer than the bound (the default, 30 µs) stay off the main thread', () => {
     const seen = loop('slow.onnx', undefined, 40);
-    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+    expect(seen.longestStreak).toBeLessThanOrEqual(3);
   });
 
   test('the budget per loop turn bounds inline work: runs of a few ms, allowed inline, still let the loop turn every run or two', () => {
     const seen = loop('slow.onnx', '10000', 40);
     // One run spends the 1 ms budget; the next goes to a runner and the loop turns.
-    expect(seen.beforeTurn).toBeLessThanOrEqual(3);
+    expect(seen.longestStreak).toBeLessThanOrEqual(3);
   });
 });
