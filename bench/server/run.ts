@@ -6,7 +6,7 @@
 // interleave the sides and alternate their order.
 //   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildModel } from '../../test/support/onnx.js';
@@ -202,6 +202,7 @@ async function wrk(url: string, clients: number, seconds: number, bodyFile: stri
  * the requests h2load counted (checked by the caller).
  */
 async function h2loadGrpc(address: string, bodyFile: string, clients: number, seconds: number, logFile: string): Promise<Load> {
+  rmSync(logFile, { force: true }); // h2load appends to its log
   const out = await run('h2load', ['-D', String(seconds), '-c', String(clients), '-m', '1', '-t', '1', '-d', bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `--log-file=${logFile}`, `http://${address}/inference.GRPCInferenceService/ModelInfer`]);
   const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   if (!counts) throw new Error(`h2load printed no counts: ${out}`);

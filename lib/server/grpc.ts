@@ -121,14 +121,21 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
         }, () => call.metadata.getMap())
         .finally(() => (answered = true))
         .then(
-          ({ model, outputs }) =>
-            callback(null, {
-              model_name: model.name,
-              model_version: model.version,
-              id: request.id,
-              outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
-              raw_output_contents: outputs.map((o) => toBinary(o.tensor)),
-            }),
+          ({ model, outputs }) => {
+            let response: Json;
+            try {
+              response = {
+                model_name: model.name,
+                model_version: model.version,
+                id: request.id,
+                outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+                raw_output_contents: outputs.map((o) => toBinary(o.tensor)),
+              };
+            } catch (error) {
+              return fail(callback, error); // thrown here, it would be an unhandled rejection
+            }
+            callback(null, response);
+          },
           (error) => {
             const server = toServerError(error);
             if (server.kind === 'INTERNAL') context.log.error({ err: error, model: request.model_name }, 'inference failed');
