@@ -88,6 +88,8 @@ describe('deploy/', () => {
     expect(container.name).toBe('kserve-container'); // the name KServe merges the predictor's fields into
     expect(arg(container.args, '--model-repository')).toBe('/mnt/models'); // where KServe's storage initializer puts models
     expect([httpPort, grpcPort]).toEqual([8080, 9000]);
+    // The drain fits Kubernetes' default grace period (30 s) before SIGKILL.
+    expect(Number(arg(container.args, '--drain-delay-ms')) + Number(arg(container.args, '--drain-timeout-ms'))).toBeLessThan(30_000);
     expect(container.ports).toEqual([{ containerPort: httpPort, name: 'h1', protocol: 'TCP' }]);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: httpPort });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: httpPort });
