@@ -172,6 +172,57 @@ describe('infer with binary tensors (Triton extension)', () => {
     }
   });
 
+  it("the example of Triton's binary tensor data document, byte for byte as it is written there", async () => {
+    // The request as the document writes it (its JSON as printed there), then 16 bytes for input0
+    // and 3 for input1; output0 asked in binary, output1 in JSON.
+    const header = `{
+  "model_name" : "mymodel",
+  "inputs" : [
+    {
+      "name" : "input0",
+      "shape" : [ 2, 2 ],
+      "datatype" : "UINT32",
+      "parameters" : {
+        "binary_data_size" : 16
+      }
+    },
+    {
+      "name" : "input1",
+      "shape" : [ 3 ],
+      "datatype" : "BOOL",
+      "parameters" : {
+        "binary_data_size" : 3
+      }
+    }
+  ],
+  "outputs" : [
+    {
+      "name" : "output0",
+      "parameters" : {
+        "binary_data" : true
+      }
+    },
+    {
+      "name" : "output1"
+    }
+  ]
+}`;
+    const body = Buffer.concat([Buffer.from(header), Buffer.from(Uint32Array.from([0, 1, 2, 3]).buffer), Buffer.from([1, 0, 1])]);
+    const res = await post('/v2/models/mymodel/infer', body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(Buffer.byteLength(header)) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/octet-stream');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const length = Number(res.headers.get('inference-header-content-length'));
+    expect(bytes.length).toBe(length + 24); // the header, then output0: 3 x 2 FP32
+    const { header: answer, parts } = splitBinaryResponse(bytes, length);
+    expect(answer.outputs).toEqual([
+      { name: 'output0', shape: [3, 2], datatype: 'FP32', parameters: { binary_data_size: 24 } },
+      { name: 'output1', shape: [2, 2], datatype: 'UINT32', data: [0, 1, 2, 3] },
+    ]);
+    expect(Array.from(new Float32Array(new Uint8Array(parts.output0).buffer))).toEqual([1, 1, 0, 0, 1, 1]);
+    await expectHealthy();
+  });
+
   it('binary in, JSON out unless asked; binary_data per output overrides binary_data_output', async () => {
     const { body, headerLength } = binaryBody(
       {

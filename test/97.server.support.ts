@@ -33,6 +33,30 @@ export const typesModel = (datatypes = DATATYPES) =>
 /** The datatypes gRPC's typed contents carry (all but FP16 and BF16, which go raw only). */
 export const TYPED = DATATYPES.filter(([d]) => d !== 'FP16' && d !== 'BF16');
 
+/**
+ * The model of the example in Triton's binary tensor data extension document: input0 UINT32 [2, 2],
+ * input1 BOOL [3] -> output0 FP32 [3, 2] (input1 as 0/1, twice across), output1 UINT32 [2, 2] (input0).
+ */
+export const tritonDocModel = () =>
+  buildModel({
+    opset: 17,
+    inputs: [
+      { name: 'input0', type: 'uint32', dims: [2, 2] },
+      { name: 'input1', type: 'bool', dims: [3] },
+    ],
+    outputs: [
+      { name: 'output0', type: 'float32', dims: [3, 2] },
+      { name: 'output1', type: 'uint32', dims: [2, 2] },
+    ],
+    initializers: [{ name: 'axes', type: 'int64', dims: [1], data: new BigInt64Array([1n]) }],
+    nodes: [
+      { op: 'Cast', inputs: ['input1'], outputs: ['f'], attributes: { to: { i: 1 } } },
+      { op: 'Unsqueeze', inputs: ['f', 'axes'], outputs: ['col'] },
+      { op: 'Concat', inputs: ['col', 'col'], outputs: ['output0'], attributes: { axis: { i: 1 } } },
+      { op: 'Identity', inputs: ['input0'], outputs: ['output1'] },
+    ],
+  });
+
 /** y = op(x) over float32 [n]: versions that differ. */
 const unary = (op: string) =>
   buildModel({ inputs: [{ name: 'x', type: 'float32', dims: ['n'] }], outputs: [{ name: 'y', type: 'float32', dims: ['n'] }], nodes: [{ op, inputs: ['x'], outputs: ['y'] }] });
@@ -96,6 +120,7 @@ export async function makeRepository(slowMs = 300): Promise<RepositoryLayout> {
   write(dir, 'versioned/1/model.onnx', unary('Neg'));
   write(dir, 'versioned/2/model.onnx', unary('Abs'));
   write(dir, 'versioned/config.json', JSON.stringify({ versions: 'all' }));
+  write(dir, 'mymodel/1/model.onnx', tritonDocModel());
   write(dir, 'batched/1/model.onnx', linear());
   write(dir, 'batched/config.json', JSON.stringify({ batching: { maxBatchSize: 8, maxDelayMs: 50 } }));
   const slow = await calibratedSlowModel(slowMs);
