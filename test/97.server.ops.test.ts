@@ -230,6 +230,15 @@ describe('createServer in an application', () => {
     expect(Number(loaded('ort-napi/server'))).toBeGreaterThan(0);
   });
 
+  it('metrics: false serves no /metrics and records nothing', async () => {
+    const srv = api.createServer({ models: { linear: linear() }, http: { port: 0 }, metrics: false });
+    const { http } = await srv.start();
+    await fetch(`${http}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }) });
+    expect((await fetch(`${http}/metrics`)).status).toBe(404);
+    expect(await srv.metrics.getMetricsAsJSON()).toEqual([]);
+    await srv.stop();
+  });
+
   it('bad options are refused with what was wrong', () => {
     expect(() => api.createServer({} as never)).toThrow('createServer needs a model repository (`repository`) or `models`');
     expect(() => api.createServer({ models: { m: linear() }, http: { port: 70000 } })).toThrow('http.port must be an integer from 0 to 65535');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { InferenceCore } from './core.js';
 import { bindGrpc, createGrpcServer, shutdownGrpc } from './grpc.js';
 import { v2Routes } from './http.js';
@@ -106,7 +106,7 @@ export function createServer(options: ServerOptions): V2Server {
 
   const server: V2Server = {
     http: app,
-    metrics: (metrics ?? new Metrics({ defaultMetrics: false })).registry,
+    metrics: metrics?.registry ?? new Registry(), // metrics off: an empty registry, nothing subscribed
     get ready() {
       return context.ready();
     },
