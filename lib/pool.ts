@@ -97,7 +97,7 @@ interface Job {
    * Only for a request that can be cancelled (the caller's signal, or a deadline): a request
    * without one costs no controller, listener or ONNX Runtime run options.
    */
-  controller: AbortController | undefined;
+  signal: AbortSignal | undefined;
   /** Not checked before it started (it never queued): the session's run() is its only check. */
   unchecked: boolean;
   settled: boolean;
@@ -282,7 +282,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       key,
       enqueuedAt: performance.now(),
       startedAt: 0,
-      controller: undefined,
+      signal: undefined,
       unchecked,
       settled: false,
       resolve,
@@ -290,31 +290,46 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       cleanup: undefined,
     };
     if (timeoutMs === undefined && userSignal === undefined) return job;
-    const controller = new AbortController();
-    job.controller = controller;
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
-    }, timeoutMs);
-    const forward = () => controller.abort(userSignal!.reason);
-    userSignal?.addEventListener('abort', forward, { once: true });
-    job.cleanup = () => {
-      if (timer) clearTimeout(timer);
-      userSignal?.removeEventListener('abort', forward);
-    };
+    // The caller's own signal serves as it is where no deadline applies (a server passes one per
+    // connection: no controller per request); a deadline needs a controller of the job's own.
+    let signal: AbortSignal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let forward: (() => void) | undefined;
+    if (timeoutMs === undefined) {
+      signal = userSignal!;
+    } else {
+      const controller = new AbortController();
+      signal = controller.signal;
+      timer = setTimeout(() => {
+        controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
+      }, timeoutMs);
+      if (userSignal) {
+        forward = () => controller.abort(userSignal.reason);
+        userSignal.addEventListener('abort', forward, { once: true });
+      }
+    }
+    job.signal = signal;
     // Aborted or timed out while queued: leave the queue now. While running, the run's own signal stops it.
-    controller.signal.addEventListener('abort', () => {
+    const leave = () => {
       const at = this.#queue.indexOf(job);
       if (at < 0) {
-        if (job.startedAt > 0 && !job.settled) this.#fail(job, controller.signal.reason, 0, 1, job.rows);
+        if (job.startedAt > 0 && !job.settled) this.#fail(job, signal.reason, 0, 1, job.rows);
         return;
       }
       this.#queue.splice(at, 1);
-      this.#fail(job, controller.signal.reason, 0, 0, 0);
+      this.#fail(job, signal.reason, 0, 0, 0);
       // The next request may be ready now; with none left, no batch timer should hold the process.
       if (this.#queue.length === 0) this.#clearBatchTimer();
       else this.#pump();
       this.#maybeDrained();
-    }, { once: true });
+    };
+    signal.addEventListener('abort', leave, { once: true });
+    job.cleanup = () => {
+      if (timer) clearTimeout(timer);
+      if (forward) userSignal!.removeEventListener('abort', forward);
+      // The caller's signal may outlive many requests (a connection's): it must not gather listeners.
+      signal.removeEventListener('abort', leave);
+    };
     return job;
   }
 
@@ -393,7 +408,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     const rows = batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
     let run: Promise<RunResult>;
     try {
-      const signal = batch[0].controller?.signal;
+      const signal = batch[0].signal;
       run =
         batch.length === 1
           ? member.session.run(batch[0].feeds, signal ? { signal } : undefined)
@@ -428,7 +443,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
           job.cleanup?.();
           job.reject(error);
         } else {
-          for (const job of batch) this.#fail(job, job.controller?.signal.aborted ? job.controller.signal.reason : error, runMs, batch.length, rows);
+          for (const job of batch) this.#fail(job, job.signal?.aborted ? job.signal.reason : error, runMs, batch.length, rows);
         }
         this.#finished(member, batch.length);
       },
@@ -470,7 +485,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     job.settled = true;
     job.cleanup?.();
     const name = (error as { name?: string } | undefined)?.name;
-    const outcome = name === 'TimeoutError' ? 'timeout' : job.controller?.signal.aborted ? 'aborted' : 'error';
+    const outcome = name === 'TimeoutError' ? 'timeout' : job.signal?.aborted ? 'aborted' : 'error';
     if (outcome === 'timeout') this.#counts.timedOut++;
     else if (outcome === 'aborted') this.#counts.aborted++;
     else this.#counts.failed++;

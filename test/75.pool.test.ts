@@ -80,6 +80,25 @@ describe('SessionPool', () => {
     await pool.close();
   });
 
+  test('one long-lived signal for many requests (a connection\'s): it cancels the queued ones, and settled requests leave no listener on it', async () => {
+    const { getEventListeners } = await import('node:events');
+    const pool = await SessionPool.create(identity('float32', ['n']), { size: 1 });
+    const connection = new AbortController();
+    const x = new Tensor('float32', new Float32Array([1, 2]), [2]);
+    const done = await Promise.all(Array.from({ length: 50 }, () => pool.run({ x }, { signal: connection.signal })));
+    expect(done.every((r) => r.y.data[1] === 2)).toBe(true);
+    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(0);
+    const { pool: slow, x: big } = await slowPool();
+    const running = slow.run({ x: big }, { signal: connection.signal });
+    const queued = slow.run({ x: big }, { signal: connection.signal });
+    connection.abort(new Error('the client went away'));
+    await expect(running).rejects.toThrow('the client went away');
+    await expect(queued).rejects.toThrow('the client went away');
+    expect(slow.stats()).toMatchObject({ aborted: 2 });
+    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(0);
+    await Promise.all([pool.close(), slow.close()]);
+  });
+
   test('bad feeds are refused before queueing, with the session’s own messages', async () => {
     const pool = await SessionPool.create(mlp());
     await expect(pool.run({ z: rowsOf(1, 1) } as never)).rejects.toThrow("feeds is missing input 'x'");
