@@ -1,5 +1,6 @@
 // 75.pool: SessionPool dispatch, backpressure, deadlines, abort, close, stats, batching and events.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import { buildModel } from './support/onnx.js';
 import { identity, random, slowChain } from './support/models.js';
@@ -81,7 +82,6 @@ describe('SessionPool', () => {
   });
 
   test('one long-lived signal for many requests (a connection\'s): it cancels the queued ones, and settled requests leave no listener on it', async () => {
-    const { getEventListeners } = await import('node:events');
     const pool = await SessionPool.create(identity('float32', ['n']), { size: 1 });
     const connection = new AbortController();
     const x = new Tensor('float32', new Float32Array([1, 2]), [2]);
