@@ -12,10 +12,13 @@ const root = resolve(__dirname, '..');
 describe('the packed package', () => {
   test('installs from its tarball and runs a model with no compiler on PATH', (ctx) => {
     const work = mkdtempSync(join(tmpdir(), 'ort-napi-pack-'));
-    // A PATH with node alone: no cc, c++, cmake, make or python, so nothing can be compiled.
+    // A PATH with node and a shell alone: no cc, c++, cmake, make or python, so nothing can be
+    // compiled. (npm runs a dependency's lifecycle script through sh: protobufjs, under the
+    // server's @grpc/proto-loader, has a postinstall that checks its version and builds nothing.)
     const bin = join(work, 'bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
     const npmCli = npmCliPath();
     const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
     const npm = (args: string[], cwd: string) => execFileSync(process.execPath, [npmCli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
