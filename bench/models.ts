@@ -20,7 +20,8 @@ export interface BenchModel {
   batchable: boolean;
 }
 
-function weights(n: number, seed: number, scale: number): Float32Array {
+/** Deterministic weights in [-scale, scale] (a linear congruential generator). */
+export function weights(n: number, seed: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed;
   for (let i = 0; i < n; i++) {

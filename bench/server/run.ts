@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildModel } from '../../test/support/onnx.js';
+import { weights } from '../models.js';
 
 const root = (() => {
   for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
@@ -20,16 +21,6 @@ const root = (() => {
 const ORT_CORE = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1');
 
 // ---- models
-
-function weights(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = ((s / 0xffffffff) * 2 - 1) * scale;
-  }
-  return out;
-}
 
 interface Model {
   about: string;
