@@ -122,6 +122,35 @@ describe('memory lent to a run', () => {
   });
 });
 
+describe('a run waiting for the loop to turn (the per-turn budget, lib/inline.ts)', () => {
+  test('an input detached (a BYOB stream read) while its run waits is refused when it starts, not read', () => {
+    const run = child(`
+      const session = await InferenceSession.create(model, { intraOpNumThreads: 1 });
+      // The clock run() reads moves 0.6 ms at each read: the turn's 1 ms budget is spent at once,
+      // so the second run waits for the loop to turn before it starts.
+      const realNow = performance.now.bind(performance);
+      let skew = 0;
+      performance.now = () => realNow() + (skew += 0.6);
+      const data = new Float32Array(512 * 512).fill(1);
+      const first = session.run({ x: new Tensor('float32', new Float32Array(512 * 512).fill(1), [512, 512]) });
+      const second = session.run({ x: new Tensor('float32', data, [512, 512]) });
+      // A BYOB read detaches the view's buffer at once, even when it is marked untransferable.
+      const stream = new ReadableStream({ type: 'bytes', pull(c) { c.byobRequest.view[0] = 1; c.byobRequest.respond(1); } });
+      const read = stream.getReader({ mode: 'byob' }).read(new Uint8Array(data.buffer));
+      console.log('DETACHED', data.length === 0);
+      for (let i = 0; i < 3; i++) gc();
+      console.log(await second.then(() => 'RAN', (e) => e.message));
+      console.log('FIRST', (await first).y.data.length);
+      await read;
+      console.log('DONE');`);
+    expectClean(run);
+    expect(run.out).toContain('DETACHED true');
+    expect(run.out).toContain("input 'x': its ArrayBuffer is detached");
+    expect(run.out).not.toContain('RAN');
+    expect(run.out).toContain('FIRST 262144');
+  });
+});
+
 describe('I/O binding re-checks what it holds', () => {
   test('a bound input detached after binding (a BYOB stream read) is refused at the next run, not read', () => {
     const run = child(`
