@@ -130,6 +130,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #inFlight = 0;
   readonly #counts = { completed: 0, failed: 0, rejected: 0, timedOut: 0, aborted: 0 };
   readonly #latencies = new Float64Array(LATENCY_WINDOW);
+  /** The requests of each caller's signal (without a deadline) not yet settled: one listener per signal. */
+  readonly #bySignal = new WeakMap<AbortSignal, Set<Job>>();
   #latencyCount = 0;
 
   /** Loads `size` sessions of the model (in parallel, off the main thread). A session that fails to load fails create. */
@@ -203,9 +205,10 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       }
     }
     const idle = this.#pickMember();
-    // Nothing waits and a session is free (and no batch to wait for): the request starts now, and
-    // the session's run() checks its feeds, once. A request it refuses never counts (see #start).
-    if (idle && !this.#batching && this.#queue.length === 0) {
+    // Nothing waits and a session is free (and no batch to wait for: unbatched, or batching that
+    // never waits, where a lone request would start alone anyway): the request starts now, and the
+    // session's run() checks its feeds, once. A request it refuses never counts (see #start).
+    if (idle && this.#queue.length === 0 && (!this.#batching || this.#batching.maxDelayMs === 0)) {
       try {
         signal?.throwIfAborted();
       } catch (error) {
@@ -273,7 +276,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
 
   #makeJob(feeds: FeedsType, options: PoolRunOptions | undefined, resolve: (r: RunResult) => void, reject: (e: unknown) => void, unchecked: boolean): Job {
     // First what may throw; then the timer and listener, which only settling the job removes.
-    const { rows, key } = this.#batching ? batchKey(feeds, this.inputNames) : { rows: rowsOf(feeds, this.inputNames), key: '' };
+    // A request that starts now runs alone: it needs its rows (for the pool's events), not a batch key.
+    const { rows, key } = this.#batching && !unchecked ? batchKey(feeds, this.inputNames) : { rows: rowsOf(feeds, this.inputNames), key: '' };
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
     const userSignal = options?.signal;
     const job: Job = {
@@ -290,47 +294,61 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       cleanup: undefined,
     };
     if (timeoutMs === undefined && userSignal === undefined) return job;
-    // The caller's own signal serves as it is where no deadline applies (a server passes one per
-    // connection: no controller per request); a deadline needs a controller of the job's own.
-    let signal: AbortSignal;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let forward: (() => void) | undefined;
     if (timeoutMs === undefined) {
-      signal = userSignal!;
-    } else {
-      const controller = new AbortController();
-      signal = controller.signal;
-      timer = setTimeout(() => {
-        controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
-      }, timeoutMs);
-      if (userSignal) {
-        forward = () => controller.abort(userSignal.reason);
-        userSignal.addEventListener('abort', forward, { once: true });
+      // The caller's own signal serves as it is where no deadline applies (a server passes one per
+      // connection). Such a signal may outlive many requests: the pool keeps one listener on it for
+      // all of them, so a request adds itself to a set, not a listener to the signal (an EventTarget
+      // listener costs microseconds to add and remove), and the signal gathers nothing.
+      const signal = userSignal!;
+      job.signal = signal;
+      let jobs = this.#bySignal.get(signal);
+      if (!jobs) {
+        const waiting = (jobs = new Set<Job>());
+        this.#bySignal.set(signal, jobs);
+        signal.addEventListener('abort', () => {
+          this.#bySignal.delete(signal);
+          for (const waiter of waiting) this.#abandon(waiter, signal.reason);
+        }, { once: true });
       }
+      jobs.add(job);
+      job.cleanup = () => jobs.delete(job);
+      return job;
+    }
+    // A deadline needs a controller of the job's own.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const timer = setTimeout(() => {
+      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    let forward: (() => void) | undefined;
+    if (userSignal) {
+      forward = () => controller.abort(userSignal.reason);
+      userSignal.addEventListener('abort', forward, { once: true });
     }
     job.signal = signal;
-    // Aborted or timed out while queued: leave the queue now. While running, the run's own signal stops it.
-    const leave = () => {
-      const at = this.#queue.indexOf(job);
-      if (at < 0) {
-        if (job.startedAt > 0 && !job.settled) this.#fail(job, signal.reason, 0, 1, job.rows);
-        return;
-      }
-      this.#queue.splice(at, 1);
-      this.#fail(job, signal.reason, 0, 0, 0);
-      // The next request may be ready now; with none left, no batch timer should hold the process.
-      if (this.#queue.length === 0) this.#clearBatchTimer();
-      else this.#pump();
-      this.#maybeDrained();
-    };
+    const leave = () => this.#abandon(job, signal.reason);
     signal.addEventListener('abort', leave, { once: true });
     job.cleanup = () => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       if (forward) userSignal!.removeEventListener('abort', forward);
-      // The caller's signal may outlive many requests (a connection's): it must not gather listeners.
       signal.removeEventListener('abort', leave);
     };
     return job;
+  }
+
+  /** Aborted or timed out: a queued request leaves the queue now; a running one is answered now (its run's own signal stops the run). */
+  #abandon(job: Job, reason: unknown): void {
+    const at = this.#queue.indexOf(job);
+    if (at < 0) {
+      if (job.startedAt > 0 && !job.settled) this.#fail(job, reason, 0, 1, job.rows);
+      return;
+    }
+    this.#queue.splice(at, 1);
+    this.#fail(job, reason, 0, 0, 0);
+    // The next request may be ready now; with none left, no batch timer should hold the process.
+    if (this.#queue.length === 0) this.#clearBatchTimer();
+    else this.#pump();
+    this.#maybeDrained();
   }
 
   #pickMember(): Member | undefined {

@@ -81,13 +81,15 @@ describe('SessionPool', () => {
     await pool.close();
   });
 
-  test('one long-lived signal for many requests (a connection\'s): it cancels the queued ones, and settled requests leave no listener on it', async () => {
+  test('one long-lived signal for many requests (a connection\'s): it cancels the queued ones, and the signal gathers no listener per request', async () => {
     const pool = await SessionPool.create(identity('float32', ['n']), { size: 1 });
     const connection = new AbortController();
     const x = new Tensor('float32', new Float32Array([1, 2]), [2]);
     const done = await Promise.all(Array.from({ length: 50 }, () => pool.run({ x }, { signal: connection.signal })));
     expect(done.every((r) => r.y.data[1] === 2)).toBe(true);
-    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(0);
+    for (let i = 0; i < 50; i++) await pool.run({ x }, { signal: connection.signal });
+    // One listener of the pool's for all of the signal's requests, however many came.
+    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(1);
     const { pool: slow, x: big } = await slowPool();
     const running = slow.run({ x: big }, { signal: connection.signal });
     const queued = slow.run({ x: big }, { signal: connection.signal });
@@ -218,6 +220,35 @@ describe('dynamic batching', () => {
     await expect(SessionPool.create(identity('float32', [4, 'k']), { batching: { maxBatchSize: 8, maxDelayMs: 1 } })).rejects.toThrow(
       "batching needs a dynamic first dim on every input and output; these have none: input 'x' (shape [4,k]), output 'y' (shape [4,k])",
     );
+  });
+
+  test('batching that never waits (maxDelayMs 0): a lone request starts at once, alone, checked once; bad feeds are refused uncounted', async () => {
+    const pool = await SessionPool.create(mlp(), { name: 'no-wait', batching: { maxBatchSize: 8, maxDelayMs: 0 } });
+    const lone = await InferenceSession.create(mlp());
+    const seen: Ort.PoolRunEvent[] = [];
+    const listener = (e: unknown) => seen.push(e as Ort.PoolRunEvent);
+    subscribe(POOL_CHANNEL, listener);
+    try {
+      const x = rowsOf(3, 7);
+      const connection = new AbortController();
+      expect((await pool.run({ x })).y.data).toEqual((await lone.run({ x })).y.data);
+      expect((await pool.run({ x }, { signal: connection.signal })).y.data).toEqual((await lone.run({ x })).y.data);
+      await expect(pool.run({ z: x } as never)).rejects.toThrow("feeds is missing input 'x'");
+      await expect(pool.run({ x: new Tensor('int32', new Int32Array(3 * 4), [3, 4]) } as never)).rejects.toThrow(/input 'x'/);
+    } finally {
+      unsubscribe(POOL_CHANNEL, listener);
+    }
+    expect(seen.filter((e) => e.pool === 'no-wait')).toMatchObject([
+      { outcome: 'ok', batchSize: 1, batchRows: 3 },
+      { outcome: 'ok', batchSize: 1, batchRows: 3 },
+    ]);
+    expect(pool.stats()).toMatchObject({ completed: 2, failed: 0, queued: 0, inFlight: 0 });
+    // A waiting batcher still waits for company: maxDelayMs > 0 holds a lone request back.
+    const waiting = await SessionPool.create(mlp(), { batching: { maxBatchSize: 8, maxDelayMs: 150 } });
+    const started = performance.now();
+    await waiting.run({ x: rowsOf(1, 1) });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    await Promise.all([pool.close(), waiting.close(), lone.release()]);
   });
 
   test('preferred batch sizes dispatch without waiting out the delay', async () => {

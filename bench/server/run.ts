@@ -5,6 +5,7 @@
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
 //   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
+//   BENCH_SERVE_CONFIG='{...}' replaces ort-napi's model config (config.json) for a run.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -70,7 +71,7 @@ const MODELS: Record<string, Model> = {
 };
 
 /** ort-napi's config for the benchmark: batching that never waits (batches form only while runs are busy). */
-const SERVE_CONFIG = { batching: { maxBatchSize: 64, maxDelayMs: 0 } };
+const SERVE_CONFIG = process.env.BENCH_SERVE_CONFIG ? JSON.parse(process.env.BENCH_SERVE_CONFIG) : { batching: { maxBatchSize: 64, maxDelayMs: 0 } };
 
 const input = (width: number) => Array.from(weights(width, 7, 1), (v) => Math.fround(v));
 
