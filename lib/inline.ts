@@ -38,16 +38,20 @@ export function turnSpent(): boolean {
   return now - windowStart >= BUDGET_MS;
 }
 
-function turned(): void {
-  windowStart = -1;
-}
+let turn: Promise<void> | undefined;
 
-/** Resolves once the event loop has turned; the budget starts again. */
+/**
+ * Resolves once the event loop has turned; the budget starts again. Every run waiting now waits for
+ * the same turn: one setImmediate for all of them, so that the budget restarts once per turn, not
+ * once per waiting caller (which would give each of N callers its own 1 ms in one turn).
+ */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) =>
+  turn ??= new Promise((resolve) =>
     setImmediate(() => {
-      turned();
+      turn = undefined;
+      windowStart = -1;
       resolve();
     }),
   );
+  return turn;
 }

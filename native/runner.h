@@ -9,7 +9,8 @@
 //
 // The hand-offs of one async run, and why each exists:
 //  1. main thread -> runner (Runners::Post): the run must not block the event loop. A runner still
-//     spinning after its last task takes it without a futex wake-up; a sleeping one is woken.
+//     spinning after its last task takes it without a futex wake-up; a sleeping one is woken. How
+//     long a runner spins follows how soon its tasks have been arriving (Runners::SpinBudget).
 //  2. runner -> main thread (Port::Finished, a threadsafe function): outputs become JS values, and
 //     only the environment's own thread may make them; the promise settles there too.
 // Together they cost 10-30 µs of wake-ups, more than a small model's whole Run: a session whose
