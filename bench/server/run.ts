@@ -77,9 +77,14 @@ const input = (width: number) => Array.from(weights(width, 7, 1), (v) => Math.fr
 
 // ---- roles run in their own processes
 
-/** What a user writes today: fastify, a JSON handler, onnxruntime-node's InferenceSession.run. */
-async function baseline(modelPath: string): Promise<void> {
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+/**
+ * What a user writes today: fastify, a JSON handler, onnxruntime-node's InferenceSession.run. The
+ * same handler on ort-napi's own run() (`package` 'ort-napi') is the yardstick of the v2 server's
+ * overhead: the HTTP stack and the run are the same, the difference is the v2 protocol, the pool,
+ * metrics and spans.
+ */
+async function baseline(modelPath: string, packageName = 'onnxruntime-node'): Promise<void> {
+  const ort = (packageName === 'ort-napi' ? require(join(root, 'dist', 'index.js')) : require('onnxruntime-node')) as typeof import('onnxruntime-node');
   const Fastify = require('fastify') as typeof import('fastify').default;
   const session = await ort.InferenceSession.create(modelPath);
   const app = Fastify({ bodyLimit: 64 * 2 ** 20 });
@@ -209,7 +214,8 @@ async function grpcSuccesses(http: string, model: string): Promise<number> {
   return Number(new RegExp(`^ort_napi_inference_request_success_total\\{model="${model}",version="1",protocol="grpc"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
-type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)';
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)';
+const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)'];
 
 interface Result {
   model: string;
@@ -262,18 +268,20 @@ async function main(argv: string[]): Promise<void> {
     writeFileSync(grpcFile, grpcMessage(name, Float32Array.from(x)));
 
     for (let round = 0; round < rounds; round++) {
-      const sides = round % 2 === 0 ? (['ort-napi', 'baseline'] as const) : (['baseline', 'ort-napi'] as const);
+      // Each round starts with another side.
+      const order = ['ort-napi', 'baseline', 'bare'] as const;
+      const sides = order.map((_, i) => order[(i + round) % order.length]);
       for (const side of sides) {
         const server =
           side === 'ort-napi'
             ? await startServer([join(root, 'dist', 'cli.js'), 'serve', modelPath, '--config', configPath, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], env)
-            : await startServer([__filename, 'baseline', modelPath], env);
+            : await startServer([__filename, 'baseline', modelPath, side === 'bare' ? 'ort-napi' : 'onnxruntime-node'], env);
         const url = `${server.http}/v2/models/${name}/infer`;
-        // Both sides answer the same request with the same numbers.
+        // Every side answers the same request with the same numbers.
         const check = await (await fetch(url, { method: 'POST', body: readFileSync(jsonFile), headers: { 'content-type': 'application/json' } })).json() as { outputs: { data: number[] }[] };
         if (!Array.isArray(check.outputs?.[0]?.data)) throw new Error(`${side} answered ${JSON.stringify(check).slice(0, 200)}`);
         checks[`${name}:${side}`] = check.outputs[0].data;
-        await wrk(url, 16, 1, jsonFile); // warm
+        await wrk(url, 16, 3, jsonFile); // warm: JIT compilation done, as in a server that has run a while
         for (const clients of clientsList) {
           const variants: [Variant, () => Promise<Load>][] =
             side === 'ort-napi'
@@ -289,7 +297,7 @@ async function main(argv: string[]): Promise<void> {
                     return load;
                   }],
                 ]
-              : [['fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
+              : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
             const before = cpuTicks(server.child.pid!);
             const r = await load();
@@ -313,8 +321,10 @@ async function main(argv: string[]): Promise<void> {
       (inproc[name] ??= []).push(JSON.parse(out.trim().split('\n').pop()!));
     }
     const a = checks[`${name}:ort-napi`];
-    const b = checks[`${name}:baseline`];
-    if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-4 * Math.max(1, Math.abs(v)))) throw new Error(`the two sides disagree on ${name}: ${a.slice(0, 4)} vs ${b.slice(0, 4)}`);
+    for (const other of ['baseline', 'bare']) {
+      const b = checks[`${name}:${other}`];
+      if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-4 * Math.max(1, Math.abs(v)))) throw new Error(`ort-napi serve and ${other} disagree on ${name}: ${a.slice(0, 4)} vs ${b.slice(0, 4)}`);
+    }
   }
 
   // ---- the report: a table for people, JSON for scripts
@@ -325,7 +335,7 @@ async function main(argv: string[]): Promise<void> {
   const summary: Record<string, unknown>[] = [];
   for (const name of modelNames) {
     for (const clients of clientsList) {
-      for (const variant of ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)'] as Variant[]) {
+      for (const variant of VARIANTS) {
         const rs = results.filter((r) => r.model === name && r.clients === clients && r.variant === variant);
         if (rs.length === 0) continue;
         const rps = rs.map((r) => r.rps);
@@ -341,11 +351,13 @@ async function main(argv: string[]): Promise<void> {
     const inP50 = median(ip.map((r) => r.p50Us));
     const inCpu = median(ip.map((r) => r.cpuUsPerRequest));
     const http1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi v2 JSON') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
+    const bare1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'fastify + ort-napi run() (JSON)') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
     const grpc1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi gRPC') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
     const ours = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi v2 JSON') as { rps: number; p99Ms: number } | undefined;
     const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number } | undefined;
     lines.push(`- ${name} (${MODELS[name].about}): in-process pool.run p50 ${inP50.toFixed(0)} µs, ${inCpu.toFixed(0)} µs CPU a run.` +
       (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (+${(http1.p50Ms * 1000 - inP50).toFixed(0)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (+${(http1.serverCpuUsPerRequest - inCpu).toFixed(0)} µs over in-process).` : '') +
+      (http1 && bare1 ? ` The v2 server's own overhead at 1 client, over the same fastify handler on ort-napi's run(): p50 +${((http1.p50Ms - bare1.p50Ms) * 1000).toFixed(0)} µs, CPU +${(http1.serverCpuUsPerRequest - bare1.serverCpuUsPerRequest).toFixed(0)} µs a request.` : '') +
       (grpc1 ? ` gRPC at 1 client: p50 ${(grpc1.p50Ms * 1000).toFixed(0)} µs, server CPU ${grpc1.serverCpuUsPerRequest.toFixed(0)} µs.` : '') +
       (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : ''));
   }
@@ -360,7 +372,7 @@ const checks: Record<string, number[]> = {};
 
 const [role, ...rest] = process.argv.slice(2);
 const roles: Record<string, () => Promise<void>> = {
-  baseline: () => baseline(rest[0]),
+  baseline: () => baseline(rest[0], rest[1]),
   inproc: () => inProcess(rest[0], Number(rest[1]), Number(rest[2])),
 };
 (roles[role] ?? (() => main(process.argv.slice(2))))().catch((error: Error) => {
