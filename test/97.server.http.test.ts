@@ -6,6 +6,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionalEcho } from './support/models.js';
 import { binaryBody, curl, curlMissing, DATATYPES, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
 
 let srv: ServerApi.V2Server;
@@ -146,6 +147,31 @@ describe('infer with JSON', () => {
   });
 });
 
+describe('optional inputs and outputs', () => {
+  it('an ONNX optional input may be left out; an optional output the model leaves empty is absent from the answer', async () => {
+    const local = api.createServer({ models: { maybe: { model: optionalEcho() } }, http: false, grpc: false });
+    await local.start();
+    try {
+      const infer = async (body: object) => {
+        const res = await local.http.inject({ method: 'POST', url: '/v2/models/maybe/infer', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+        return { status: res.statusCode, body: res.json() };
+      };
+      const meta = (await local.http.inject({ method: 'GET', url: '/v2/models/maybe' })).json();
+      expect(meta.inputs).toEqual([{ name: 'maybe', datatype: 'FP32', shape: [-1] }]);
+      expect(meta.outputs).toEqual([{ name: 'has', datatype: 'BOOL', shape: [] }, { name: 'echo', datatype: 'FP32', shape: [-1] }]);
+      const given = await infer({ inputs: [{ name: 'maybe', datatype: 'FP32', shape: [3], data: [1, 2.5, -3] }] });
+      expect(given).toEqual({ status: 200, body: { model_name: 'maybe', model_version: '1', outputs: [{ name: 'has', datatype: 'BOOL', shape: [], data: [true] }, { name: 'echo', datatype: 'FP32', shape: [3], data: [1, 2.5, -3] }] } });
+      const absent = await infer({ inputs: [] });
+      expect(absent).toEqual({ status: 200, body: { model_name: 'maybe', model_version: '1', outputs: [{ name: 'has', datatype: 'BOOL', shape: [], data: [false] }] } });
+      // Asked for by name, an empty optional output is still left out: there is no tensor to send.
+      const asked = await infer({ inputs: [], outputs: [{ name: 'echo' }, { name: 'has' }] });
+      expect(asked.body.outputs).toEqual([{ name: 'has', datatype: 'BOOL', shape: [], data: [false] }]);
+    } finally {
+      await local.stop();
+    }
+  });
+});
+
 describe('infer with binary tensors (Triton extension)', () => {
   const allBinary = () => {
     const header = {
@@ -273,7 +299,8 @@ describe('bad requests get the spec error and leave the server healthy', () => {
     ['missing input', () => post('/v2/models/types/infer', { inputs: [{ name: 'x_BOOL', datatype: 'BOOL', shape: [2, 2], data: SAMPLES.BOOL.json }] }), 400, /needs inputs 'x_UINT8'/],
     ['unknown output', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3], { outputs: [{ name: 'q' }] })), 400, /model 'linear' has no output "q"/],
     ['malformed JSON', () => post('/v2/models/linear/infer', '{"inputs": [{'), 400, /the request's JSON is malformed/],
-    ['no inputs', () => post('/v2/models/linear/infer', { outputs: [] }), 400, /"inputs": a non-empty array/],
+    ['no inputs', () => post('/v2/models/linear/infer', { outputs: [] }), 400, /"inputs": an array of tensors/],
+    ['an empty inputs array, for a model that needs an input', () => post('/v2/models/linear/infer', { inputs: [] }), 400, /needs input 'x', which the request lacks/],
     ['no body', () => fetch(`${base}/v2/models/linear/infer`, { method: 'POST' }), 400, /the request has no body/],
     ['a bad Inference-Header-Content-Length', () => post('/v2/models/linear/infer', JSON.stringify(linearInfer([1, 2, 3])), { 'inference-header-content-length': '99999' }), 400, /Inference-Header-Content-Length is "99999", but the body has/],
     ['truncated binary body', () => {

@@ -62,10 +62,12 @@ export class InferenceCore {
       const timeoutMs = call.timeoutMs ?? model.timeoutMs;
       if (timeoutMs !== undefined && timeoutMs <= 0) throw new ServerError('DEADLINE_EXCEEDED', 'the request deadline passed before it could run');
       const result = await model.pool.run(feeds, { signal: call.signal, timeoutMs: timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(timeoutMs)) });
-      const outputs = wanted.map((out) => {
+      const outputs: InferOutput[] = [];
+      for (const out of wanted) {
         const tensor = result[out];
-        return { name: out, datatype: outputDatatype(out, tensor), shape: tensor.dims.slice(), tensor };
-      });
+        if (tensor === null) continue; // an optional output the model left empty: absent from the response
+        outputs.push({ name: out, datatype: outputDatatype(out, tensor), shape: tensor.dims.slice(), tensor });
+      }
       this.#metrics?.success(labels, protocol, (performance.now() - started) / 1000);
       endSpan(span);
       return { model, outputs };
@@ -91,7 +93,7 @@ export class InferenceCore {
       }
       feeds[input.name] = input.decode();
     }
-    const missing = model.inputs.filter((m) => !Object.hasOwn(feeds, m.name));
+    const missing = model.inputs.filter((m) => !m.optional && !Object.hasOwn(feeds, m.name));
     if (missing.length > 0) throw invalidArgument(`model '${model.name}' needs input${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m.name}'`).join(', ')}, which the request lacks`);
     return feeds;
   }

@@ -74,7 +74,8 @@ function parameter(where: Json, name: string): unknown {
 /** The core's view of an infer request, with what the response needs: the id and which outputs go binary. */
 function parseInfer(request: FastifyRequest, signal: AbortSignal): { call: InferCall; id: unknown; binaryOutputs: Set<string> | 'all' | undefined } {
   const { header, binary } = readBody(request);
-  if (!Array.isArray(header.inputs) || header.inputs.length === 0) throw invalidArgument('the request must have "inputs": a non-empty array of tensors');
+  // An empty array is a request: a model whose inputs are all optional takes it.
+  if (!Array.isArray(header.inputs)) throw invalidArgument('the request must have "inputs": an array of tensors');
   if (header.parameters !== undefined && !isObject(header.parameters)) throw invalidArgument('"parameters" must be an object');
   let offset = 0;
   const inputs: InferInput[] = header.inputs.map((input: unknown, i: number) => {

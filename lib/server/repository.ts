@@ -41,6 +41,8 @@ export interface TensorInfo {
   datatype: Datatype | undefined;
   /** -1 where a dim is dynamic. */
   shape: number[];
+  /** An ONNX optional of a tensor: an input a request may leave out, an output a response may lack. */
+  optional: boolean;
 }
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
@@ -97,11 +99,13 @@ export function checkConfig(where: string, config: unknown): ModelConfig {
 }
 
 function tensorInfos(metadata: SessionPool['sessions'][number]['inputMetadata']): TensorInfo[] {
-  return metadata.map((m) =>
-    m.isTensor
-      ? { name: m.name, type: m.type, datatype: datatypeOf(m.type), shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }
-      : { name: m.name, type: m.kind, datatype: undefined, shape: [] },
-  );
+  const shape = (dims: readonly (number | string)[]) => dims.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+  return metadata.map((m) => {
+    if (m.isTensor) return { name: m.name, type: m.type, datatype: datatypeOf(m.type), shape: shape(m.shape), optional: false };
+    // An optional tensor travels as its tensor when present, and not at all when absent.
+    if (m.kind === 'optional' && m.element.kind === 'tensor') return { name: m.name, type: m.element.type, datatype: datatypeOf(m.element.type), shape: shape(m.element.shape), optional: true };
+    return { name: m.name, type: m.kind, datatype: undefined, shape: [], optional: false };
+  });
 }
 
 export class Repository {
