@@ -593,9 +593,12 @@ function batchKey(feeds: FeedsType, names: readonly string[]): { rows: number; k
     // Sequences, maps and optionals (given or left out) have no rows to lay end to end; packed 4-bit
     // rows may share a byte. Such requests run alone.
     if (!(t instanceof Tensor) || t.dims.length === 0 || ELEMENT_TYPES[t.type].perUnit) return { rows: -1, key: '' };
-    if (rows === -1) rows = t.dims[0];
-    else if (t.dims[0] !== rows) return { rows: -1, key: '' };
-    key += `${name}:${t.type}:${t.dims.slice(1).join(',')};`;
+    const dims = t.dims;
+    if (rows === -1) rows = dims[0];
+    else if (dims[0] !== rows) return { rows: -1, key: '' };
+    key += name + ':' + t.type;
+    for (let i = 1; i < dims.length; i++) key += ',' + dims[i];
+    key += ';';
   }
   return { rows, key };
 }
