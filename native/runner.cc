@@ -66,7 +66,7 @@ class Runners {
           if (threads_.empty()) throw;
         }
       }
-      queue_.emplace_back(task, std::move(port));
+      queue_.push_back(Queued{task, std::move(port), std::chrono::steady_clock::now()});
       queued_.store(queue_.size(), std::memory_order_relaxed);
       if (queue_.size() <= spinning_) return;  // spinning runners will see it
     }
@@ -78,8 +78,8 @@ class Runners {
     std::vector<Task*> taken;
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->second.get() == port) {
-        taken.push_back(it->first);
+      if (it->port.get() == port) {
+        taken.push_back(it->task);
         it = queue_.erase(it);
       } else {
         ++it;
@@ -109,13 +109,13 @@ class Runners {
 
  private:
   void Loop(size_t slot) {
-    // How long this runner has waited for its next task, on average (an exponential moving
-    // average of the gaps between finishing one task and taking the next; see Spin).
+    // How soon tasks have come after this runner's last one, on average (an exponential moving
+    // average of the gaps from finishing one task to the posting of the next; see SpinBudget).
     double gap_micros = 0;
     auto finished_at = std::chrono::steady_clock::now();
     for (;;) {
       Spin(SpinBudget(gap_micros));
-      std::pair<Task*, std::shared_ptr<Port>> item;
+      Queued item;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         --spinning_;
@@ -124,12 +124,14 @@ class Runners {
         item = std::move(queue_.front());
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_relaxed);
-        running_[slot] = item.first;
+        running_[slot] = item.task;
       }
-      const double gap = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - finished_at).count();
+      // From this runner's last task to the posting of this one: the runner's own wake-up is not
+      // counted, or a runner that once slept would measure its wake-ups and never spin again.
+      const double gap = std::max(0.0, std::chrono::duration<double, std::micro>(item.posted - finished_at).count());
       gap_micros += (std::min(gap, 4.0 * MaxSpinMicros()) - gap_micros) / 8;
       // A task whose environment has gone is not started at all.
-      if (!item.second->Closed()) item.first->Execute();
+      if (!item.port->Closed()) item.task->Execute();
       finished_at = std::chrono::steady_clock::now();
       {
         // Available again before the result is delivered, so the caller's next run finds it.
@@ -142,7 +144,7 @@ class Runners {
           continue;  // the process is going: deliver nothing, touch nothing more
         }
       }
-      item.second->Finished(item.first);
+      item.port->Finished(item.task);
     }
   }
 
@@ -190,7 +192,12 @@ class Runners {
 
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::pair<Task*, std::shared_ptr<Port>>> queue_;
+  struct Queued {
+    Task* task;
+    std::shared_ptr<Port> port;
+    std::chrono::steady_clock::time_point posted;
+  };
+  std::deque<Queued> queue_;
   std::vector<std::thread> threads_;
   size_t idle_ = 0;                  // runners not executing a task (spinning or asleep)
   size_t spinning_ = 0;              // idle runners still in Spin()
