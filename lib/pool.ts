@@ -303,12 +303,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       job.signal = signal;
       let jobs = this.#bySignal.get(signal);
       if (!jobs) {
-        const waiting = (jobs = new Set<Job>());
+        jobs = new Set<Job>();
         this.#bySignal.set(signal, jobs);
-        signal.addEventListener('abort', () => {
-          this.#bySignal.delete(signal);
-          for (const waiter of waiting) this.#abandon(waiter, signal.reason);
-        }, { once: true });
+        SessionPool.#listen(signal, jobs, new WeakRef(this));
       }
       jobs.add(job);
       job.cleanup = () => jobs.delete(job);
@@ -334,6 +331,19 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       signal.removeEventListener('abort', leave);
     };
     return job;
+  }
+
+  /**
+   * The one listener of a caller's signal. Made here, away from any method's closures: a signal
+   * that outlives the pool (one for the whole application, say) must not keep a closed pool alive,
+   * so the listener holds the pool through a WeakRef, and nothing else of it (an arrow function in
+   * an instance method would share that method's context, `this` included).
+   */
+  static #listen(signal: AbortSignal, waiting: Set<Job>, pool: WeakRef<SessionPool<AnySignature>>): void {
+    signal.addEventListener('abort', () => {
+      const alive = pool.deref();
+      if (alive) for (const waiter of waiting) alive.#abandon(waiter, signal.reason);
+    }, { once: true });
   }
 
   /** Aborted or timed out: a queued request leaves the queue now; a running one is answered now (its run's own signal stops the run). */

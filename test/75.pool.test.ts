@@ -101,6 +101,24 @@ describe('SessionPool', () => {
     await Promise.all([pool.close(), slow.close()]);
   });
 
+  test('a signal that outlives its pool (one for the whole application) does not keep the closed pool alive', async () => {
+    if (!globalThis.gc) throw new Error('run with --expose-gc (vitest.config.mts sets it)');
+    const appWide = new AbortController();
+    const x = new Tensor('float32', new Float32Array([1, 2]), [2]);
+    let pool: Ort.SessionPool | undefined = await SessionPool.create(identity('float32', ['n']));
+    await pool.run({ x }, { signal: appWide.signal });
+    const ref = new WeakRef(pool);
+    await pool.close();
+    pool = undefined;
+    for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
+      await new Promise((r) => setImmediate(r));
+      globalThis.gc();
+    }
+    expect(ref.deref()).toBeUndefined();
+    expect(getEventListeners(appWide.signal, 'abort')).toHaveLength(1); // the pool's, holding nothing now
+    appWide.abort(); // and its listener, finding no pool, does nothing
+  });
+
   test('bad feeds are refused before queueing, with the session’s own messages', async () => {
     const pool = await SessionPool.create(mlp());
     await expect(pool.run({ z: rowsOf(1, 1) } as never)).rejects.toThrow("feeds is missing input 'x'");
