@@ -213,8 +213,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     let raw: (NativeTensor | null)[];
     try {
       if (turnSpent()) {
-        // This loop turn has started runs for long enough (inline.ts): the run is in flight (a
-        // release() waits for it), and starts once the loop has turned.
+        // The runs since the loop last turned have spent the budget (inline.ts): this one is in
+        // flight (a release() waits for it), and starts once the loop has turned.
         await nextTurn();
         signal?.throwIfAborted();
       }
