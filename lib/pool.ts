@@ -47,6 +47,14 @@ export interface PoolRunOptions {
   signal?: AbortSignal;
   /** Overrides the pool's timeoutMs for this request. */
   timeoutMs?: number;
+  /**
+   * Called once, as this request settles and before its promise does, with what the pool publishes
+   * on `ort-napi:pool:run` for it: its queue wait, its run's time, the batch that served it. The one
+   * request's own figures, without a channel subscriber sorting them out (a server's per-request
+   * span, say). Should it throw, the request's promise rejects with what it threw. A request refused
+   * for its feeds is neither published nor observed: it never counted as one of the pool's.
+   */
+  observe?: (event: PoolRunEvent) => void;
 }
 
 export interface PoolStats {
@@ -100,6 +108,7 @@ interface Job {
   signal: AbortSignal | undefined;
   /** Not checked before it started (it never queued): the session's run() is its only check. */
   unchecked: boolean;
+  observe: ((event: PoolRunEvent) => void) | undefined;
   settled: boolean;
   resolve(result: RunResult): void;
   reject(error: unknown): void;
@@ -107,6 +116,8 @@ interface Job {
 }
 
 const LATENCY_WINDOW = 1024;
+/** What #publish returns when the request's observer threw nothing (it may throw undefined). */
+const NONE = Symbol('none');
 const ignore = () => {};
 
 function mergeOptions(base: SessionOptions | undefined, over: SessionOptions | undefined): SessionOptions {
@@ -197,8 +208,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     if (options !== undefined) {
       if (!isPlainObject(options)) return Promise.reject(invalid('pool run options', 'an object', options));
       try {
-        checkKeys('pool run options', options, ['signal', 'timeoutMs']);
+        checkKeys('pool run options', options, ['signal', 'timeoutMs', 'observe']);
         if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('pool run options.signal', 'an AbortSignal', options.signal);
+        if (options.observe !== undefined && typeof options.observe !== 'function') throw invalid('pool run options.observe', 'a function', options.observe);
         optionalInteger('pool run options.timeoutMs', options.timeoutMs, 1, 2 ** 31);
       } catch (error) {
         return Promise.reject(error);
@@ -214,9 +226,10 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       } catch (error) {
         return Promise.reject(error);
       }
-      if (signal === undefined && (options?.timeoutMs ?? this.#timeoutMs) === undefined) {
-        // Nothing can cancel it: the caller gets the session's own promise, the pool's bookkeeping
-        // rides on it (first in line, so the next request starts before the caller resumes).
+      if (signal === undefined && (options?.timeoutMs ?? this.#timeoutMs) === undefined && options?.observe === undefined) {
+        // Nothing can cancel it (or turn its success into a failure): the caller gets the session's
+        // own promise, the pool's bookkeeping rides on it (first in line, so the next request starts
+        // before the caller resumes).
         return this.#start(idle, [this.#makeJob(feeds, options, ignore, ignore, true)])!; // a lone request always starts
       }
       return new Promise<RunResult>((resolve, reject) => {
@@ -235,8 +248,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     }
     if (!idle && this.#queue.length >= this.#maxQueue) {
       this.#counts.rejected++;
-      this.#publish({ outcome: 'rejected', queueWaitMs: 0, runMs: 0, batchSize: 0, batchRows: 0 });
-      return Promise.reject(new PoolBusyError(this.#maxQueue));
+      const error = new PoolBusyError(this.#maxQueue);
+      const thrown = this.#publish({ outcome: 'rejected', queueWaitMs: 0, runMs: 0, batchSize: 0, batchRows: 0, error }, (options as PoolRunOptions | undefined)?.observe);
+      return Promise.reject(thrown === NONE ? error : thrown);
     }
     return new Promise<RunResult>((resolve, reject) => {
       const job = this.#makeJob(feeds, options, resolve, reject, false);
@@ -288,6 +302,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       startedAt: 0,
       signal: undefined,
       unchecked,
+      observe: options?.observe,
       settled: false,
       resolve,
       reject,
@@ -504,8 +519,9 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     this.#counts.completed++;
     const total = now - job.enqueuedAt;
     this.#latencies[this.#latencyCount++ % LATENCY_WINDOW] = total;
-    this.#publish({ outcome: 'ok', queueWaitMs: job.startedAt - job.enqueuedAt, runMs, batchSize, batchRows });
-    job.resolve(result);
+    const thrown = this.#publish({ outcome: 'ok', queueWaitMs: job.startedAt - job.enqueuedAt, runMs, batchSize, batchRows }, job.observe);
+    if (thrown === NONE) job.resolve(result);
+    else job.reject(thrown);
   }
 
   #fail(job: Job, error: unknown, runMs: number, batchSize: number, batchRows: number): void {
@@ -518,12 +534,22 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     else if (outcome === 'aborted') this.#counts.aborted++;
     else this.#counts.failed++;
     const queueWaitMs = (job.startedAt || performance.now()) - job.enqueuedAt;
-    this.#publish({ outcome, queueWaitMs, runMs, batchSize, batchRows, error });
-    job.reject(error);
+    const thrown = this.#publish({ outcome, queueWaitMs, runMs, batchSize, batchRows, error }, job.observe);
+    job.reject(thrown === NONE ? error : thrown);
   }
 
-  #publish(event: Omit<PoolRunEvent, 'pool'>): void {
-    if (events.hasSubscribers) events.publish({ pool: this.name, ...event } satisfies PoolRunEvent);
+  /** To the channel's subscribers and the request's own observer; returns what the observer threw, or NONE. */
+  #publish(fields: Omit<PoolRunEvent, 'pool'>, observe?: (event: PoolRunEvent) => void): unknown {
+    if (!events.hasSubscribers && observe === undefined) return NONE;
+    const event: PoolRunEvent = { pool: this.name, ...fields };
+    if (events.hasSubscribers) events.publish(event);
+    if (observe === undefined) return NONE;
+    try {
+      observe(event);
+      return NONE;
+    } catch (error) {
+      return error;
+    }
   }
 
   #maybeDrained(): void {

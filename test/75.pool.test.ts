@@ -167,6 +167,29 @@ describe('SessionPool', () => {
     expect(seen[0]).toMatchObject({ pool: 'events', outcome: 'ok', batchSize: 1, batchRows: 2 });
     expect(seen[0].runMs).toBeGreaterThan(0);
   });
+
+  test('observe gives each request its own event (ran, timed out in the queue, refused by a full queue); an observer that throws fails its request', async () => {
+    const { pool, x } = await slowPool({ maxQueue: 1 });
+    const seen: Record<'ran' | 'late' | 'refused', Ort.PoolRunEvent[]> = { ran: [], late: [], refused: [] };
+    const ran = pool.run({ x }, { observe: (e) => seen.ran.push(e) }); // starts at once
+    const late = pool.run({ x }, { timeoutMs: 50, observe: (e) => seen.late.push(e) }); // queued behind it
+    const refused = await pool.run({ x }, { observe: (e) => seen.refused.push(e) }).catch((e) => e);
+    expect(refused).toBeInstanceOf(PoolBusyError);
+    expect(await late.catch((e) => e)).toMatchObject({ name: 'TimeoutError' });
+    await ran;
+    expect(seen.refused).toEqual([expect.objectContaining({ outcome: 'rejected', batchSize: 0, error: refused })]);
+    expect(seen.late).toEqual([expect.objectContaining({ outcome: 'timeout', runMs: 0, batchSize: 0 })]);
+    expect(seen.late[0].queueWaitMs).toBeGreaterThanOrEqual(40);
+    expect(seen.ran).toEqual([expect.objectContaining({ pool: pool.name, outcome: 'ok', batchSize: 1, batchRows: 384 })]);
+    expect(seen.ran[0].runMs).toBeGreaterThan(0);
+    expect(seen.ran[0].queueWaitMs).toBeLessThan(seen.ran[0].runMs);
+
+    const boom = new Error('the observer failed');
+    await expect(pool.run({ x }, { observe: () => { throw boom; } })).rejects.toBe(boom);
+    await expect(pool.run({ x }, { observe: 'yes' as never })).rejects.toThrow(/pool run options\.observe/);
+    await pool.run({ x }); // the pool goes on
+    await pool.close();
+  });
 });
 
 describe('dynamic batching', () => {

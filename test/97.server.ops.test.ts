@@ -246,7 +246,7 @@ describe('createServer in an application', () => {
     expect(() => api.createServer({ models: { m: { model: linear(), config: { batching: 4 } as never } } })).toThrow("models['m'].config: batching must be an object");
   });
 
-  it('one OpenTelemetry span per infer request, with the model, version and error status', async () => {
+  it('one OpenTelemetry span per infer request, with the model, version, queue and compute time, and error status', async () => {
     const spans: { name: string; attributes: Record<string, unknown>; status?: { code: number; message?: string }; ended: boolean; parent?: string }[] = [];
     const tracer = {
       startSpan(name: string, options: { attributes?: Record<string, unknown> } = {}, parentContext?: unknown) {
@@ -291,7 +291,22 @@ describe('createServer in an application', () => {
     otel.trace.disable();
     otel.propagation.disable();
     expect(spans).toEqual([
-      { name: 'infer linear', attributes: { 'inference.protocol': 'http', 'inference.model.name': 'linear', 'inference.model.version': '1' }, status: undefined, ended: true, parent: traceId },
+      {
+        name: 'infer linear',
+        attributes: {
+          'inference.protocol': 'http',
+          'inference.model.name': 'linear',
+          'inference.model.version': '1',
+          // Where its time went: the pool's figures for this one request.
+          'inference.queue.duration_ms': expect.any(Number),
+          'inference.compute.duration_ms': expect.any(Number),
+          'inference.batch.size': 1,
+          'inference.batch.rows': 1,
+        },
+        status: undefined,
+        ended: true,
+        parent: traceId,
+      },
       {
         name: 'infer linear',
         attributes: { 'inference.protocol': 'http', 'inference.model.name': 'linear', 'inference.model.version': '1', 'inference.error.kind': 'INVALID_ARGUMENT' },
@@ -299,5 +314,7 @@ describe('createServer in an application', () => {
         ended: true,
       },
     ]);
+    expect(spans[0].attributes['inference.compute.duration_ms']).toBeGreaterThan(0);
+    expect(spans[0].attributes['inference.queue.duration_ms']).toBeGreaterThanOrEqual(0);
   });
 });

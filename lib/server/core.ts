@@ -5,7 +5,7 @@ import { outputDatatype, type Datatype } from './codec.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { ModelVersion, Repository } from './repository.js';
-import { endSpan, startInferSpan } from './tracing.js';
+import { endSpan, recordPoolRun, startInferSpan } from './tracing.js';
 
 /** One input as a front end read it: decoded only once its name and datatype match the model. */
 export interface InferInput {
@@ -61,7 +61,11 @@ export class InferenceCore {
       const wanted = this.#wanted(model, call.outputs);
       const timeoutMs = call.timeoutMs ?? model.timeoutMs;
       if (timeoutMs !== undefined && timeoutMs <= 0) throw new ServerError('DEADLINE_EXCEEDED', 'the request deadline passed before it could run');
-      const result = await model.pool.run(feeds, { signal: call.signal, timeoutMs: timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(timeoutMs)) });
+      const result = await model.pool.run(feeds, {
+        signal: call.signal,
+        timeoutMs: timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(timeoutMs)),
+        observe: span.isRecording() ? (event) => recordPoolRun(span, event) : undefined,
+      });
       const outputs: InferOutput[] = [];
       for (const out of wanted) {
         const tensor = result[out];

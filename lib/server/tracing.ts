@@ -1,6 +1,7 @@
 // tracing.ts: one OpenTelemetry span per inference request, through @opentelemetry/api alone
 // (a no-op unless the application registers an SDK).
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { PoolRunEvent } from '../pool.js';
 
 const tracer = trace.getTracer('ort-napi');
 
@@ -20,6 +21,20 @@ export function startInferSpan(protocol: 'http' | 'grpc', model: string, version
     if (version) span.setAttribute('inference.model.version', version);
   }
   return span;
+}
+
+/**
+ * Where the request's time went inside the server: waiting in its model's queue, then the run that
+ * served it (a batch of `inference.batch.size` requests, `inference.batch.rows` rows, when batched).
+ * Recorded as the pool settles the request, timed by the pool's own clock reads.
+ */
+export function recordPoolRun(span: Span, event: PoolRunEvent): void {
+  span.setAttributes({
+    'inference.queue.duration_ms': event.queueWaitMs,
+    'inference.compute.duration_ms': event.runMs,
+    'inference.batch.size': event.batchSize,
+    'inference.batch.rows': event.batchRows,
+  });
 }
 
 export function endSpan(span: Span, error?: { message: string; kind?: string }): void {
