@@ -118,6 +118,12 @@ export interface NativeBinding {
   /** Process exit: no new work starts; runs executing are terminated and waited for (bounded). */
   stopForExit(): void;
   allocateTensor(type: number, dims: readonly number[], deviceId: number, cudaLibraryPath: string | undefined): import('./tensor.js').DeviceHandle;
+  /**
+   * JSON for v2 infer requests (native/json.cc): what JSON.parse gives, but `inputs[i].data`, where
+   * it is all numbers, as one flat Float64Array; undefined where JSON.parse must decide (malformed
+   * JSON, a string it is unsure of, too many small values).
+   */
+  parseJson(bytes: Uint8Array, length?: number): unknown;
   readonly sourceHash: string;
 }
 

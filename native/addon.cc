@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "io_binding.h"
+#include "json.h"
 #include "options.h"
 #include "providers.h"
 #include "session.h"
@@ -189,6 +190,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("logLevel", Napi::Function::New<LogLevelJs>(env, "logLevel"));
   exports.Set("availableProviders", Napi::Function::New<AvailableProviders>(env, "availableProviders"));
   exports.Set("stopForExit", Napi::Function::New<StopForExit>(env, "stopForExit"));
+  exports.Set("parseJson", Napi::Function::New<ParseJson>(env, "parseJson"));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;
 }

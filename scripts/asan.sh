@@ -55,7 +55,7 @@ ALL_FILES=(
   test/50.concurrency.test.ts test/52.inline.test.ts test/55.abort.test.ts test/57.io-binding.test.ts
   test/60.lifetime.test.ts test/62.gc-warning.test.ts test/70.worker.test.ts
   test/75.pool.test.ts test/76.pool-load.test.ts test/77.pool-hardening.test.ts
-  test/85.fuzz.test.ts test/99.conformance.test.ts
+  test/85.fuzz.test.ts test/86.json.test.ts test/99.conformance.test.ts
 )
 [ ${#FILES[@]} -eq 0 ] && FILES=("${ALL_FILES[@]}")
 # Without --ci, a longer fuzz run follows the tests, under the sanitizers too.

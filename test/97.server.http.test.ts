@@ -127,6 +127,39 @@ describe('infer with JSON', () => {
     }
   });
 
+  it('a large JSON request (read by the native reader) is answered as a small one (read by JSON.parse): every datatype, nested data, and the same refusals', async () => {
+    const pad = 'p'.repeat(2048); // past the size from which the native reader goes first
+    const typed = (nested: boolean) => ({
+      inputs: DATATYPES.map(([d], i) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: nested && i % 2 === 1 ? [SAMPLES[d].json.slice(0, 2), SAMPLES[d].json.slice(2)] : SAMPLES[d].json })),
+    });
+    const bad = (d: string, data: unknown[]) => ({ inputs: DATATYPES.map(([t]) => ({ name: `x_${t}`, datatype: t, shape: [2, 2], data: t === d ? data : SAMPLES[t].json })) });
+    const requests: [string, object][] = [
+      ['types', typed(false)],
+      ['types', typed(true)],
+      ['linear', linearInfer(Array.from({ length: 300 }, (_, i) => Math.fround(Math.sin(i))))],
+      ['types', bad('FP32', [1, 2, 'three', 4])],
+      ['types', bad('INT8', [1, 2, 300, 4])],
+      ['types', bad('BOOL', [1, 0, 1, 0])],
+      ['types', bad('INT64', [1, 2, 3.5, 4])],
+      ['linear', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2] }] }],
+    ];
+    for (const [model, request] of requests) {
+      const small = await post(`/v2/models/${model}/infer`, { ...request, id: 'r' });
+      const large = await post(`/v2/models/${model}/infer`, { ...request, id: pad });
+      const [a, b] = [await small.json(), await large.json()];
+      expect(large.status).toBe(small.status);
+      expect({ ...b, id: 'r' }).toEqual(b.error === undefined ? a : { ...a, id: 'r' });
+    }
+    const x = Array.from({ length: 300 }, (_, i) => Math.fround(Math.sin(i)));
+    const res = await post('/v2/models/linear/infer', linearInfer(x, { id: pad }));
+    expect((await res.json()).outputs[0].data).toEqual(expectedLinear(x));
+    // Malformed, and large: JSON.parse's own message.
+    const broken = await post('/v2/models/linear/infer', JSON.stringify(linearInfer(x, { id: pad })).slice(0, -2));
+    expect(broken.status).toBe(400);
+    expect((await broken.json()).error).toMatch(/the request's JSON is malformed: .*JSON/);
+    await expectHealthy();
+  });
+
   it('INT64 takes decimal strings for values past 2^53, and answers with numbers', async () => {
     const res = await post('/v2/models/types/infer', {
       inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: d === 'INT64' ? ['9007199254740993', '-5', 0, 7] : SAMPLES[d].json })),

@@ -117,8 +117,12 @@ export function fromBfloat16(bits: number): number {
 
 // ---- JSON
 
-/** A JSON tensor's data, flattened: v2 allows nested arrays in row-major order. */
-function flatten(what: string, data: unknown): unknown[] {
+/**
+ * A JSON tensor's data, flattened: v2 allows nested arrays in row-major order. The native JSON
+ * reader gives an input's array of numbers as a flat Float64Array already.
+ */
+function flatten(what: string, data: unknown): ArrayLike<unknown> {
+  if (data instanceof Float64Array) return data;
   if (!Array.isArray(data)) throw invalidArgument(`${what}: data must be an array, got ${brief(data)}`);
   for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return data.flat(Infinity);
   return data;
@@ -151,6 +155,10 @@ export function fromJson(what: string, datatype: unknown, shape: unknown, data: 
     case 'float32':
     case 'float64': {
       const out = dt.type === 'float32' ? new Float32Array(count) : new Float64Array(count);
+      if (values instanceof Float64Array) {
+        out.set(values); // numbers all: converted in one call
+        return new Tensor(dt.type, out, dims);
+      }
       for (let i = 0; i < count; i++) {
         const v = values[i];
         if (typeof v !== 'number') throw bad(i, 'a number');

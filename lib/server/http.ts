@@ -2,6 +2,7 @@
 // tensor extension), the repository extension, and /metrics. Parses, calls the core, formats.
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { native } from '../binding.js';
 import { fromBinary, fromJson, toBinary, toJsonData } from './codec.js';
 import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
@@ -15,6 +16,12 @@ export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
 export const TIMEOUT_HEADER = 'inference-timeout-ms';
 const HEADER_LENGTH = 'inference-header-content-length';
 const JSON_TYPE = 'application/json; charset=utf-8';
+/**
+ * From this many bytes of JSON on, the native reader goes first: it converts numbers about 5 times
+ * faster than JSON.parse, but builds small objects slower (measured: 44 against 108 us for a
+ * 512-number request, 11.6 against 4.0 us for a 3-number one; even at about 1.4 KB).
+ */
+const NATIVE_JSON_FROM = 1536;
 
 interface Params {
   name: string;
@@ -57,11 +64,13 @@ function readBody(request: FastifyRequest): { header: Json; binary: Buffer } {
       throw invalidArgument(`Inference-Header-Content-Length is ${JSON.stringify(text)}, but the body has ${body.length} bytes`);
     }
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(body.toString('utf8', 0, headerLength));
-  } catch (error) {
-    throw invalidArgument(`the request's JSON is malformed: ${(error as Error).message}`);
+  let header = headerLength >= NATIVE_JSON_FROM ? native.parseJson(body, headerLength) : undefined;
+  if (header === undefined) {
+    try {
+      header = JSON.parse(body.toString('utf8', 0, headerLength));
+    } catch (error) {
+      throw invalidArgument(`the request's JSON is malformed: ${(error as Error).message}`);
+    }
   }
   if (!isObject(header)) throw invalidArgument('the request must be a JSON object with "inputs"');
   return { header, binary: body.subarray(headerLength) };
