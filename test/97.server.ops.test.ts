@@ -158,7 +158,9 @@ describe('createServer in an application', () => {
     await expect(srv.loadModel('nope')).rejects.toThrow("unknown model 'nope'");
     const stopping = srv.stop();
     expect(srv.ready).toBe(false);
-    expect((await fetch(`${http}/v2/health/ready`)).status).toBe(503);
+    const draining = await fetch(`${http}/v2/health/ready`);
+    expect(draining.status).toBe(503);
+    expect(draining.headers.get('connection')).toBe('close'); // a kept-alive socket would hold the close open
     await stopping;
     await expect(fetch(`${http}/v2/health/live`)).rejects.toThrow();
     await expect(srv.start()).rejects.toThrow('the server was stopped; create a new one');
