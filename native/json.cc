@@ -1,7 +1,7 @@
 // json.cc: a JSON reader for v2 infer requests, where the cost is in the numbers. V8's JSON.parse
 // takes about 200 ns a number written with 17 digits (a float32 printed as a double, what most
 // clients send): 107 us for a 512-wide input, most of a request's main-thread time. This reader
-// converts numbers with std::from_chars (libstdc++'s is Eisel-Lemire, correctly rounded: the same
+// converts numbers with std::from_chars (libstdc++ 12 uses fast_float, correctly rounded: the same
 // doubles as JSON.parse), and hands the "data" array of each of the request's inputs, where it is
 // all numbers, over as one flat Float64Array instead of a JS array of numbers.
 //
@@ -13,7 +13,7 @@
 // JSON, a string that is not valid UTF-8 or holds an escaped lone surrogate, a byte it does not
 // expect. The caller then runs JSON.parse, whose result (or SyntaxError) stands. So a document this
 // reader accepts parses to what JSON.parse gives, except that those arrays arrive as Float64Arrays;
-// test/85.fuzz holds it to that on generated and mutated documents.
+// test/86.json holds it to that on generated and mutated documents.
 //
 // No recursion: containers live on an explicit stack, so depth costs heap, never the C stack.
 #include "json.h"
