@@ -3,7 +3,9 @@
 // the same keys in the same order, "__proto__" an own property), but each inputs[i].data that is
 // all numbers as one flat Float64Array; everywhere else it answers undefined and JSON.parse decides.
 // Generated documents, mutated documents, and the cases a hand-written reader gets wrong.
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { NativeBinding } from '../lib/binding.js';
 
@@ -215,6 +217,48 @@ describe('native JSON reader (the v2 server\'s)', () => {
     const detached = new Uint8Array(new ArrayBuffer(8));
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     expect(parse(detached)).toBeUndefined(); // nothing to read: JSON.parse decides
+  });
+
+  test('memory that changes under it: a resizable buffer is read at its length now; a SharedArrayBuffer another thread writes while it reads gives some answer, never a crash', () => {
+    const text = Buffer.from('{"inputs":[{"data":[1,2,3]}]}');
+    const resizable = new ArrayBuffer(text.length, { maxByteLength: 4 * text.length } as never) as ArrayBuffer & { resize(n: number): void };
+    const view = new Uint8Array(resizable); // length-tracking
+    view.set(text);
+    expect(Array.from((parse(view) as { inputs: { data: Float64Array }[] }).inputs[0].data)).toEqual([1, 2, 3]);
+    resizable.resize(text.length - 3); // cut: no longer JSON
+    expect(parse(view)).toBeUndefined();
+    // A Worker rewrites the bytes (digits, brackets, quotes, backslashes) while the main thread
+    // parses them, in a child process: whatever it reads, every access stays inside the buffer.
+    const child = spawnSync(process.execPath, ['-e', `
+      const { Worker } = require('node:worker_threads');
+      const { native } = require(${JSON.stringify(resolve(__dirname, '..', 'dist', 'binding.js'))});
+      const body = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], data: Array.from({ length: 256 }, (_, i) => Math.sin(i)) }], id: 'a\\u00e9\\ud83d\\ude00' }));
+      const shared = new Uint8Array(new SharedArrayBuffer(body.length));
+      shared.set(body);
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(\`
+        const { workerData: [bytes, stop] } = require('node:worker_threads');
+        const pool = [48, 49, 57, 45, 46, 101, 44, 91, 93, 123, 125, 34, 92, 117, 32, 0, 255, 195];
+        let seed = 1;
+        while (Atomics.load(stop, 0) === 0) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          bytes[seed % bytes.length] = pool[seed % pool.length];
+        }
+      \`, { eval: true, workerData: [shared, stop] });
+      let objects = 0, refused = 0;
+      const end = Date.now() + 1500;
+      while (Date.now() < end) {
+        const out = native.parseJson(shared);
+        if (out === undefined) refused++; else objects++;
+        if (objects + refused > 20000) break;
+      }
+      Atomics.store(stop, 0, 1);
+      worker.terminate().then(() => console.log(JSON.stringify({ objects, refused })));
+    `], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.status, child.stderr).toBe(0);
+    const counts = JSON.parse(child.stdout.trim().split('\n').pop()!);
+    expect(counts.objects + counts.refused, JSON.stringify(counts)).toBeGreaterThan(100);
   });
 
   test('a document of many small values goes to JSON.parse, which builds them faster', () => {
