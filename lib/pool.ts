@@ -112,34 +112,37 @@ interface Job {
   settled: boolean;
   resolve(result: RunResult): void;
   reject(error: unknown): void;
-  cleanup: (() => void) | undefined;
-  /** Requests on one caller's signal: their list, and this one's neighbours in it. */
+  /** A deadline's own controller (its signal is `signal`, the one the session's run gets) and timer. */
+  controller: AbortController | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Requests on one caller's signal: their list, this one's neighbours in it, and its pool. */
   waiting: Waiting | undefined;
+  pool: SessionPool<AnySignature> | undefined;
   prev: Job | undefined;
   next: Job | undefined;
 }
 
 /**
- * The unsettled requests of one caller's signal, as a list threaded through the jobs themselves. It
- * was a Set, a request added and deleted each time: in the server, from a connection's second
- * signal on, every request's objects then survived young-generation GCs until the next full one
- * (about 0.9 MB promoted per scavenge at one client, scavenges 2.3 ms against 0.25, a heap that
- * grew until a full GC). The Set made but left empty showed none of it, nor does this list. A Set
- * churned the same way in a small script does not show it either: the V8 mechanism is not pinned
- * down, the cure is measured (--trace-gc-nvp, promoted bytes per scavenge).
+ * The unsettled requests of one caller's signal, as a list threaded through the jobs themselves:
+ * one listener on the signal serves them all.
  */
 interface Waiting {
   first: Job | undefined;
 }
 
-/** A job's cleanup on a caller's signal: it leaves the signal's list (called as job.cleanup()). */
-function leaveWaiting(this: Job): void {
-  const waiting = this.waiting!;
-  if (this.prev) this.prev.next = this.next;
-  else waiting.first = this.next;
-  if (this.next) this.next.prev = this.prev;
-  this.prev = this.next = this.waiting = undefined;
-}
+/**
+ * Per request, no closure and no AbortController are made where they can be avoided: in the
+ * server, both kept every request's objects alive through young-generation GCs until the next full
+ * GC. A closure made per request and called when it settled (`job.cleanup = () => ...`, then
+ * `job.cleanup()`): about 0.9 MB promoted per scavenge at one client, scavenges of 2.3 ms instead
+ * of 0.25, a heap that grew until a full GC; a deadline's AbortController per request: 0.35 MB
+ * more. Measured with --trace-gc-nvp (promoted bytes per scavenge); test/77 counts it. Hence one
+ * #release for every job, a timer callback shared by all (#expire), and spare controllers.
+ */
+const MOST_SPARE_CONTROLLERS = 64;
+
+/** The unsettled requests of each caller's signal, of every pool: one listener per signal. */
+const waitingBySignal = new WeakMap<AbortSignal, Waiting>();
 
 const LATENCY_WINDOW = 1024;
 /** What #publish returns when the request's observer threw nothing (it may throw undefined). */
@@ -167,8 +170,12 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #inFlight = 0;
   readonly #counts = { completed: 0, failed: 0, rejected: 0, timedOut: 0, aborted: 0 };
   readonly #latencies = new Float64Array(LATENCY_WINDOW);
-  /** The requests of each caller's signal (without a deadline) not yet settled: one listener per signal. */
-  readonly #bySignal = new WeakMap<AbortSignal, Waiting>();
+  /**
+   * Deadlines' controllers that were never aborted, for the next requests with a deadline (see
+   * MOST_SPARE_CONTROLLERS). A controller comes back only once its run is over, when no session
+   * listens on its signal.
+   */
+  readonly #spareControllers: AbortController[] = [];
   #latencyCount = 0;
 
   /** Loads `size` sessions of the model (in parallel, off the main thread). A session that fails to load fails create. */
@@ -332,73 +339,84 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       settled: false,
       resolve,
       reject,
-      cleanup: undefined,
+      controller: undefined,
+      timer: undefined,
       waiting: undefined,
+      pool: undefined,
       prev: undefined,
       next: undefined,
     };
     if (timeoutMs === undefined && userSignal === undefined) return job;
-    if (timeoutMs === undefined) {
-      // The caller's own signal serves as it is where no deadline applies (a server passes one per
-      // connection). Such a signal may outlive many requests: the pool keeps one listener on it for
-      // all of them, so a request joins a list (Waiting), not a listener to the signal (an
-      // EventTarget listener costs microseconds to add and remove), and the signal gathers nothing.
-      const signal = userSignal!;
-      job.signal = signal;
-      let waiting = this.#bySignal.get(signal);
+    if (timeoutMs !== undefined) {
+      // A deadline needs a controller of the job's own: its signal goes to the session's run, whose
+      // ONNX Runtime run options it terminates. The timer ends the job, and aborts that signal.
+      job.controller = this.#spareControllers.pop() ?? new AbortController();
+      job.signal = job.controller.signal;
+      job.timer = setTimeout(SessionPool.#expire, timeoutMs, this, job, timeoutMs);
+    } else {
+      job.signal = userSignal; // used as it is: the session's run listens to it
+    }
+    if (userSignal !== undefined) {
+      // A caller's signal may outlive many requests (a server passes one per connection): one
+      // listener on it serves all of them, of every pool, so a request joins a list (Waiting), not a
+      // listener to the signal (an EventTarget listener costs microseconds to add and remove), and
+      // the signal gathers nothing.
+      let waiting = waitingBySignal.get(userSignal);
       if (!waiting) {
         waiting = { first: undefined };
-        this.#bySignal.set(signal, waiting);
-        SessionPool.#listen(signal, waiting, new WeakRef(this));
+        waitingBySignal.set(userSignal, waiting);
+        SessionPool.#listen(userSignal, waiting);
       }
+      job.pool = this;
       job.waiting = waiting;
       job.next = waiting.first;
       if (waiting.first) waiting.first.prev = job;
       waiting.first = job;
-      job.cleanup = leaveWaiting;
-      return job;
     }
-    // A deadline needs a controller of the job's own.
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const timer = setTimeout(() => {
-      controller.abort(new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
-    }, timeoutMs);
-    let forward: (() => void) | undefined;
-    if (userSignal) {
-      forward = () => controller.abort(userSignal.reason);
-      userSignal.addEventListener('abort', forward, { once: true });
-    }
-    job.signal = signal;
-    const leave = () => this.#abandon(job, signal.reason);
-    signal.addEventListener('abort', leave, { once: true });
-    job.cleanup = () => {
-      clearTimeout(timer);
-      if (forward) userSignal!.removeEventListener('abort', forward);
-      signal.removeEventListener('abort', leave);
-    };
     return job;
   }
 
+  /** What a settled job lets go of: its deadline's timer and controller, its place on a caller's signal. */
+  #release(job: Job): void {
+    if (job.timer !== undefined) clearTimeout(job.timer);
+    // Its run is over (or never started): no session listens on the signal any more.
+    if (job.controller !== undefined && !job.controller.signal.aborted && this.#spareControllers.length < MOST_SPARE_CONTROLLERS) {
+      this.#spareControllers.push(job.controller);
+    }
+    const waiting = job.waiting;
+    if (waiting === undefined) return;
+    if (job.prev) job.prev.next = job.next;
+    else waiting.first = job.next;
+    if (job.next) job.next.prev = job.prev;
+    job.prev = job.next = job.waiting = job.pool = undefined;
+  }
+
+  /** A request's deadline has passed (a timer's callback: one function for all requests). */
+  static #expire(pool: SessionPool<AnySignature>, job: Job, timeoutMs: number): void {
+    job.timer = undefined;
+    pool.#abandon(job, new DOMException(`the request timed out after ${timeoutMs} ms`, 'TimeoutError'));
+  }
+
   /**
-   * The one listener of a caller's signal. Made here, away from any method's closures: a signal
-   * that outlives the pool (one for the whole application, say) must not keep a closed pool alive,
-   * so the listener holds the pool through a WeakRef, and nothing else of it (an arrow function in
-   * an instance method would share that method's context, `this` included).
+   * The one listener of a caller's signal, for every pool. Made here, away from any method's
+   * closures (an arrow function in an instance method would share that method's context, `this`
+   * included): it holds the signal's list and nothing else, so a signal that outlives a pool (one
+   * for the whole application, say) keeps no closed pool alive. A request reaches its pool only
+   * while it waits.
    */
-  static #listen(signal: AbortSignal, waiting: Waiting, pool: WeakRef<SessionPool<AnySignature>>): void {
+  static #listen(signal: AbortSignal, waiting: Waiting): void {
     signal.addEventListener('abort', () => {
-      const alive = pool.deref();
-      if (!alive) return;
       // All of them first: each leaves the list as it is answered.
       const waiters: Job[] = [];
       for (let job = waiting.first; job; job = job.next) waiters.push(job);
-      for (const waiter of waiters) alive.#abandon(waiter, signal.reason);
+      for (const waiter of waiters) waiter.pool!.#abandon(waiter, signal.reason);
     }, { once: true });
   }
 
   /** Aborted or timed out: a queued request leaves the queue now; a running one is answered now (its run's own signal stops the run). */
   #abandon(job: Job, reason: unknown): void {
+    // A job with a controller of its own runs on that controller's signal: aborting it stops the run.
+    if (job.controller !== undefined && !job.controller.signal.aborted) job.controller.abort(reason);
     const at = this.#queue.indexOf(job);
     if (at < 0) {
       if (job.startedAt > 0 && !job.settled) this.#fail(job, reason, 0, 1, job.rows);
@@ -519,7 +537,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
           // Its feeds were bad: refused by the session's checks, as a queued request would have
           // been before queueing; it never counts as a request of the pool.
           job.settled = true;
-          job.cleanup?.();
+          this.#release(job);
           job.reject(error);
         } else {
           for (const job of batch) this.#fail(job, job.signal?.aborted ? job.signal.reason : error, runMs, batch.length, rows);
@@ -551,7 +569,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #succeed(job: Job, result: RunResult, runMs: number, batchSize: number, batchRows: number, now: number): void {
     if (job.settled) return; // aborted or timed out while its batch ran: already answered
     job.settled = true;
-    job.cleanup?.();
+    this.#release(job);
     this.#counts.completed++;
     const total = now - job.enqueuedAt;
     this.#latencies[this.#latencyCount++ % LATENCY_WINDOW] = total;
@@ -563,7 +581,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #fail(job: Job, error: unknown, runMs: number, batchSize: number, batchRows: number): void {
     if (job.settled) return;
     job.settled = true;
-    job.cleanup?.();
+    this.#release(job);
     const name = (error as { name?: string } | undefined)?.name;
     const outcome = name === 'TimeoutError' ? 'timeout' : job.signal?.aborted ? 'aborted' : 'error';
     if (outcome === 'timeout') this.#counts.timedOut++;

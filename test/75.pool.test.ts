@@ -88,15 +88,20 @@ describe('SessionPool', () => {
     const done = await Promise.all(Array.from({ length: 50 }, () => pool.run({ x }, { signal: connection.signal })));
     expect(done.every((r) => r.y.data[1] === 2)).toBe(true);
     for (let i = 0; i < 50; i++) await pool.run({ x }, { signal: connection.signal });
-    // One listener of the pool's for all of the signal's requests, however many came.
+    // One listener for all of the signal's requests, however many came.
     expect(getEventListeners(connection.signal, 'abort')).toHaveLength(1);
     const { pool: slow, x: big } = await slowPool();
     const running = slow.run({ x: big }, { signal: connection.signal });
+    // The signal's one listener, for every pool, and the running run's own (it terminates the run).
+    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(2);
     const queued = slow.run({ x: big }, { signal: connection.signal });
+    const timed = slow.run({ x: big }, { signal: connection.signal, timeoutMs: 60_000 }); // a deadline too
+    expect(getEventListeners(connection.signal, 'abort')).toHaveLength(2); // waiting adds none
     connection.abort(new Error('the client went away'));
     await expect(running).rejects.toThrow('the client went away');
     await expect(queued).rejects.toThrow('the client went away');
-    expect(slow.stats()).toMatchObject({ aborted: 2 });
+    await expect(timed).rejects.toThrow('the client went away');
+    expect(slow.stats()).toMatchObject({ aborted: 3 });
     expect(getEventListeners(connection.signal, 'abort')).toHaveLength(0);
     await Promise.all([pool.close(), slow.close()]);
   });
@@ -115,8 +120,8 @@ describe('SessionPool', () => {
       globalThis.gc();
     }
     expect(ref.deref()).toBeUndefined();
-    expect(getEventListeners(appWide.signal, 'abort')).toHaveLength(1); // the pool's, holding nothing now
-    appWide.abort(); // and its listener, finding no pool, does nothing
+    expect(getEventListeners(appWide.signal, 'abort')).toHaveLength(1); // the signal's one, holding no request now
+    appWide.abort(); // and its listener, finding no request, does nothing
   });
 
   test('bad feeds are refused before queueing, with the session’s own messages', async () => {
