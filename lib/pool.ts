@@ -415,11 +415,12 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
 
   /** Aborted or timed out: a queued request leaves the queue now; a running one is answered now (its run's own signal stops the run). */
   #abandon(job: Job, reason: unknown): void {
+    if (job.settled) return; // answered already: its controller may be another request's by now
     // A job with a controller of its own runs on that controller's signal: aborting it stops the run.
     if (job.controller !== undefined && !job.controller.signal.aborted) job.controller.abort(reason);
     const at = this.#queue.indexOf(job);
     if (at < 0) {
-      if (job.startedAt > 0 && !job.settled) this.#fail(job, reason, 0, 1, job.rows);
+      if (job.startedAt > 0) this.#fail(job, reason, 0, 1, job.rows);
       return;
     }
     this.#queue.splice(at, 1);
