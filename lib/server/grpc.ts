@@ -36,6 +36,26 @@ function fail(callback: grpc.sendUnaryData<Json>, error: unknown): void {
   callback({ code: server.grpcCode, details: server.message } as grpc.ServiceError, null);
 }
 
+/**
+ * A call's cancellation: the signal its request runs under, and whether it was answered. grpc-js
+ * emits 'cancelled' when any call's stream closes, answered or not: only an unanswered one is a
+ * cancellation. One listener function for all calls, and controllers reused once their call is
+ * answered: a closure and an AbortController made per call kept every call's objects alive
+ * through young-generation GCs (the same as in SessionPool, whose note says more).
+ */
+interface Cancellation {
+  controller: AbortController;
+  answered: boolean;
+}
+const CANCELLATION = Symbol('ort-napi.cancellation');
+type CancellableCall = grpc.ServerUnaryCall<Json, Json> & { [CANCELLATION]?: Cancellation };
+const MOST_SPARE_CONTROLLERS = 64;
+
+function onCancelled(this: CancellableCall): void {
+  const state = this[CANCELLATION];
+  if (state && !state.answered) state.controller.abort(new DOMException('the client cancelled the call', 'AbortError'));
+}
+
 function tensorMetadata(t: ModelVersion['inputs'][number]): Json {
   return { name: t.name, datatype: t.datatype ?? `ONNX_${t.type.toUpperCase()}`, shape: t.shape };
 }
@@ -55,6 +75,7 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
 
 export function createGrpcServer(context: GrpcContext, options: { maxMessageBytes: number }): grpc.Server {
   const { core } = context;
+  const spareControllers: AbortController[] = []; // see Cancellation
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': -1,
@@ -89,12 +110,10 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
       }
     },
     ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
-      const controller = new AbortController();
-      let answered = false;
-      // grpc-js emits 'cancelled' when any call's stream closes, answered or not: only an unanswered one is a cancellation.
-      call.once('cancelled', () => {
-        if (!answered) controller.abort(new DOMException('the client cancelled the call', 'AbortError'));
-      });
+      const state: Cancellation = { controller: spareControllers.pop() ?? new AbortController(), answered: false };
+      (call as CancellableCall)[CANCELLATION] = state;
+      call.on('cancelled', onCancelled);
+      const controller = state.controller;
       const request = call.request;
       core
         .infer('grpc', request.model_name, request.model_version, () => {
@@ -119,7 +138,11 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
           });
           return { inputs: decoded, outputs: (request.outputs ?? []).map((o: Json) => o.name), timeoutMs: deadlineMs(call), signal: controller.signal };
         }, () => call.metadata.getMap())
-        .finally(() => (answered = true))
+        .finally(() => {
+          state.answered = true;
+          // Its request is over: no pool or run listens on the signal any more.
+          if (!controller.signal.aborted && spareControllers.length < MOST_SPARE_CONTROLLERS) spareControllers.push(controller);
+        })
         .then(
           ({ model, outputs }) => {
             let response: Json;
