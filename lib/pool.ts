@@ -7,6 +7,7 @@ import type { SessionOptions } from './options.js';
 import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs, type ValueMetadata } from './session.js';
 import { ELEMENT_TYPES, storageLength, Tensor, type TensorType } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
+import { SpareControllers } from './spare-controllers.js';
 
 /** Thrown when the pool's queue is full: the caller should shed load or retry later. */
 export class PoolBusyError extends Error {
@@ -137,9 +138,8 @@ interface Waiting {
  * `job.cleanup()`): about 0.9 MB promoted per scavenge at one client, scavenges of 2.3 ms instead
  * of 0.25, a heap that grew until a full GC; a deadline's AbortController per request: 0.35 MB
  * more. Measured with --trace-gc-nvp (promoted bytes per scavenge); test/77 counts it. Hence one
- * #release for every job, a timer callback shared by all (#expire), and spare controllers.
+ * #release for every job, a timer callback shared by all (#expire), and SpareControllers.
  */
-const MOST_SPARE_CONTROLLERS = 64;
 
 /** The unsettled requests of each caller's signal, of every pool: one listener per signal. */
 const waitingBySignal = new WeakMap<AbortSignal, Waiting>();
@@ -170,12 +170,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #inFlight = 0;
   readonly #counts = { completed: 0, failed: 0, rejected: 0, timedOut: 0, aborted: 0 };
   readonly #latencies = new Float64Array(LATENCY_WINDOW);
-  /**
-   * Deadlines' controllers that were never aborted, for the next requests with a deadline (see
-   * MOST_SPARE_CONTROLLERS). A controller comes back only once its run is over, when no session
-   * listens on its signal.
-   */
-  readonly #spareControllers: AbortController[] = [];
+  /** Deadlines' controllers, reused once their run is over. */
+  readonly #controllers = new SpareControllers();
   #latencyCount = 0;
 
   /** Loads `size` sessions of the model (in parallel, off the main thread). A session that fails to load fails create. */
@@ -350,7 +346,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     if (timeoutMs !== undefined) {
       // A deadline needs a controller of the job's own: its signal goes to the session's run, whose
       // ONNX Runtime run options it terminates. The timer ends the job, and aborts that signal.
-      job.controller = this.#spareControllers.pop() ?? new AbortController();
+      job.controller = this.#controllers.take();
       job.signal = job.controller.signal;
       job.timer = setTimeout(SessionPool.#expire, timeoutMs, this, job, timeoutMs);
     } else {
@@ -380,9 +376,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   #release(job: Job): void {
     if (job.timer !== undefined) clearTimeout(job.timer);
     // Its run is over (or never started): no session listens on the signal any more.
-    if (job.controller !== undefined && !job.controller.signal.aborted && this.#spareControllers.length < MOST_SPARE_CONTROLLERS) {
-      this.#spareControllers.push(job.controller);
-    }
+    if (job.controller !== undefined) this.#controllers.giveBack(job.controller);
     const waiting = job.waiting;
     if (waiting === undefined) return;
     if (job.prev) job.prev.next = job.next;

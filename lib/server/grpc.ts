@@ -8,6 +8,7 @@ import { checkShape, fromBinary, fromContents, toBinary } from './codec.js';
 import type { InferenceCore, InferInput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import { EXTENSIONS, SERVER_NAME } from './http.js';
+import { SpareControllers } from '../spare-controllers.js';
 import type { ModelVersion } from './repository.js';
 
 /** The proto beside the compiled file (dist/server), or in lib/server where the package ships it. */
@@ -49,7 +50,6 @@ interface Cancellation {
 }
 const CANCELLATION = Symbol('ort-napi.cancellation');
 type CancellableCall = grpc.ServerUnaryCall<Json, Json> & { [CANCELLATION]?: Cancellation };
-const MOST_SPARE_CONTROLLERS = 64;
 
 function onCancelled(this: CancellableCall): void {
   const state = this[CANCELLATION];
@@ -75,7 +75,7 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
 
 export function createGrpcServer(context: GrpcContext, options: { maxMessageBytes: number }): grpc.Server {
   const { core } = context;
-  const spareControllers: AbortController[] = []; // see Cancellation
+  const controllers = new SpareControllers(); // see Cancellation
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': -1,
@@ -110,7 +110,7 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
       }
     },
     ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
-      const state: Cancellation = { controller: spareControllers.pop() ?? new AbortController(), answered: false };
+      const state: Cancellation = { controller: controllers.take(), answered: false };
       (call as CancellableCall)[CANCELLATION] = state;
       call.on('cancelled', onCancelled);
       const controller = state.controller;
@@ -141,7 +141,7 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
         .finally(() => {
           state.answered = true;
           // Its request is over: no pool or run listens on the signal any more.
-          if (!controller.signal.aborted && spareControllers.length < MOST_SPARE_CONTROLLERS) spareControllers.push(controller);
+          controllers.giveBack(controller);
         })
         .then(
           ({ model, outputs }) => {
