@@ -132,10 +132,18 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
   };
   const blocks: Record<string, (n: number) => Promise<Figures> | Figures> = {
     floor: (n) => floor.send(`run ${c.model} ${n}`),
-    'run()': (n) => timed(n, () => s.napiSession.run(s.napiFeeds)),
+    'run()': async (n) => ({ ...(await timed(n, () => s.napiSession.run(s.napiFeeds))), hugePageBytes: s.napiSession.hugePageBytes }),
     'runSync()': (n) => timedSync(n, () => s.napiSession.runSync(s.napiFeeds)),
     'onnxruntime-node': (n) => timed(n, () => s.nodeSession.run(s.nodeFeeds)),
   };
+  // Where the load's weights went onto huge pages (the default), the same model on small pages too,
+  // in the binding and in the floor: what the placement is worth, measured in the same rotation.
+  if (s.napiSession.hugePageBytes > 0) {
+    const small = await s.napi.InferenceSession.create(s.path, { ...SESSION_OPTIONS, hugePages: false });
+    await floor.send(`load ${c.model}-small ${s.path} ${join(dir, `${c.model}.feeds`)} nohuge`);
+    blocks['floor, small pages'] = (n) => floor.send(`run ${c.model}-small ${n}`);
+    blocks['run(), small pages'] = (n) => timed(n, () => small.run(s.napiFeeds));
+  }
   // Each side's iterations per block: about blockMs of its own runs, sized from a quarter block
   // (itself sized from 3 runs, the first of which may still be slow).
   const iterations: Record<string, number> = {};

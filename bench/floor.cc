@@ -5,7 +5,8 @@
 // usage: ort_floor <libonnxruntime.so> <intraOpNumThreads>
 // A long-lived process, so that the bench can interleave it with the bindings block by block. It
 // reads one command a line on stdin and answers each with one JSON line on stdout:
-//   load <id> <model.onnx> <feeds.bin>   a session and its feeds (format: encodeFeeds in models.ts);
+//   load <id> <model.onnx> <feeds.bin> [nohuge]
+//                                        a session and its feeds (format: encodeFeeds in models.ts);
 //                                        warms the session up with 10 runs
 //   run <id> <iterations>                that many Runs, each timed alone: {"medianUs","meanUs","p90Us"}
 //   quit
@@ -13,7 +14,13 @@
 // sequential execution, all graph optimizations, the CPU memory arena and memory patterns on (ONNX
 // Runtime's defaults, which ort-napi and onnxruntime-node keep). Each Run lets ONNX Runtime allocate
 // the outputs, as the bindings do, and releases them inside the timed region.
+// The load is bracketed as ort-napi's is by default (native/huge_pages.cc, the same code): what it
+// filled is collapsed onto huge pages, so that the floor's weights sit in memory as the addon's do
+// and the ratio measures the binding, not the placement. `load ... nohuge` leaves them on small
+// pages (onnxruntime-node's placement, and ort-napi's with `hugePages: false`).
 #include <onnxruntime_c_api.h>
+
+#include "huge_pages.h"
 
 #include <dlfcn.h>
 
@@ -131,10 +138,13 @@ int main(int argc, char** argv) {
     try {
       if (command == "quit") break;
       if (command == "load") {
-        std::string model, feeds;
-        words >> model >> feeds;
+        std::string model, feeds, placement;
+        words >> model >> feeds >> placement;
         auto s = std::make_unique<Loaded>();
+        const bool huge = placement != "nohuge";
+        const ortn::AnonymousMappings before = huge ? ortn::AnonymousMappings::Read() : ortn::AnonymousMappings{};
         Check(ort->CreateSession(env, model.c_str(), options, &s->session));
+        if (huge) ortn::CollapseGrownMappings(before);
         ReadFeeds(feeds, *s, memory);
         size_t output_count = 0;
         Check(ort->SessionGetOutputCount(s->session, &output_count));

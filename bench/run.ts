@@ -108,6 +108,27 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
   }
   tables.push(lat);
 
+  const placed = latency.filter(({ sides }) => sides['run(), small pages']);
+  if (placed.length > 0) {
+    const huge: Table = {
+      title: 'Weights on huge pages (`hugePages`, on by default) against small pages, same rotation as the table above (µs; ratios: median [min–max])',
+      head: ['model', 'MiB on huge pages', 'run()', 'run(), small pages', 'run() ÷ small pages', 'floor', 'floor, small pages', 'floor ÷ small pages', 'onnxruntime-node ÷ run()'],
+      rows: [],
+    };
+    for (const { comparison: c, sides } of placed) {
+      const us = (side: string) => fmt(mid(series(sides, side, 'medianUs')));
+      const r = {
+        run: ratio(sides, 'run()', 'run(), small pages', 'medianUs'),
+        floor: ratio(sides, 'floor', 'floor, small pages', 'medianUs'),
+        node: ratio(sides, 'onnxruntime-node', 'run()', 'medianUs'),
+      };
+      summary.push({ kind: 'hugePages', model: c.model, ...r });
+      const mib = fmt(sides['run()'][0].hugePageBytes / 2 ** 20, 0);
+      huge.rows.push([c.model, mib, us('run()'), us('run(), small pages'), times(r.run), us('floor'), us('floor, small pages'), times(r.floor), times(r.node)]);
+    }
+    tables.push(huge);
+  }
+
   const tput: Table = {
     title: 'Throughput, intraOpNumThreads 1, async callers each awaiting one run after another (runs/s; event-loop delay p99 in ms, and above the idle loop\'s p99 of the same repeat)',
     head: ['model', 'callers', 'ort-napi', 'onnxruntime-node', 'ort-napi ÷ onnxruntime-node', 'idle loop p99', 'ort-napi loop p99', 'onnxruntime-node loop p99'],

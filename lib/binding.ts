@@ -26,6 +26,7 @@ export interface NativeMetadata {
     version?: number;
     customMetadataMap: Record<string, string>;
   };
+  hugePageBytes: number;
 }
 
 export interface NativeSessionOptions {
@@ -38,6 +39,7 @@ export interface NativeSessionOptions {
   logVerbosityLevel?: number;
   enableCpuMemArena?: boolean;
   enableMemPattern?: boolean;
+  hugePages?: boolean;
   enableProfiling?: boolean;
   profileFilePrefix?: string;
   optimizedModelFilePath?: string;

@@ -103,6 +103,12 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   readonly modelMetadata: ModelMetadata;
+  /**
+   * Bytes of the memory the load filled (the weights, and the packed copies kernels make of them)
+   * that were remapped onto 2 MiB transparent huge pages: Linux 6.1 or newer, `hugePages` not false.
+   * 0 elsewhere, or where the kernel had no huge page to give.
+   */
+  readonly hugePageBytes: number;
 
   readonly #native: NativeSession;
   readonly #inputIndex = new Map<string, number>();
@@ -196,6 +202,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     this.inputNames.forEach((name, i) => this.#inputIndex.set(name, i));
     this.outputNames.forEach((name, i) => this.#outputIndex.set(name, i));
     this.modelMetadata = Object.freeze({ ...metadata.model, customMetadataMap: Object.freeze(metadata.model.customMetadataMap) });
+    this.hugePageBytes = metadata.hugePageBytes;
   }
 
   /**

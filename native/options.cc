@@ -67,6 +67,7 @@ void SessionConfig::Read(Napi::Env env, Napi::Object options) {
   config.log_verbosity_level = IntOption(env, options, "logVerbosityLevel", -1);
   config.cpu_mem_arena = BoolOption(env, options, "enableCpuMemArena");
   config.mem_pattern = BoolOption(env, options, "enableMemPattern");
+  config.huge_pages = BoolOption(env, options, "hugePages") != 0;
   config.enable_profiling = BoolOption(env, options, "enableProfiling") == 1;
   config.profile_prefix = StringOption(env, options, "profileFilePrefix");
   config.optimized_model_path = StringOption(env, options, "optimizedModelFilePath");

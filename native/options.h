@@ -25,6 +25,7 @@ struct SessionConfig {
   int log_verbosity_level = -1;
   int cpu_mem_arena = -1;  // -1 default, 0 off, 1 on
   int mem_pattern = -1;
+  bool huge_pages = true;  // collapse what the load filled onto huge pages (huge_pages.h)
   std::string log_id;
   bool enable_profiling = false;
   std::string profile_prefix;

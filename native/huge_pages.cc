@@ -1,0 +1,138 @@
+// huge_pages.cc: see huge_pages.h.
+#include "huge_pages.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#endif
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25  // Linux 6.1's value; older headers lack the name
+#endif
+
+namespace ortn {
+
+namespace {
+
+constexpr uintptr_t kHuge = kHugePageBytes;
+
+#ifdef __linux__
+// Linux 6.1 or newer, built with THP, and THP not set to 'never' by the administrator (MADV_COLLAPSE
+// itself would ignore 'never'; we do not).
+bool DetectSupport() noexcept {
+  utsname name{};
+  if (uname(&name) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(name.release, "%d.%d", &major, &minor) != 2) return false;
+  if (major < 6 || (major == 6 && minor < 1)) return false;
+  if (sysconf(_SC_PAGESIZE) != 4096) return false;  // 2 MiB is the huge page of 4 KiB pages only
+  std::FILE* file = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (file == nullptr) return false;
+  char text[128] = {};
+  const size_t read = std::fread(text, 1, sizeof text - 1, file);
+  std::fclose(file);
+  text[read] = '\0';
+  return std::strstr(text, "[never]") == nullptr;
+}
+
+// Whether the extent's 512 pages are all resident: collapsing it then adds no memory.
+bool FullyResident(uintptr_t extent) noexcept {
+  unsigned char resident[kHuge / 4096];  // 4 KiB pages: DetectSupport
+  if (mincore(reinterpret_cast<void*>(extent), kHuge, resident) != 0) return false;  // unmapped meanwhile
+  for (size_t i = 0; i < sizeof resident; ++i)
+    if ((resident[i] & 1) == 0) return false;
+  return true;
+}
+#endif
+
+}  // namespace
+
+bool HugePagesSupported() noexcept {
+#ifdef __linux__
+  static const bool supported = DetectSupport();
+  return supported;
+#else
+  return false;
+#endif
+}
+
+AnonymousMappings AnonymousMappings::Read() noexcept {
+  AnonymousMappings result;
+#ifdef __linux__
+  if (!HugePagesSupported()) return result;
+  // /proc/self/maps, not smaps: smaps walks every page table for its sizes (2 ms in a bare Node
+  // process, more in a large one); residency is asked of mincore, extent by extent, where it counts.
+  std::FILE* file = std::fopen("/proc/self/maps", "r");
+  if (file == nullptr) return result;
+  try {
+    char line[512];
+    while (std::fgets(line, sizeof line, file) != nullptr) {
+      const size_t length = std::strlen(line);
+      const bool whole = length > 0 && line[length - 1] == '\n';
+      unsigned long long start = 0, end = 0, offset = 0, inode = 0;
+      char perms[8] = {};
+      int name_at = 0;
+      if (std::sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &offset, &inode, &name_at) >= 5 &&
+          std::strcmp(perms, "rw-p") == 0 && inode == 0) {
+        const char* name = line + name_at;
+        // Unnamed, the brk heap, or named by prctl(PR_SET_VMA_ANON_NAME); never the main stack.
+        if (name[0] == '\n' || name[0] == '\0' || std::strncmp(name, "[heap]", 6) == 0 || std::strncmp(name, "[anon:", 6) == 0)
+          result.mappings.push_back({static_cast<uintptr_t>(start), static_cast<uintptr_t>(end)});
+      }
+      // A line longer than the buffer (a long path): skip its rest.
+      while (!whole && std::fgets(line, sizeof line, file) != nullptr) {
+        const size_t more = std::strlen(line);
+        if (more > 0 && line[more - 1] == '\n') break;
+      }
+    }
+    result.readable = true;
+  } catch (...) {  // bad_alloc from push_back: no collapse this time
+    result.mappings.clear();
+    result.readable = false;
+  }
+  std::fclose(file);
+#endif
+  return result;
+}
+
+HugePageResult CollapseGrownMappings(const AnonymousMappings& before) noexcept {
+  HugePageResult result;
+#ifdef __linux__
+  if (!HugePagesSupported() || !before.readable) {
+    result.supported = HugePagesSupported();
+    return result;
+  }
+  const AnonymousMappings after = AnonymousMappings::Read();
+  if (!after.readable) return result;
+  // /proc lists mappings in address order, so `before` is sorted by start.
+  for (const auto& mapping : after.mappings) {
+    auto found = std::lower_bound(before.mappings.begin(), before.mappings.end(), mapping.start,
+                                  [](const AnonymousMappings::Mapping& m, uintptr_t start) { return m.start < start; });
+    // New, or grown in place (a heap's brk or its arena's writable part moves its end). Memory a
+    // load reuses inside an unchanged mapping is missed; it was most often filled, and collapsed, by
+    // an earlier load, and a free in the middle of a heap leaves it resident.
+    const bool grown = found == before.mappings.end() || found->start != mapping.start || found->end != mapping.end;
+    if (!grown) continue;
+    for (uintptr_t extent = (mapping.start + kHuge - 1) & ~(kHuge - 1); extent + kHuge <= mapping.end; extent += kHuge) {
+      if (!FullyResident(extent)) continue;
+      if (madvise(reinterpret_cast<void*>(extent), kHuge, MADV_COLLAPSE) == 0) {
+        result.collapsed_bytes += kHuge;
+        continue;
+      }
+      if (errno == ENOMEM) return result;  // no huge page to be had now: stop, do not churn
+      if (errno == EINVAL || errno == EPERM) break;  // this mapping may not have THP (MADV_NOHUGEPAGE)
+      // EAGAIN (a page was busy) and the rest: leave this extent.
+    }
+  }
+#endif
+  return result;
+}
+
+}  // namespace ortn

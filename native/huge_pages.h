@@ -1,0 +1,58 @@
+// huge_pages.h: after a model load, the memory the load filled is remapped onto transparent huge
+// pages (Linux's MADV_COLLAPSE), so that a run reading the weights takes a TLB miss per 2 MiB
+// instead of per 4 KiB, and the hardware prefetcher is not stopped at every 4 KiB page boundary.
+//
+// Why: a model whose weights are larger than the caches (an LSTM or a small-batch transformer:
+// matrix-vector products) streams its weights from memory on every run. Measured on the bench's
+// silero-like model (10.8 MB of weights, 2-core EPYC VM): ONNX Runtime's own run, from C++, 1,070 ->
+// 790 µs. ONNX Runtime allocates the weights (and the packed copies its kernels make of them) with
+// malloc on the loading thread, and offers no way to place them, so the load is bracketed instead:
+// a snapshot of the process's anonymous mappings before, and after it, every 2 MiB extent of a
+// mapping that the load created or grew is collapsed where all its pages are already resident.
+//
+// What it never does: add memory (an extent with a page not resident is left alone, so no page is
+// filled in), change what memory holds (a collapse copies the pages into a huge page and maps it
+// at the same addresses, as the kernel's khugepaged does in the background on any process where
+// THP is 'always'), or change later allocations' policy (no MADV_HUGEPAGE). Where the kernel
+// cannot collapse (before 6.1, THP 'never', not Linux) nothing happens and the load is unaffected.
+// An extent it collapses may hold other data of the process that the load's window saw grow (a
+// thread's malloc arena is shared): that data gets the same harmless remapping.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ortn {
+
+// The huge page of x86-64's and arm64's 4 KiB pages; the only size this collapses to.
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// The process's private, writable, anonymous mappings, in address order.
+class AnonymousMappings {
+ public:
+  // Reads /proc/self/maps; empty where it cannot be read (not Linux, a sandbox without /proc) or
+  // where collapsing is not supported.
+  static AnonymousMappings Read() noexcept;
+
+  struct Mapping {
+    uintptr_t start = 0, end = 0;
+  };
+  std::vector<Mapping> mappings;
+  bool readable = false;
+};
+
+struct HugePageResult {
+  size_t collapsed_bytes = 0;  // in extents the kernel collapsed (or found already huge)
+  bool supported = true;       // false: this kernel or configuration cannot collapse
+};
+
+// Whether this process can collapse at all: false after the kernel refused MADV_COLLAPSE once as
+// unknown or not allowed (EINVAL, EPERM), so that later loads skip the scans.
+bool HugePagesSupported() noexcept;
+
+// Collapses the fully resident 2 MiB extents of the mappings that appeared or grew since `before`.
+// Any thread; never throws; best effort (an extent the kernel declines is left as it is).
+HugePageResult CollapseGrownMappings(const AnonymousMappings& before) noexcept;
+
+}  // namespace ortn
