@@ -105,10 +105,7 @@ AnonymousMappings AnonymousMappings::Read() noexcept {
 HugePageResult CollapseGrownMappings(const AnonymousMappings& before) noexcept {
   HugePageResult result;
 #ifdef __linux__
-  if (!HugePagesSupported() || !before.readable) {
-    result.supported = HugePagesSupported();
-    return result;
-  }
+  if (!HugePagesSupported() || !before.readable) return result;
   const AnonymousMappings after = AnonymousMappings::Read();
   if (!after.readable) return result;
   // /proc lists mappings in address order, so `before` is sorted by start.

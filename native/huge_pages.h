@@ -4,8 +4,8 @@
 //
 // Why: a model whose weights are larger than the caches (an LSTM or a small-batch transformer:
 // matrix-vector products) streams its weights from memory on every run. Measured on the bench's
-// silero-like model (10.8 MB of weights, 2-core EPYC VM): ONNX Runtime's own run, from C++, 1,070 ->
-// 790 µs. ONNX Runtime allocates the weights (and the packed copies its kernels make of them) with
+// silero-like model (10.8 MB of weights, 2-core EPYC VM, one interleaved run): ONNX Runtime's own
+// Run from C++ 902 -> 728 µs, ort-napi's run() 1,052 -> 969 µs. ONNX Runtime allocates the weights (and the packed copies its kernels make of them) with
 // malloc on the loading thread, and offers no way to place them, so the load is bracketed instead:
 // a snapshot of the process's anonymous mappings before, and after it, every 2 MiB extent of a
 // mapping that the load created or grew is collapsed where all its pages are already resident.
@@ -44,11 +44,11 @@ class AnonymousMappings {
 
 struct HugePageResult {
   size_t collapsed_bytes = 0;  // in extents the kernel collapsed (or found already huge)
-  bool supported = true;       // false: this kernel or configuration cannot collapse
 };
 
-// Whether this process can collapse at all: false after the kernel refused MADV_COLLAPSE once as
-// unknown or not allowed (EINVAL, EPERM), so that later loads skip the scans.
+// Whether this process can collapse at all: Linux 6.1 or newer with 4 KiB pages and transparent
+// huge pages built in and not set to 'never'. Read once. Where the kernel still refuses a mapping
+// (EINVAL: MADV_NOHUGEPAGE on it; EPERM: a seccomp filter), that mapping is skipped.
 bool HugePagesSupported() noexcept;
 
 // Collapses the fully resident 2 MiB extents of the mappings that appeared or grew since `before`.
