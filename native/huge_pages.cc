@@ -2,10 +2,12 @@
 #include "huge_pages.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -22,6 +24,10 @@ namespace ortn {
 namespace {
 
 constexpr uintptr_t kHuge = kHugePageBytes;
+// A collapse takes about 1 ms here (a huge page found, 2 MiB copied). One that takes much longer
+// means the kernel is compacting memory to find huge pages, and the next ones would too: the load
+// stops collapsing rather than pay that per extent.
+constexpr auto kSlowCollapse = std::chrono::milliseconds(10);
 
 #ifdef __linux__
 // Linux 6.1 or newer, built with THP, and THP not set to 'never' by the administrator (MADV_COLLAPSE
@@ -102,29 +108,47 @@ AnonymousMappings AnonymousMappings::Read() noexcept {
   return result;
 }
 
-HugePageResult CollapseGrownMappings(const AnonymousMappings& before) noexcept {
+HugePageResult CollapseGrownMappings(const AnonymousMappings& before, std::chrono::nanoseconds budget) noexcept {
   HugePageResult result;
 #ifdef __linux__
   if (!HugePagesSupported() || !before.readable) return result;
   const AnonymousMappings after = AnonymousMappings::Read();
   if (!after.readable) return result;
-  // /proc lists mappings in address order, so `before` is sorted by start.
-  for (const auto& mapping : after.mappings) {
-    auto found = std::lower_bound(before.mappings.begin(), before.mappings.end(), mapping.start,
-                                  [](const AnonymousMappings::Mapping& m, uintptr_t start) { return m.start < start; });
-    // New, or grown in place (a heap's brk or its arena's writable part moves its end). Memory a
-    // load reuses inside an unchanged mapping is missed; it was most often filled, and collapsed, by
-    // an earlier load, and a free in the middle of a heap leaves it resident.
-    const bool grown = found == before.mappings.end() || found->start != mapping.start || found->end != mapping.end;
-    if (!grown) continue;
+  // The mappings that are new, or grew in place (a heap's brk, or its arena's writable part, moves
+  // its end), by at least a huge page, with how much they grew: the load's weights sit in the
+  // largest growth; what other threads mapped meanwhile (a Worker's buffers) is mostly smaller, and
+  // comes last. Memory a load reuses inside an unchanged mapping is missed; it was most often
+  // filled, and collapsed, by an earlier load, and a free in the middle of a heap leaves it resident.
+  struct Grown {
+    uintptr_t start, end, by;
+  };
+  std::vector<Grown> grown;
+  try {
+    for (const auto& mapping : after.mappings) {
+      // /proc lists mappings in address order, so `before` is sorted by start.
+      auto found = std::lower_bound(before.mappings.begin(), before.mappings.end(), mapping.start,
+                                    [](const AnonymousMappings::Mapping& m, uintptr_t start) { return m.start < start; });
+      const bool same_start = found != before.mappings.end() && found->start == mapping.start;
+      const uintptr_t by = !same_start ? mapping.end - mapping.start : mapping.end > found->end ? mapping.end - found->end : 0;
+      if (by >= kHuge) grown.push_back({mapping.start, mapping.end, by});
+    }
+  } catch (...) {  // bad_alloc
+    return result;
+  }
+  std::stable_sort(grown.begin(), grown.end(), [](const Grown& a, const Grown& b) { return a.by > b.by; });
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (const Grown& mapping : grown) {
     for (uintptr_t extent = (mapping.start + kHuge - 1) & ~(kHuge - 1); extent + kHuge <= mapping.end; extent += kHuge) {
       if (!FullyResident(extent)) continue;
-      if (madvise(reinterpret_cast<void*>(extent), kHuge, MADV_COLLAPSE) == 0) {
-        result.collapsed_bytes += kHuge;
-        continue;
-      }
-      if (errno == ENOMEM) return result;  // no huge page to be had now: stop, do not churn
-      if (errno == EINVAL || errno == EPERM) break;  // this mapping may not have THP (MADV_NOHUGEPAGE)
+      const auto start = std::chrono::steady_clock::now();
+      if (start > deadline) return result;
+      const int status = madvise(reinterpret_cast<void*>(extent), kHuge, MADV_COLLAPSE);
+      const int error = errno;
+      if (status == 0) result.collapsed_bytes += kHuge;
+      if (std::chrono::steady_clock::now() - start > kSlowCollapse) return result;  // the kernel is compacting
+      if (status == 0) continue;
+      if (error == ENOMEM) return result;            // no huge page to be had now: stop, do not churn
+      if (error == EINVAL || error == EPERM) break;  // this mapping may not have THP (MADV_NOHUGEPAGE)
       // EAGAIN (a page was busy) and the rest: leave this extent.
     }
   }

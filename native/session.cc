@@ -1,6 +1,7 @@
 // session.cc: loading a session off the main thread, its metadata, and the JS methods over it.
 #include "session.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -189,12 +190,15 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
     LoadCancel::Scope cancellable(cancel, options.get());
     const bool huge_pages = config.huge_pages && MayFillHugePages(bytes, length, config);
     const AnonymousMappings before = huge_pages ? AnonymousMappings::Read() : AnonymousMappings{};
+    const auto started = std::chrono::steady_clock::now();
     if (bytes != nullptr) {
       Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
     } else {
       Check(g_ort->CreateSession(core->env->get(), path.c_str(), options.get(), &core->session));
     }
-    if (huge_pages) core->huge_page_bytes = CollapseGrownMappings(before).collapsed_bytes;
+    if (huge_pages)
+      core->huge_page_bytes =
+          CollapseGrownMappings(before, CollapseBudget(std::chrono::steady_clock::now() - started)).collapsed_bytes;
   }
   OrtAllocator* allocator = nullptr;
   Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));
