@@ -143,9 +143,9 @@ int main(int argc, char** argv) {
         auto s = std::make_unique<Loaded>();
         const bool huge = placement != "nohuge";
         const ortn::AnonymousMappings before = huge ? ortn::AnonymousMappings::Read() : ortn::AnonymousMappings{};
-        const auto started = std::chrono::steady_clock::now();
+        const auto started = ortn::ThreadCpuTime();
         Check(ort->CreateSession(env, model.c_str(), options, &s->session));
-        if (huge) ortn::CollapseGrownMappings(before, ortn::CollapseBudget(std::chrono::steady_clock::now() - started));
+        if (huge) ortn::CollapseGrownMappings(before, ortn::CollapseBudget(ortn::ThreadCpuTime() - started));
         ReadFeeds(feeds, *s, memory);
         size_t output_count = 0;
         Check(ort->SessionGetOutputCount(s->session, &output_count));

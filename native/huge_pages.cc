@@ -10,6 +10,7 @@
 #include <vector>
 
 #ifdef __linux__
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -59,6 +60,31 @@ bool FullyResident(uintptr_t extent) noexcept {
 #endif
 
 }  // namespace
+
+std::chrono::nanoseconds ThreadCpuTime() noexcept {
+#ifdef __linux__
+  timespec now{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0)
+    return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+#endif
+  return std::chrono::nanoseconds(0);
+}
+
+bool ModelFileMayFillHugePages(const char* path) noexcept {
+  std::FILE* file = std::fopen(path, "rb");
+  if (file == nullptr) return true;  // ONNX Runtime will say what is wrong with the path
+  bool may = true;
+  const long size = std::fseek(file, 0, SEEK_END) == 0 ? std::ftell(file) : -1;
+  if (size >= 0 && static_cast<unsigned long>(size) < kHugePageBytes && std::fseek(file, 0, SEEK_SET) == 0) {
+    try {
+      std::string text(static_cast<size_t>(size), '\0');
+      if (std::fread(text.data(), 1, text.size(), file) == text.size()) may = text.find("location") != std::string::npos;
+    } catch (...) {  // bad_alloc: let the load try
+    }
+  }
+  std::fclose(file);
+  return may;
+}
 
 bool HugePagesSupported() noexcept {
 #ifdef __linux__
@@ -136,16 +162,16 @@ HugePageResult CollapseGrownMappings(const AnonymousMappings& before, std::chron
     return result;
   }
   std::stable_sort(grown.begin(), grown.end(), [](const Grown& a, const Grown& b) { return a.by > b.by; });
-  const auto deadline = std::chrono::steady_clock::now() + budget;
+  const auto deadline = ThreadCpuTime() + budget;
   for (const Grown& mapping : grown) {
     for (uintptr_t extent = (mapping.start + kHuge - 1) & ~(kHuge - 1); extent + kHuge <= mapping.end; extent += kHuge) {
       if (!FullyResident(extent)) continue;
-      const auto start = std::chrono::steady_clock::now();
+      const auto start = ThreadCpuTime();
       if (start > deadline) return result;
       const int status = madvise(reinterpret_cast<void*>(extent), kHuge, MADV_COLLAPSE);
       const int error = errno;
       if (status == 0) result.collapsed_bytes += kHuge;
-      if (std::chrono::steady_clock::now() - start > kSlowCollapse) return result;  // the kernel is compacting
+      if (ThreadCpuTime() - start > kSlowCollapse) return result;  // the kernel is compacting
       if (status == 0) continue;
       if (error == ENOMEM) return result;            // no huge page to be had now: stop, do not churn
       if (error == EINVAL || error == EPERM) break;  // this mapping may not have THP (MADV_NOHUGEPAGE)

@@ -17,8 +17,8 @@
 // cannot collapse (before 6.1, THP 'never', not Linux) nothing happens and the load is unaffected.
 // An extent it collapses may hold other data of the process that the load's window saw grow (a
 // thread's malloc arena is shared; a Worker's buffers mapped meanwhile): that data gets the same
-// harmless remapping. What it costs is bounded: the largest growth goes first, the time spent is
-// at most a quarter of the load's own (20 ms at least), and a collapse slow enough to show the
+// harmless remapping. What it costs is bounded: the largest growth goes first, the CPU time spent
+// is at most a quarter of the load's own (20 ms at least), and a collapse slow enough to show the
 // kernel compacting memory ends it. In a process where a Worker churned 2 MB buffers beside twelve
 // loads, unbounded collapsing took 712 ms of a 774 ms run.
 #pragma once
@@ -52,18 +52,29 @@ struct HugePageResult {
   size_t collapsed_bytes = 0;  // in extents the kernel collapsed (or found already huge)
 };
 
+// Whether loading the model file at `path` could fill a huge page's worth of memory: it is 2 MiB or
+// more, or it names a "location" (external data in files beside it), or it cannot be read here.
+bool ModelFileMayFillHugePages(const char* path) noexcept;
+
 // Whether this process can collapse at all: Linux 6.1 or newer with 4 KiB pages and transparent
 // huge pages built in and not set to 'never'. Read once. Where the kernel still refuses a mapping
 // (EINVAL: MADV_NOHUGEPAGE on it; EPERM: a seccomp filter), that mapping is skipped.
 bool HugePagesSupported() noexcept;
 
+// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID; 0 where there is none). The collapse's
+// costs are counted in it, not in wall time: a collapse is the calling thread's own work in the
+// kernel (the copy, and any compaction to find a huge page), and on a busy machine wall time would
+// count the time other threads held the CPU as well.
+std::chrono::nanoseconds ThreadCpuTime() noexcept;
+
 // Collapses the fully resident 2 MiB extents of the mappings that appeared or grew by at least
-// 2 MiB since `before`, the largest growth first, until `budget` is spent or a collapse shows the
-// kernel compacting (over 10 ms). Any thread; never throws; best effort (an extent the kernel
-// declines is left as it is).
+// 2 MiB since `before`, the largest growth first, until `budget` of this thread's CPU time is
+// spent or one collapse shows the kernel compacting (over 10 ms of it). Any thread; never throws;
+// best effort (an extent the kernel declines is left as it is).
 HugePageResult CollapseGrownMappings(const AnonymousMappings& before, std::chrono::nanoseconds budget) noexcept;
 
-// The time a load that took `load` may spend collapsing: a quarter of it, 20 ms at least.
+// What a load that took `load` of its thread's CPU time may spend collapsing: a quarter of it,
+// 20 ms at least.
 inline std::chrono::nanoseconds CollapseBudget(std::chrono::nanoseconds load) noexcept {
   return std::max<std::chrono::nanoseconds>(std::chrono::milliseconds(20), load / 4);
 }

@@ -1,7 +1,6 @@
 // session.cc: loading a session off the main thread, its metadata, and the JS methods over it.
 #include "session.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -129,15 +128,18 @@ bool KeepsModelBytes(const SessionConfig& config) {
   return false;
 }
 
-// Whether a load could fill a huge page's worth of memory: a model given as bytes, with its external
-// data given in memory, of under 2 MiB cannot, and is spared the two reads of /proc/self/maps (0.3
-// ms each). A model read from a file always may: its weights can live in external files beside it.
-bool MayFillHugePages(const void* bytes, size_t length, const SessionConfig& config) {
+// Whether a load could fill a huge page's worth of memory. A model of under 2 MiB cannot, and is
+// spared the two reads of /proc/self/maps (0.3 ms each), unless its weights live elsewhere: in
+// external data given in memory (counted), or in files beside a model read from a path, which it
+// names with a "location" entry (a model file that does not hold the word has none).
+bool MayFillHugePages(const std::string& path, const void* bytes, size_t length, const SessionConfig& config) {
   if (!HugePagesSupported()) return false;
-  if (bytes == nullptr) return true;
-  size_t total = length;
-  for (size_t external : config.external_lengths) total += external;
-  return total >= kHugePageBytes;
+  if (bytes != nullptr) {
+    size_t total = length;
+    for (size_t external : config.external_lengths) total += external;
+    return total >= kHugePageBytes;
+  }
+  return ModelFileMayFillHugePages(path.c_str());
 }
 
 // Lets another thread cancel a load in progress (SessionOptionsSetLoadCancellationFlag).
@@ -188,9 +190,9 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
   }
   {
     LoadCancel::Scope cancellable(cancel, options.get());
-    const bool huge_pages = config.huge_pages && MayFillHugePages(bytes, length, config);
+    const bool huge_pages = config.huge_pages && MayFillHugePages(path, bytes, length, config);
     const AnonymousMappings before = huge_pages ? AnonymousMappings::Read() : AnonymousMappings{};
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = ThreadCpuTime();
     if (bytes != nullptr) {
       Check(g_ort->CreateSessionFromArray(core->env->get(), bytes, length, options.get(), &core->session));
     } else {
@@ -198,7 +200,7 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
     }
     if (huge_pages)
       core->huge_page_bytes =
-          CollapseGrownMappings(before, CollapseBudget(std::chrono::steady_clock::now() - started)).collapsed_bytes;
+          CollapseGrownMappings(before, CollapseBudget(ThreadCpuTime() - started)).collapsed_bytes;
   }
   OrtAllocator* allocator = nullptr;
   Check(g_ort->GetAllocatorWithDefaultOptions(&allocator));

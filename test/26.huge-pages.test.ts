@@ -14,13 +14,13 @@ import { InferenceSession, Tensor } from './support/ort.js';
 const root = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'ort-napi-huge-'));
 
-/** y = relu(x @ W1) @ W2: [1, 1024] -> [1, 2048] -> [1, 16]; 8.1 MiB of weights. */
-function wide(seed: number): Uint8Array {
+/** y = relu(x @ W1) @ W2: [1, 1024] -> [1, 2048] -> [1, 16]; 8.1 MiB of weights (W1 in `external`, if named). */
+function wide(seed: number, external?: string): Uint8Array {
   return buildModel({
     inputs: [{ name: 'x', type: 'float32', dims: ['batch', 1024] }],
     outputs: [{ name: 'y', type: 'float32', dims: ['batch', 16] }],
     initializers: [
-      { name: 'w1', type: 'float32', dims: [1024, 2048], data: random(1024 * 2048, seed) },
+      { name: 'w1', type: 'float32', dims: [1024, 2048], data: random(1024 * 2048, seed), external: external ? { location: external, offset: 0 } : undefined },
       { name: 'w2', type: 'float32', dims: [2048, 16], data: random(2048 * 16, seed + 1) },
     ],
     nodes: [
@@ -32,6 +32,10 @@ function wide(seed: number): Uint8Array {
 }
 const widePath = join(dir, 'wide.onnx');
 writeFileSync(widePath, wide(3));
+// The same model with W1 in a file beside it: a model file of 130 KB whose weights are 8 MiB.
+const splitPath = join(dir, 'split.onnx');
+writeFileSync(splitPath, wide(3, 'split.bin'));
+writeFileSync(join(dir, 'split.bin'), random(1024 * 2048, 3));
 const input = () => new Tensor('float32', random(1024, 9), [1, 1024]);
 
 /** Why this machine cannot collapse, or undefined where it can (the addon's own test, from outside). */
@@ -84,10 +88,32 @@ describe('hugePages', () => {
     await off.release();
   });
 
-  test('a model given as bytes under 2 MiB is left alone: nothing it fills could make a huge page', async () => {
+  test('a model under 2 MiB is left alone, as bytes or from a file, unless its weights are in external files', async (ctx) => {
     const session = await InferenceSession.create(identity('float32'));
     expect(session.hugePageBytes).toBe(0);
     await session.release();
+    const small = join(dir, 'identity.onnx');
+    writeFileSync(small, identity('float32'));
+    const fromFile = await InferenceSession.create(small);
+    expect(fromFile.hugePageBytes).toBe(0);
+    await fromFile.release();
+    if (why !== undefined) {
+      console.log(`skipped the external-data half: ${why}`);
+      ctx.skip();
+    }
+    const failures = collapseFailures();
+    const split = await InferenceSession.create(splitPath, { intraOpNumThreads: 1 });
+    const whole = await InferenceSession.create(widePath, { intraOpNumThreads: 1, hugePages: false });
+    if (split.hugePageBytes === 0 && collapseFailures() > failures) {
+      console.log('skipped the external-data half: the kernel had no free huge page to give (thp_collapse_alloc_failed rose)');
+      ctx.skip();
+    }
+    // At least one extent: how many fit the time budget (a quarter of the load) depends on the machine's load.
+    expect(split.hugePageBytes).toBeGreaterThanOrEqual(2 << 20);
+    const x = input();
+    expect(Array.from((await split.run({ x })).y.data as Float32Array)).toEqual(Array.from((await whole.run({ x })).y.data as Float32Array));
+    await split.release();
+    await whole.release();
   });
 
   test('the weights of a model read from a file go onto huge pages (none where the kernel cannot), and every result is the same as on small pages', async (ctx) => {
@@ -107,8 +133,9 @@ describe('hugePages', () => {
       console.log('skipped: the kernel had no free huge page to give (thp_collapse_alloc_failed rose)');
       ctx.skip();
     }
-    // 8 MiB of weights (and ONNX Runtime's packed copy of w1): at least two whole extents.
-    expect(huge.hugePageBytes).toBeGreaterThanOrEqual(4 << 20);
+    // 8 MiB of weights (and ONNX Runtime's packed copy of w1): at least one whole extent (how many
+    // fit the time budget, a quarter of the load, depends on the machine's load; 4 to 14 MiB here).
+    expect(huge.hugePageBytes).toBeGreaterThanOrEqual(2 << 20);
     expect(huge.hugePageBytes % (2 << 20)).toBe(0);
     for (let seed = 1; seed <= 20; seed++) {
       const x = new Tensor('float32', random(1024, seed), [1, 1024]);
@@ -147,7 +174,7 @@ describe('hugePages', () => {
       ctx.skip();
     }
     for (const r of on.filter((r) => r.bytes > 0 || r.failed === 0)) {
-      expect(r.bytes).toBeGreaterThanOrEqual(4 << 20);
+      expect(r.bytes).toBeGreaterThanOrEqual(2 << 20);
       expect(r.hugeKb * 1024).toBeGreaterThanOrEqual(r.bytes);
     }
     for (const r of off) expect(r.bytes).toBe(0);
@@ -201,8 +228,9 @@ describe('hugePages', () => {
     expect({ status: c.status, signal: c.signal }, c.stderr).toEqual({ status: 0, signal: null });
     expect(c.result.wrong).toBe(0);
     expect(c.result.runs).toBeGreaterThan(0);
-    // It did collapse meanwhile (eight loads of 8 MiB), unless the kernel had no huge page to give.
-    if (c.result.failed === 0) expect(c.result.collapsed).toBeGreaterThanOrEqual(8 * (4 << 20));
+    // It did collapse meanwhile (how much fits each load's time budget depends on the machine's
+    // load), unless the kernel had no huge page to give.
+    if (c.result.failed === 0) expect(c.result.collapsed).toBeGreaterThan(0);
     // Under the sanitizers, beside other test files, this child takes tens of seconds.
   }, 180_000);
 });
