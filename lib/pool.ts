@@ -471,7 +471,10 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   }
 
   #dequeue(batch: Job[]): Job[] {
-    for (const job of batch) this.#queue.splice(this.#queue.indexOf(job), 1);
+    // The head alone (every unbatched start): shift() keeps the queue's elements packed where a
+    // splice at an index found by a search rebuilt it (about a microsecond a request at 8 callers).
+    if (batch.length === 1 && this.#queue[0] === batch[0]) this.#queue.shift();
+    else for (const job of batch) this.#queue.splice(this.#queue.indexOf(job), 1);
     if (this.#queue.length === 0) this.#clearBatchTimer();
     return batch;
   }

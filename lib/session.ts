@@ -345,7 +345,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
 
   /** @internal Validates feeds as run() would, without running (the pool checks requests before queueing). */
   _checkFeeds(feeds: unknown): void {
-    this.#prepare(feeds, undefined, undefined);
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    this.#flattenFeeds(feeds, undefined);
   }
 
   /** @internal How many runs this session executes at once. */
@@ -353,12 +354,14 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     return this.#maxConcurrentRuns;
   }
 
-  #prepare(feeds: unknown, arg1: unknown, arg2: unknown): Call {
-    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+  /**
+   * Checks the feeds against the model's inputs and, given `flat`, appends each one's index, element
+   * type code, data and dims for native (a queued pool request is checked without it).
+   */
+  #flattenFeeds(feeds: unknown, flat: unknown[] | undefined): void {
     if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds) || feeds instanceof Tensor) {
       throw invalid('feeds', 'an object mapping input names to Tensors', feeds);
     }
-    const flatFeeds: unknown[] = [];
     const names = Object.keys(feeds);
     let known = 0;
     for (const name of names) {
@@ -374,17 +377,23 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const value = (feeds as Record<string, unknown>)[name];
       if (meta.isTensor) {
         const tensor = checkTensor(`input '${name}'`, value, meta);
-        flatFeeds.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
+        flat?.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
         continue;
       }
       const encoded = encodeValue(`input '${name}'`, value, meta, (what, v, type) => checkTensor(what, v, { name, isTensor: true, ...(type as Extract<TypeInfo, { kind: 'tensor' }>) }));
-      if (encoded !== ABSENT) flatFeeds.push(index, -1, encoded, null);
+      if (encoded !== ABSENT) flat?.push(index, -1, encoded, null);
     }
     if (known !== this.inputNames.length) {
       // An optional input may be left out (or given as null).
       const missing = this.inputNames.filter((n, i) => !Object.prototype.hasOwnProperty.call(feeds, n) && this.inputMetadata[i].kind !== 'optional');
       if (missing.length > 0) throw new TypeError(`feeds is missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
     }
+  }
+
+  #prepare(feeds: unknown, arg1: unknown, arg2: unknown): Call {
+    if (this.#releasing) throw new ReleasedError('this InferenceSession');
+    const flatFeeds: unknown[] = [];
+    this.#flattenFeeds(feeds, flatFeeds);
 
     let options: unknown = arg1;
     let fetchNames: string[] = this.outputNames as string[];
