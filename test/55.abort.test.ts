@@ -42,6 +42,30 @@ describe('abort', () => {
     expect((await session.run({ x }, { signal: new AbortController().signal })).y.dims).toEqual([4]);
   });
 
+  test('run options reused across runs with a signal: one a signal terminated is never handed to another run', async () => {
+    // Runs with a signal and no other run option share native run options, taken back once their
+    // run is over. A terminated one, reused, would fail the next run at once ("terminate flag").
+    const fast = await InferenceSession.create(identity('float32', ['n']));
+    const x = new Tensor('float32', new Float32Array([1, 2, 3, 4]), [4]);
+    const { session: slow, input } = await slowSession(200, { maxConcurrentRuns: 4 });
+    for (let round = 0; round < 3; round++) {
+      // Four slow runs at once, each with its own handle; two are stopped mid-run, two finish.
+      const controllers = Array.from({ length: 4 }, () => new AbortController());
+      const runs = controllers.map((c) => slow.run({ x: input }, { signal: c.signal }));
+      await new Promise((r) => setTimeout(r, 30));
+      controllers[0].abort();
+      controllers[2].abort();
+      const settled = await Promise.allSettled(runs);
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled']);
+      // Every handle there is now goes to a run: all of them must run.
+      const after = await Promise.all(Array.from({ length: 8 }, () => fast.run({ x }, { signal: new AbortController().signal })));
+      for (const { y } of after) expect(Array.from(y.data as Float32Array)).toEqual([1, 2, 3, 4]);
+    }
+    // Run options that set something are the run's own, with or without a signal.
+    expect((await fast.run({ x }, { signal: new AbortController().signal, tag: 'tagged', logSeverityLevel: 3 })).y.dims).toEqual([4]);
+    await Promise.all([fast.release(), slow.release()]);
+  });
+
   test('a signal that is not an AbortSignal is refused by name', async () => {
     const session = await InferenceSession.create(identity('float32', ['n']));
     const x = new Tensor('float32', new Float32Array(4), [4]);
