@@ -79,7 +79,8 @@ class Port : public std::enable_shared_from_this<Port> {
 
   std::mutex mutex_;
   std::condition_variable quiet_;
-  std::unordered_set<Task*> executing_;  // submitted, not yet delivered
+  std::unordered_set<Task*> executing_;  // submitted, not yet finished
+  size_t delivering_ = 0;                // finished, their threadsafe-function call not yet made
   bool closed_ = false;
 };
 

@@ -1,4 +1,8 @@
 // 50.concurrency: runs execute off the main thread, many at once on one session, each getting its own answer.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
 import { matmul, random, slowSession } from './support/models.js';
@@ -56,5 +60,40 @@ describe('concurrency', () => {
     histogram.disable();
     expect(histogram.max / 1e6).toBeGreaterThan(runMs * 0.5);
     await session.release();
+  });
+
+  // The runner threads run as SCHED_BATCH on Linux (native/runner.cc: woken, they do not preempt
+  // the event loop's thread), under their own name; ORT_NAPI_RUN_SCHED=other keeps the default.
+  test.skipIf(process.platform !== 'linux')('runner threads are named ort-napi-run and scheduled as SCHED_BATCH unless ORT_NAPI_RUN_SCHED=other', () => {
+    const model = join(mkdtempSync(join(tmpdir(), 'ort-napi-sched-')), 'matmul.onnx');
+    writeFileSync(model, matmul(16, 4));
+    const script = `
+      const fs = require('node:fs');
+      const { InferenceSession, Tensor } = require('ort-napi');
+      (async () => {
+        const session = await InferenceSession.create(${JSON.stringify(model)});
+        const x = new Tensor('float32', new Float32Array(16), [1, 16]), w = new Tensor('float32', new Float32Array(64), [16, 4]);
+        await Promise.all(Array.from({ length: 8 }, () => session.run({ x, w })));
+        const threads = fs.readdirSync('/proc/self/task').map((tid) => {
+          const stat = fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), policy: Number(fields[38]) }; // field 41: policy
+        });
+        console.log(JSON.stringify(threads));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const policies = (env: NodeJS.ProcessEnv) => {
+      const result = spawnSync(process.execPath, ['-e', script], { cwd: resolve(__dirname, '..'), encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+      expect(result.status, result.stderr).toBe(0);
+      return JSON.parse(result.stdout.trim().split('\n').pop()!) as { name: string; policy: number }[];
+    };
+    const SCHED_OTHER = 0, SCHED_BATCH = 3;
+    const batch = policies({ ORT_NAPI_RUN_SCHED: '' });
+    const runners = batch.filter((t) => t.name === 'ort-napi-run');
+    expect(runners.length).toBeGreaterThan(0);
+    for (const t of runners) expect(t.policy).toBe(SCHED_BATCH);
+    expect(batch[0].policy).toBe(SCHED_OTHER); // the main thread (the first task) is left as it was
+    const other = policies({ ORT_NAPI_RUN_SCHED: 'other' }).filter((t) => t.name === 'ort-napi-run');
+    expect(other.length).toBeGreaterThan(0);
+    for (const t of other) expect(t.policy).toBe(SCHED_OTHER);
   });
 });
