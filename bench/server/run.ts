@@ -1,7 +1,8 @@
 // bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
 // handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
 // a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load);
-// plus the server's own cost per request over an in-process pool.run. Both sides use the same ONNX
+// plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
+// fastify route answering without running the model). Every side uses the same ONNX
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
 //   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
@@ -84,17 +85,30 @@ const input = (width: number) => Array.from(weights(width, 7, 1), (v) => Math.fr
  * metrics and spans.
  */
 async function baseline(modelPath: string, packageName = 'onnxruntime-node'): Promise<void> {
-  const ort = (packageName === 'ort-napi' ? require(join(root, 'dist', 'index.js')) : require('onnxruntime-node')) as typeof import('onnxruntime-node');
+  const ort = (packageName === 'onnxruntime-node' ? require('onnxruntime-node') : require(join(root, 'dist', 'index.js'))) as typeof import('onnxruntime-node');
   const Fastify = require('fastify') as typeof import('fastify').default;
   const session = await ort.InferenceSession.create(modelPath);
   const app = Fastify({ bodyLimit: 64 * 2 ** 20 });
-  app.post('/v2/models/:name/infer', async (request) => {
-    const body = request.body as { inputs: { name: string; shape: number[]; data: number[] }[] };
+  type Body = { inputs: { name: string; shape: number[]; data: number[] }[] };
+  const infer = async (body: Body, name: string) => {
     const x = body.inputs[0];
     const out = await session.run({ [x.name]: new ort.Tensor('float32', Float32Array.from(x.data), x.shape) });
     const y = out[session.outputNames[0]];
-    return { model_name: (request.params as { name: string }).name, outputs: [{ name: session.outputNames[0], datatype: 'FP32', shape: y.dims, data: Array.from(y.data as Float32Array) }] };
-  });
+    return { model_name: name, outputs: [{ name: session.outputNames[0], datatype: 'FP32', shape: y.dims, data: Array.from(y.data as Float32Array) }] };
+  };
+  if (packageName === 'none') {
+    // The HTTP ceiling: the same fastify route parsing the same JSON, answering every request with
+    // the reply to the first one (the bench sends one input over and over), without running the
+    // model. No server that runs the model on this machine can beat it.
+    let reply: Awaited<ReturnType<typeof infer>> | undefined;
+    app.post('/v2/models/:name/infer', async (request) => {
+      const body = request.body as Body;
+      if (!Array.isArray(body.inputs?.[0]?.data)) throw new Error('no inputs[0].data');
+      return (reply ??= await infer(body, (request.params as { name: string }).name));
+    });
+  } else {
+    app.post('/v2/models/:name/infer', async (request) => infer(request.body as Body, (request.params as { name: string }).name));
+  }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   process.stdout.write(`HTTP http://127.0.0.1:${address.port}\n`);
@@ -214,8 +228,9 @@ async function grpcSuccesses(http: string, model: string): Promise<number> {
   return Number(new RegExp(`^ort_napi_inference_request_success_total\\{model="${model}",version="1",protocol="grpc"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
-type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)';
-const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)'];
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)';
+const CEILING: Variant = 'fastify, no model: a fixed reply (JSON)';
+const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING];
 
 interface Result {
   model: string;
@@ -269,13 +284,13 @@ async function main(argv: string[]): Promise<void> {
 
     for (let round = 0; round < rounds; round++) {
       // Each round starts with another side.
-      const order = ['ort-napi', 'baseline', 'bare'] as const;
+      const order = ['ort-napi', 'baseline', 'bare', 'ceiling'] as const;
       const sides = order.map((_, i) => order[(i + round) % order.length]);
       for (const side of sides) {
         const server =
           side === 'ort-napi'
             ? await startServer([join(root, 'dist', 'cli.js'), 'serve', modelPath, '--config', configPath, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], env)
-            : await startServer([__filename, 'baseline', modelPath, side === 'bare' ? 'ort-napi' : 'onnxruntime-node'], env);
+            : await startServer([__filename, 'baseline', modelPath, side === 'bare' ? 'ort-napi' : side === 'ceiling' ? 'none' : 'onnxruntime-node'], env);
         const url = `${server.http}/v2/models/${name}/infer`;
         // Every side answers the same request with the same numbers.
         const check = await (await fetch(url, { method: 'POST', body: readFileSync(jsonFile), headers: { 'content-type': 'application/json' } })).json() as { outputs: { data: number[] }[] };
@@ -297,7 +312,7 @@ async function main(argv: string[]): Promise<void> {
                     return load;
                   }],
                 ]
-              : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
+              : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : side === 'ceiling' ? CEILING : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
             const before = cpuTicks(server.child.pid!);
             const r = await load();
@@ -321,7 +336,7 @@ async function main(argv: string[]): Promise<void> {
       (inproc[name] ??= []).push(JSON.parse(out.trim().split('\n').pop()!));
     }
     const a = checks[`${name}:ort-napi`];
-    for (const other of ['baseline', 'bare']) {
+    for (const other of ['baseline', 'bare', 'ceiling']) {
       const b = checks[`${name}:${other}`];
       if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-4 * Math.max(1, Math.abs(v)))) throw new Error(`ort-napi serve and ${other} disagree on ${name}: ${a.slice(0, 4)} vs ${b.slice(0, 4)}`);
     }
@@ -355,11 +370,13 @@ async function main(argv: string[]): Promise<void> {
     const grpc1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi gRPC') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
     const ours = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi v2 JSON') as { rps: number; p99Ms: number } | undefined;
     const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number } | undefined;
+    const ceiling = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === CEILING) as { rps: number } | undefined;
     lines.push(`- ${name} (${MODELS[name].about}): in-process pool.run p50 ${inP50.toFixed(0)} µs, ${inCpu.toFixed(0)} µs CPU a run.` +
       (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (+${(http1.p50Ms * 1000 - inP50).toFixed(0)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (+${(http1.serverCpuUsPerRequest - inCpu).toFixed(0)} µs over in-process).` : '') +
       (http1 && bare1 ? ` The v2 server's own overhead at 1 client, over the same fastify handler on ort-napi's run(): p50 +${((http1.p50Ms - bare1.p50Ms) * 1000).toFixed(0)} µs, CPU +${(http1.serverCpuUsPerRequest - bare1.serverCpuUsPerRequest).toFixed(0)} µs a request.` : '') +
       (grpc1 ? ` gRPC at 1 client: p50 ${(grpc1.p50Ms * 1000).toFixed(0)} µs, server CPU ${grpc1.serverCpuUsPerRequest.toFixed(0)} µs.` : '') +
-      (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : ''));
+      (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : '') +
+      (ceiling && base ? ` The HTTP ceiling (fastify answering without running the model): ${Math.round(ceiling.rps).toLocaleString('en-US')} req/s, ${(ceiling.rps / base.rps).toFixed(2)}x the baseline's.` : ''));
   }
   process.stdout.write(lines.join('\n') + '\n');
   const outDir = join(root, 'bench', 'build', 'server');
