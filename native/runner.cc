@@ -162,8 +162,9 @@ class Runners {
   // SCHED_BATCH threads (Linux), runners do not preempt a running thread when woken: a run posted
   // while the machine is busy waits for a free core, or the scheduler's next pick, instead of
   // taking the core from the main thread inside its Submit. Their share of the CPU is unchanged.
-  // Measured with the v2 server on 2 cores, 64 clients of an MLP: Submits of over 100 us (the main
-  // thread descheduled) fell from 13-26% to 7%, requests/s rose about 7% (medians of 11 runs).
+  // Measured with the v2 server on 2 cores, 64 clients of an MLP: run() calls of over 100 us (the
+  // main thread descheduled in Submit) fell from 13-26% to 7-9%, requests/s rose about 6% (medians
+  // of 8 alternating runs each).
   // ORT_NAPI_RUN_SCHED=other keeps the default policy.
   static void ScheduleAsBatch() {
 #if defined(__linux__)
