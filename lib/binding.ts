@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
+import { waitAwake } from './wait.js';
 import type { NativeProvider } from './providers.js';
 import type { NativeTypeDesc } from './values.js';
 
@@ -107,7 +108,7 @@ export interface NativeLibraryInfo {
 }
 
 export interface NativeBinding {
-  setup(ortError: typeof OrtError): void;
+  setup(ortError: typeof OrtError, waitAwake: (micros: number) => void): void;
   init(libraryPath: string): NativeLibraryInfo;
   versions(): NativeLibraryInfo;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;
@@ -154,7 +155,7 @@ function listPrebuilds(): string {
 }
 
 export const native: NativeBinding = loadAddon();
-native.setup(OrtError);
+native.setup(OrtError, waitAwake);
 // When the process exits (process.exit(), the end of the loop, an uncaught error), the runner
 // threads leave ONNX Runtime before its static destructors run: a run still inside it then would
 // execute against a half-destroyed library. (The addon's atexit hook is the backstop; this one runs

@@ -12,6 +12,7 @@ import { lend } from './lending.js';
 import { checkModelFile, explainLoadFailure } from './model-file.js';
 import { invalid, outOfRange } from './validate.js';
 import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
+import { resultIn } from './wait.js';
 
 export type ValueKind = TypeInfo['kind'];
 
@@ -237,6 +238,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
         if (Array.isArray(result)) raw = result;
         else raw = result ? await result : await this.#runAbortable(call, signal!);
       } finally {
+        resultIn();
         this.#releaseSlot();
       }
     } catch (error) {

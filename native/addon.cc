@@ -40,10 +40,15 @@ Napi::Object LibraryToJs(Napi::Env env) {
   return result;
 }
 
-// [sync] setup(OrtError): the error class that ONNX Runtime's failures are reported with.
+// [sync] setup(OrtError, waitAwake): the error class that ONNX Runtime's failures are reported
+// with, and the function that keeps the loop turning while a lone run is about to end
+// (`waitAwake(micros)`, see "The wait for a result" in runner.h).
 Napi::Value Setup(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setup: expected the OrtError class");
-  AddonData::Of(info.Env()).ort_error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(info.Env(), "setup: expected the waitAwake function");
+  AddonData& data = AddonData::Of(info.Env());
+  data.ort_error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  data.wait_hook = Napi::Persistent(info[1].As<Napi::Function>());
   return info.Env().Undefined();
 }
 

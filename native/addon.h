@@ -17,6 +17,7 @@ struct AddonData {
   Napi::FunctionReference binding_class;
   Napi::FunctionReference device_class;
   Napi::FunctionReference ort_error_class;  // lib/errors.ts's OrtError, handed over by setup()
+  Napi::FunctionReference wait_hook;        // lib/wait.ts's waitAwake, handed over by setup()
   std::shared_ptr<Port> port;
   std::shared_ptr<OrtEnvHandle> ort_env;  // taken on first use, dropped with this environment
   napi_threadsafe_function logger = nullptr;  // this environment's JS logger, if it set one

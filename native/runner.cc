@@ -1,6 +1,7 @@
 // runner.cc: the runner threads and the per-environment delivery of finished work.
 #include "runner.h"
 
+#include "addon.h"
 #include "ort_api.h"
 
 #include <algorithm>
@@ -235,6 +236,121 @@ class Runners {
   std::atomic<size_t> queued_{0};    // queue_.size(), readable without the lock
 };
 
+// Wakes event loops shortly before the lone run they wait for is due to end ("The wait for a
+// result", runner.h). One thread for the process, started on first use, never destroyed (like the
+// runners). It runs as SCHED_IDLE on Linux: it only takes a core nobody else wants, so arming it
+// never preempts the event loop or a runner, and on a busy machine (where the loop is not asleep
+// anyway) it simply comes late; a wake-up for a run that has already finished does nothing.
+class Waker {
+ public:
+  static Waker& Get() {
+    static Waker* waker = new Waker();
+    return *waker;
+  }
+
+  // Main thread. False when no waker thread can be had (the run then waits as before).
+  bool Arm(std::weak_ptr<Port> port, const Task* task, std::chrono::steady_clock::time_point at) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (failed_ || stopped_) return false;
+      if (!started_) {
+        try {
+          std::thread([this] { Loop(); }).detach();
+          started_ = true;
+        } catch (const std::system_error&) {
+          failed_ = true;
+          return false;
+        }
+      }
+      entries_.push_back(Entry{at, std::move(port), task});
+      armed_.store(entries_.size(), std::memory_order_relaxed);
+    }
+    ready_.notify_one();
+    return true;
+  }
+
+  // At process exit: wake nothing more (the runners deliver nothing more either).
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+    entries_.clear();
+    armed_.store(0, std::memory_order_relaxed);
+  }
+
+  // Any thread: `task` needs no wake-up any more (it finished, or was never queued).
+  void Disarm(const Task* task) {
+    if (armed_.load(std::memory_order_relaxed) == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.task == task; }),
+                   entries_.end());
+    armed_.store(entries_.size(), std::memory_order_relaxed);
+  }
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point at;
+    std::weak_ptr<Port> port;
+    const Task* task;
+  };
+
+  void Loop() {
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "ort-napi-wake");
+    sched_param param{};
+    sched_setscheduler(0, SCHED_IDLE, &param);  // refused: it runs at the default policy
+#endif
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      if (entries_.empty()) {
+        ready_.wait(lock);
+        continue;
+      }
+      auto next = std::min_element(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.at < b.at; })->at;
+      auto now = std::chrono::steady_clock::now();
+      if (now < next) {
+        // Woken early (an earlier entry came, or one was disarmed): look again.
+        ready_.wait_until(lock, next);
+        continue;
+      }
+      std::vector<Entry> due;
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->at <= now) {
+          due.push_back(std::move(*it));
+          it = entries_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      armed_.store(entries_.size(), std::memory_order_relaxed);
+      lock.unlock();
+      for (const Entry& entry : due)
+        if (std::shared_ptr<Port> port = entry.port.lock()) port->WakeFor(entry.task, entry.at);
+      lock.lock();
+      if (stopped_) entries_.clear();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<Entry> entries_;  // a few: one per environment waiting on a lone run
+  std::atomic<size_t> armed_{0};  // entries_.size(), readable without the lock
+  bool started_ = false;
+  bool failed_ = false;
+  bool stopped_ = false;
+};
+
+// The data of the threadsafe-function call that wakes a loop for a run's result (not a Task).
+char g_wake_marker;
+
+// Whether loops wait for a lone run's result awake (ORT_NAPI_RUN_WAIT=sleep: they sleep).
+bool WaitAwake() {
+  static const bool awake = [] {
+    const char* text = std::getenv("ORT_NAPI_RUN_WAIT");
+    return text == nullptr || std::strcmp(text, "sleep") != 0;
+  }();
+  return awake;
+}
+
 std::shared_ptr<Port> Port::Create(Napi::Env env) {
   std::shared_ptr<Port> port(new Port());
   port->env_ = env;
@@ -256,14 +372,25 @@ std::shared_ptr<Port> Port::Create(Napi::Env env) {
   return port;
 }
 
-void Port::Submit(Task* task) {
+void Port::Submit(Task* task, int64_t expected_nanos) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     executing_.insert(task);
   }
+  // A lone run of a known length: wake the loop a little before it is due, by how late woken loops
+  // have been starting plus a margin for the run's own spread (runs vary by a few percent).
+  bool watched = false;
+  if (outstanding_ == 0 && expected_nanos > 0 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty()) {
+    const auto now = Clock::now();
+    wait_margin_ns_ = 30000 + expected_nanos / 16;
+    due_ = now + std::chrono::nanoseconds(expected_nanos);
+    const auto wake_at = due_ - std::chrono::nanoseconds(std::min(expected_nanos, wake_late_ns_ + wait_margin_ns_));
+    watched = Waker::Get().Arm(weak_from_this(), task, wake_at);
+  }
   try {
     Runners::Get().Post(task, shared_from_this());
   } catch (const std::system_error& error) {
+    if (watched) Waker::Get().Disarm(task);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       executing_.erase(task);
@@ -274,7 +401,10 @@ void Port::Submit(Task* task) {
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
 }
 
-void StopRunnersAtExit() { Runners::Get().StopForExit(); }
+void StopRunnersAtExit() {
+  Waker::Get().Stop();
+  Runners::Get().StopForExit();
+}
 
 bool Port::Closed() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -282,30 +412,70 @@ bool Port::Closed() {
 }
 
 void Port::Finished(Task* task) {
-  bool open = false;
+  Waker::Get().Disarm(task);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     executing_.erase(task);
+  }
+  if (!Deliver(task)) delete task;  // its environment is gone: free native resources only
+}
+
+void Port::WakeFor(const Task* task, Clock::time_point at) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Finished already (or a new task at the same address: one needless wait, bounded).
+    if (executing_.count(const_cast<Task*>(task)) == 0) return;
+  }
+  woken_for_.store(at.time_since_epoch().count(), std::memory_order_relaxed);
+  Deliver(&g_wake_marker);
+}
+
+bool Port::Deliver(void* data) {
+  bool open = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     open = !closed_;
     if (open) ++delivering_;
   }
   // The call that wakes the main thread is made outside the lock: made under it, the woken main
   // thread (on a busy 2-core machine, often preempting this runner) blocked in its next Submit
   // until this runner ran again. Cleanup waits for `delivering_` to fall to zero, so the threadsafe
-  // function outlives the call; one that finds it closing returns an error and the task is freed.
-  bool delivered = open && napi_call_threadsafe_function(tsfn_, task, napi_tsfn_nonblocking) == napi_ok;
+  // function outlives the call; one that finds it closing returns an error.
+  bool delivered = open && napi_call_threadsafe_function(tsfn_, data, napi_tsfn_nonblocking) == napi_ok;
   if (open) {
     std::lock_guard<std::mutex> lock(mutex_);
     --delivering_;
   }
+  // Always: Cleanup may be waiting for the task that Finished has just taken out of `executing_`.
   quiet_.notify_all();
-  if (!delivered) delete task;  // its environment is gone: free native resources only
+  return delivered;
+}
+
+void Port::Wait(Napi::Env env) {
+  const auto now = Clock::now();
+  // How late this wake-up came, averaged: the next run's wake-up comes that much earlier. Counted
+  // also when the result came first, so that wake-ups that keep missing move earlier.
+  const int64_t late = now.time_since_epoch().count() - woken_for_.load(std::memory_order_relaxed);
+  wake_late_ns_ += (std::clamp<int64_t>(late, 0, 1000000) - wake_late_ns_) / 8;
+  if (outstanding_ == 0) return;  // the result came first
+  const int64_t micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(due_ + std::chrono::nanoseconds(wait_margin_ns_) - now).count();
+  if (micros <= 0) return;
+  // Nothing may leave here as an exception (a terminating environment fails every call).
+  try {
+    AddonData::Of(env).wait_hook.Call({Napi::Number::New(env, static_cast<double>(std::min<int64_t>(micros, 2000)))});
+  } catch (...) {
+  }
 }
 
 void Port::CallJs(napi_env env, napi_value, void* context, void* data) {
+  auto* port = static_cast<Port*>(context);
+  if (data == &g_wake_marker) {
+    if (env != nullptr) port->Wait(Napi::Env(env));
+    return;
+  }
   std::unique_ptr<Task> task(static_cast<Task*>(data));
   if (env == nullptr) return;  // the threadsafe function is being torn down with its environment
-  auto* port = static_cast<Port*>(context);
   if (--port->outstanding_ == 0) napi_unref_threadsafe_function(env, port->tsfn_);
   Napi::Env napi_env(env);
   // Nothing may leave this C callback as an exception. An environment that is terminating makes

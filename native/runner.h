@@ -16,10 +16,24 @@
 // Together they cost 10-30 µs of wake-ups, more than a small model's whole Run: a session whose
 // runs are measured shorter than that runs them on the caller's thread instead (SessionWrap::Run,
 // within lib/inline.ts's budget per loop turn), skipping both.
+//
+// The wait for a result. An event loop with nothing else to do sleeps while its run executes. On a
+// virtual machine its idle vCPU halts, and the hypervisor lends the core out: waking it again for
+// the result took 50-70 µs, and the caches it came back to were cold (measured on a 2-vCPU KVM
+// guest with an 850 µs run: 50 µs from the end of Run to the start of the hand-back, 45 µs to
+// build the outputs, against 11 and 30 with the loop kept busy). So when a run is the only one in
+// flight on its environment and its session's runs are measured (not a first one), the Waker wakes
+// that loop shortly before the run is due to end, and the loop then turns without sleeping
+// (lib/wait.ts) until the result is in or a bound passes. The result then finds the loop awake.
+// The cost is the loop's turns in that window, a few hundred µs of CPU at most per run; runs of
+// several callers at once get none of it (their results keep the loop awake anyway).
+// ORT_NAPI_RUN_WAIT=sleep turns it off.
 #pragma once
 
 #include <napi.h>
 
+#include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -62,14 +76,21 @@ class Port : public std::enable_shared_from_this<Port> {
   ~Port() = default;
 
   // Main thread. Takes ownership of `task` and queues it on the runners; throws OrtFailure (the
-  // task freed) when no runner thread can be had.
-  void Submit(Task* task);
+  // task freed) when no runner thread can be had. `expected_nanos`: how long the task's work is
+  // measured to take, 0 if unknown (see "The wait for a result" above).
+  void Submit(Task* task, int64_t expected_nanos = 0);
 
  private:
   friend class Runners;
+  friend class Waker;
+  using Clock = std::chrono::steady_clock;
   Port() = default;
   bool Closed();
   void Finished(Task* task);  // runner thread, after Execute (or instead of it)
+  void WakeFor(const Task* task, Clock::time_point at);  // waker thread: `task` is due to finish soon
+  void Wait(Napi::Env env);  // main thread, woken by WakeFor: keep the loop turning
+  // Makes a threadsafe-function call unless the environment is going; false if none was made.
+  bool Deliver(void* data);
   static void CallJs(napi_env env, napi_value, void* context, void* data);
   static void Cleanup(void* arg);
 
@@ -77,10 +98,16 @@ class Port : public std::enable_shared_from_this<Port> {
   napi_threadsafe_function tsfn_ = nullptr;
   size_t outstanding_ = 0;  // main thread only: submitted, not yet completed in JS
 
+  // Main thread only: the wait for a lone run's result.
+  Clock::time_point due_;        // when the watched run should end
+  int64_t wait_margin_ns_ = 0;   // how long past `due_` the loop keeps turning
+  int64_t wake_late_ns_ = 100000;  // how late the woken loop starts, on average (first guess 100 µs)
+
   std::mutex mutex_;
   std::condition_variable quiet_;
   std::unordered_set<Task*> executing_;  // submitted, not yet finished
   size_t delivering_ = 0;                // finished, their threadsafe-function call not yet made
+  std::atomic<int64_t> woken_for_{0};    // when the waker's last wake-up here was due (steady clock)
   bool closed_ = false;
 };
 

@@ -422,6 +422,8 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
       // own to be stopped by it: lib/ makes them and calls again.
       if (info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value()) return env.Undefined();
     }
+    // How long this session's runs take, once measured (the first runs set up kernels and the arena).
+    const int64_t expected = core->runs_measured.load(std::memory_order_relaxed) >= 3 ? core->run_nanos.load(std::memory_order_relaxed) : 0;
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);
@@ -431,7 +433,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
     }
     auto task = std::make_unique<RunTask>(env, std::move(call));
     Napi::Value promise(env, task->promise());
-    AddonData::Of(env).port->Submit(task.release());
+    AddonData::Of(env).port->Submit(task.release(), expected);
     return promise;
   });
 }

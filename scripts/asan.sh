@@ -52,7 +52,7 @@ ALL_FILES=(
   test/10.tensor.test.ts test/12.env.test.ts
   test/20.session.create.test.ts test/25.session.options.test.ts test/26.huge-pages.test.ts test/27.providers.test.ts
   test/30.session.run.test.ts test/32.values.test.ts test/40.errors.test.ts test/45.hardening.test.ts
-  test/50.concurrency.test.ts test/52.inline.test.ts test/55.abort.test.ts test/57.io-binding.test.ts
+  test/50.concurrency.test.ts test/52.inline.test.ts test/53.wait-awake.test.ts test/55.abort.test.ts test/57.io-binding.test.ts
   test/60.lifetime.test.ts test/62.gc-warning.test.ts test/70.worker.test.ts
   test/75.pool.test.ts test/76.pool-load.test.ts test/77.pool-hardening.test.ts
   test/85.fuzz.test.ts test/86.json.test.ts test/99.conformance.test.ts

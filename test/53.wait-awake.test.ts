@@ -1,0 +1,165 @@
+// 53.wait-awake: a lone run's result finds its event loop awake (native/runner.h, "The wait for a
+// result"; lib/wait.ts), the results stay right, and nothing breaks when the environment or the
+// process goes while such a wake-up is due.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { random, slowChain } from './support/models.js';
+import { InferenceSession, Tensor } from './support/ort.js';
+
+const root = resolve(__dirname, '..');
+
+/** A model file whose run takes at least `ms` here (one intra-op thread), and how long it took. */
+async function slowModel(ms: number): Promise<{ path: string; runMs: number }> {
+  const input = new Tensor('float32', random(512 * 512, 7), [512, 512]);
+  for (let layers = 2; ; layers *= 2) {
+    const bytes = slowChain(512, layers);
+    const session = await InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    session.runSync({ x: input });
+    const start = performance.now();
+    session.runSync({ x: input });
+    const runMs = performance.now() - start;
+    await session.release();
+    if (runMs >= ms) {
+      const path = join(mkdtempSync(join(tmpdir(), 'ort-napi-wait-')), 'slow.onnx');
+      writeFileSync(path, bytes);
+      return { path, runMs };
+    }
+  }
+}
+
+function node(script: string, env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+}
+
+// The child's part common to the cases: a session on `model` whose runs are measured, and its input.
+const prelude = (model: string) => `
+  const fs = require('node:fs');
+  const { InferenceSession, Tensor } = require('ort-napi');
+  const x = new Tensor('float32', Float32Array.from({ length: 512 * 512 }, (_, i) => ((i * 7) % 13) / 13 - 0.5), [512, 512]);
+  const open = async () => {
+    const session = await InferenceSession.create(${JSON.stringify(model)}, { intraOpNumThreads: 1 });
+    for (let i = 0; i < 4; i++) await session.run({ x }); // from the third run on, its length is known
+    return session;
+  };
+  // Counts the loop turns lib/wait.ts asks for (its setImmediate callback is named \`turn\`).
+  const schedule = globalThis.setImmediate;
+  let turns = 0;
+  const countTurns = (on) => {
+    globalThis.setImmediate = !on ? schedule : (callback, ...args) => {
+      if (callback.name === 'turn') turns++;
+      return schedule(callback, ...args);
+    };
+  };`;
+
+describe('waiting for a lone run awake', () => {
+  test('the loop is kept turning for the results of lone runs, which stay right; ORT_NAPI_RUN_WAIT=sleep turns it off', async () => {
+    const { path } = await slowModel(3);
+    // Counts the loop turns kept for 40 lone runs, and on Linux lists the threads with their
+    // scheduling policy.
+    const script = `${prelude(path)}
+      (async () => {
+        const session = await open();
+        const expected = Buffer.from(session.runSync({ x }).y.data.buffer);
+        countTurns(true);
+        let same = 0;
+        for (let i = 0; i < 40; i++) {
+          const { y } = await session.run({ x });
+          if (Buffer.from(y.data.buffer, y.data.byteOffset, y.data.byteLength).equals(expected)) same++;
+        }
+        countTurns(false);
+        const threads = process.platform !== 'linux' ? [] : fs.readdirSync('/proc/self/task').map((tid) => {
+          const stat = fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), policy: Number(fields[38]) };
+        });
+        console.log(JSON.stringify({ turns, same, threads }));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const outcome = (env: NodeJS.ProcessEnv) => {
+      const result = node(script, env);
+      expect(result.status, result.stderr).toBe(0);
+      return JSON.parse(result.stdout.trim().split('\n').pop()!) as { turns: number; same: number; threads: { name: string; policy: number }[] };
+    };
+    const SCHED_IDLE = 5;
+
+    const awake = outcome({ ORT_NAPI_RUN_WAIT: '' });
+    expect(awake.same).toBe(40);
+    // At least one of the 40 wake-ups came before its result (the waker is SCHED_IDLE: on a machine
+    // kept busy by other processes some come late, and a late one keeps nothing turning).
+    expect(awake.turns).toBeGreaterThan(0);
+    if (process.platform === 'linux') {
+      const wakers = awake.threads.filter((t) => t.name === 'ort-napi-wake');
+      expect(wakers).toHaveLength(1);
+      expect(wakers[0].policy).toBe(SCHED_IDLE);
+    } else {
+      console.log(`[53.wait-awake] the waker's name and SCHED_IDLE policy are not checked: /proc/self/task is Linux's, this is ${process.platform}`);
+    }
+
+    const asleep = outcome({ ORT_NAPI_RUN_WAIT: 'sleep' });
+    expect(asleep.same).toBe(40);
+    expect(asleep.turns).toBe(0);
+    expect(asleep.threads.filter((t) => t.name === 'ort-napi-wake')).toHaveLength(0);
+  });
+
+  test('several runs in flight at once arm no wake-up: their results keep the loop busy', async () => {
+    const { path } = await slowModel(3);
+    const script = `${prelude(path)}
+      (async () => {
+        const session = await open();
+        countTurns(true);
+        // Four callers: after the first submission, every run starts with others outstanding.
+        let started = 0;
+        await Promise.all(Array.from({ length: 4 }, async () => { for (let i = 0; i < 10; i++) { started++; await session.run({ x }); } }));
+        console.log(JSON.stringify({ turns, started }));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const result = node(script);
+    expect(result.status, result.stderr).toBe(0);
+    const { turns, started } = JSON.parse(result.stdout.trim().split('\n').pop()!) as { turns: number; started: number };
+    expect(started).toBe(40);
+    // Only a run submitted while none other is outstanding is watched: with four callers that is
+    // at most the very first (and any moment all four happened to be between runs at once).
+    expect(turns).toBeLessThan(40);
+  });
+
+  test('a Worker terminated, or the process exiting, while a wake-up for its run is due: a clean end', async () => {
+    const { path, runMs } = await slowModel(20);
+    // The wake-up is due a little before the run's end: leave at about 90% of the run.
+    const at = Math.max(1, Math.round(runMs * 0.9));
+    const worker = `${prelude(path)}
+      const { Worker } = require('node:worker_threads');
+      const body = ${JSON.stringify(`${prelude(path)}
+        const { parentPort } = require('node:worker_threads');
+        (async () => {
+          const session = await open();
+          parentPort.postMessage('measured');
+          for (;;) await session.run({ x });
+        })();`)};
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const w = new Worker(body, { eval: true });
+          await new Promise((r) => w.once('message', r));
+          await new Promise((r) => setTimeout(r, ${at} + round * ${Math.max(1, Math.round(runMs / 3))}));
+          await w.terminate();
+        }
+        // This environment's own runs still work.
+        const session = await open();
+        const { y } = await session.run({ x });
+        console.log('ok', y.dims.join('x'));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const terminated = node(worker);
+    expect(terminated.signal, terminated.stderr).toBeNull();
+    expect(terminated.status, terminated.stderr).toBe(0);
+    expect(terminated.stdout).toContain('ok 512x512');
+
+    const exiting = node(`${prelude(path)}
+      (async () => {
+        const session = await open();
+        session.run({ x });
+        setTimeout(() => process.exit(7), ${at});
+      })().catch((e) => { console.error(e); process.exit(9); });`);
+    expect(exiting.signal, exiting.stderr).toBeNull();
+    expect(exiting.status, exiting.stderr).toBe(7);
+  });
+});
