@@ -22,18 +22,20 @@
 // the result took 50-70 µs, and the caches it came back to were cold (measured on a 2-vCPU KVM
 // guest with an 850 µs run: 50 µs from the end of Run to the start of the hand-back, 45 µs to
 // build the outputs, against 11 and 30 with the loop kept busy). So when a run is the only one in
-// flight on its environment and its session's runs are measured (not a first one), the Waker wakes
+// flight on its environment and its session's runs are measured (not a first one) at about 300 µs
+// or more (shorter ones would be woken at once, a cost to a busy loop), the Waker wakes
 // that loop shortly before the run is due to end, and the loop then turns without sleeping
 // (lib/wait.ts) until the result is in or a bound passes. The result then finds the loop awake.
-// The cost is the loop's turns in that window, a few hundred µs of CPU at most per run; runs of
-// several callers at once get none of it (their results keep the loop awake anyway).
+// The cost is the loop's turns in that window: about twice the margin (30 µs plus a sixteenth of
+// the run, at most 230 µs) of CPU per run, as the wake-up is moved earlier by its usual lateness.
+// Runs of several callers at once get none of it (their results keep the loop awake anyway).
 // ORT_NAPI_RUN_WAIT=sleep turns it off.
 #pragma once
 
 #include <napi.h>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
