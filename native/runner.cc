@@ -400,7 +400,8 @@ void Port::Submit(Task* task, int64_t expected_nanos) {
       !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty()) {
     wait_margin_ns_ = margin;
     due_ = Clock::now() + std::chrono::nanoseconds(expected_nanos);
-    watched = Waker::Get().Arm(weak_from_this(), task, due_ - std::chrono::nanoseconds(wake_late_ns_ + margin));
+    wake_at_ = due_ - std::chrono::nanoseconds(wake_late_ns_ + margin);
+    watched = Waker::Get().Arm(weak_from_this(), task, wake_at_);
   }
   try {
     Runners::Get().Post(task, shared_from_this());
@@ -472,7 +473,9 @@ void Port::Wait(Napi::Env env) {
   // also when the result came first, so that wake-ups that keep missing move earlier.
   const int64_t late = now.time_since_epoch().count() - woken_for_.load(std::memory_order_relaxed);
   wake_late_ns_ += (std::clamp<int64_t>(late, 0, 1000000) - wake_late_ns_) / 8;
-  if (outstanding_ == 0) return;  // the result came first
+  // The result came first; or this wake-up was for an earlier run, sent just as it finished, and
+  // arrives after the next run was armed (that one has its own).
+  if (outstanding_ == 0 || woken_for_.load(std::memory_order_relaxed) != wake_at_.time_since_epoch().count()) return;
   const int64_t micros =
       std::chrono::duration_cast<std::chrono::microseconds>(due_ + std::chrono::nanoseconds(wait_margin_ns_) - now).count();
   if (micros <= 0) return;

@@ -102,6 +102,7 @@ class Port : public std::enable_shared_from_this<Port> {
 
   // Main thread only: the wait for a lone run's result.
   Clock::time_point due_;        // when the watched run should end
+  Clock::time_point wake_at_;    // when the loop is to be woken for it
   int64_t wait_margin_ns_ = 0;   // how long past `due_` the loop keeps turning
   int64_t wake_late_ns_ = 100000;  // how late the woken loop starts, on average (first guess 100 µs)
 
