@@ -213,8 +213,41 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   run(feeds: SignatureFeeds<S>, options?: RunOptions): Promise<SignatureOutputs<S>>;
   run<K extends OutputName<S>>(feeds: SignatureFeeds<S>, fetches: readonly K[], options?: RunOptions): Promise<Pick<SignatureOutputs<S>, K>>;
   run(feeds: SignatureFeeds<S>, fetches: PreallocatedFetches<S>, options?: RunOptions): Promise<FetchedOutputs<S>>;
-  async run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<SignatureOutputs<S>> {
-    const call = this.#prepare(feeds, arg1, arg2);
+  run(feeds: FeedsType, arg1?: unknown, arg2?: unknown): Promise<SignatureOutputs<S>> {
+    let call: Call;
+    try {
+      call = this.#prepare(feeds, arg1, arg2);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#runCall(call) as Promise<SignatureOutputs<S>>;
+  }
+
+  /**
+   * @internal The pool's run(feeds, { signal }): a run that executes inline (see run()) gives its
+   * result itself, so that the pool frees its slot at once rather than a promise's turn later; any
+   * other gives run()'s promise. Bad feeds throw.
+   */
+  _run(feeds: FeedsType, signal: AbortSignal | undefined): RunResult | Promise<RunResult> {
+    const call = this.#prepare(feeds, signal ? { signal } : undefined, undefined);
+    if (this.#inFlight === 0 && !signal?.aborted && !turnSpent()) {
+      // Nothing else of this session in flight: native runs it here if its runs are short, else
+      // starts nothing and says so (undefined), and it goes the way of every run.
+      this.#inFlight++;
+      this.#executing++;
+      let raw: (NativeTensor | null)[] | undefined;
+      try {
+        raw = this.#native.run(call.feeds, call.fetches, call.options, true, true) as (NativeTensor | null)[] | undefined;
+      } finally {
+        this.#executing--;
+        if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
+      }
+      if (raw !== undefined) return collect(call, raw);
+    }
+    return this.#runCall(call);
+  }
+
+  async #runCall(call: Call): Promise<RunResult> {
     const signal = call.signal;
     signal?.throwIfAborted();
     this.#inFlight++;
@@ -247,7 +280,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     } finally {
       if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
     }
-    return collect(call, raw) as SignatureOutputs<S>;
+    return collect(call, raw);
   }
 
   /** A run whose own ONNX Runtime run options are terminated when `signal` aborts. */
