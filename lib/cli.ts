@@ -2,12 +2,14 @@
 // cli.ts: `npx ort-napi types model.onnx [--name Name]`: prints a model's signature as a TypeScript
 // declaration, read from its metadata, for InferenceSession.create<Signature>(...).
 // `npx ort-napi serve ...`: an Open Inference Protocol (KServe v2) server (lib/server, loaded only then).
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { InferenceSession, type ValueMetadata } from './session.js';
 
 const USAGE = 'usage: ort-napi types <model.onnx> [--name SignatureName]';
-const SERVE_USAGE = 'usage: ort-napi serve (--model-repository DIR | model.onnx...) [--http-port N] [--grpc-port N] [--host H]';
+const SERVE_USAGE = 'usage: ort-napi serve (--model-repository DIR | model.onnx...) [--http-port N] [--grpc-port N] [--host H] [--workers N]';
 
 const SERVE_HELP = `${SERVE_USAGE}
 
@@ -23,6 +25,10 @@ false, no new connections, the requests accepted finish, then it exits 0.
   --grpc-port N           gRPC port (default 8001; 0 picks a free one)
   --no-grpc               REST only
   --host H                the address to listen on (default 0.0.0.0)
+  --workers N             serve from N processes on the same ports (default 1; auto: one per
+                          core). For small models, whose requests/s one event loop's HTTP work
+                          bounds; each worker loads every model. /metrics answers for all of
+                          them, a load or unload applies to all, a worker that dies is replaced.
   --max-body-bytes N      the largest request body / gRPC message (default 67108864)
   --drain-delay-ms N      on SIGTERM, report not-ready this long before closing (default 0)
   --drain-timeout-ms N    then wait this long for accepted requests before cutting connections
@@ -98,6 +104,7 @@ function serveOptions(args: string[]) {
   let drainDelayMs = 0;
   let drainTimeoutMs = 30_000;
   let level = 'info';
+  let workers = 1;
   const value = (i: number) => {
     if (args[i + 1] === undefined) throw new UsageError(`${args[i]} needs a value`);
     return args[i + 1];
@@ -115,6 +122,11 @@ function serveOptions(args: string[]) {
     else if (arg === '--grpc-port') grpcPort = integer(i++, 65535);
     else if (arg === '--no-grpc') grpcPort = undefined;
     else if (arg === '--host') host = value(i++);
+    else if (arg === '--workers') {
+      const text = value(i++);
+      workers = text === 'auto' ? availableParallelism() : /^[0-9]+$/.test(text) && Number(text) >= 1 && Number(text) <= 1024 ? Number(text) : NaN;
+      if (Number.isNaN(workers)) throw new UsageError(`--workers must be an integer from 1 to 1024 or 'auto', not '${text}'`);
+    }
     else if (arg === '--max-body-bytes') maxBody = integer(i++, 2 ** 31 - 1);
     else if (arg === '--drain-delay-ms') drainDelayMs = integer(i++, 2 ** 31 - 1);
     else if (arg === '--drain-timeout-ms') drainTimeoutMs = integer(i++, 2 ** 31 - 1);
@@ -147,6 +159,7 @@ function serveOptions(args: string[]) {
     logger: { level, stream: process.stderr },
     drainDelayMs,
     drainTimeoutMs,
+    workers,
   };
 }
 
@@ -163,12 +176,22 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`${error.message}\n${SERVE_USAGE}\n`);
     return 2;
   }
+  const { workers, ...serverOptions } = options;
+  if (workers > 1 && cluster.isPrimary) return servePrimary(workers);
   // Loaded only here: users of the library who never serve never load fastify or grpc-js.
   const { createServer } = require('./server/index.js') as typeof import('./server/index.js');
-  const server = createServer(options);
+  const server = createServer(serverOptions);
   const addresses = await server.start();
-  if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
-  if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+  if (cluster.isWorker) {
+    // A worker of `--workers N`: the primary prints where they listen, and drives the drain (a
+    // Ctrl-C reaches the whole process group: the primary's SIGTERM is the one that counts here).
+    const { reportReady } = require('./server/cluster.js') as typeof import('./server/cluster.js');
+    reportReady(addresses);
+    process.on('SIGINT', () => {});
+  } else {
+    if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
+    if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -185,8 +208,44 @@ async function serve(args: string[]): Promise<number> {
       );
     };
     process.on('SIGTERM', onSignal);
+    if (!cluster.isWorker) process.on('SIGINT', onSignal);
+    // A worker whose primary is gone (killed) drains and exits rather than linger.
+    else process.once('disconnect', () => signals === 0 && onSignal('SIGTERM'));
+  });
+}
+
+/** `--workers N`: this process forks the workers (this command again) and supervises them. */
+async function servePrimary(workers: number): Promise<number> {
+  const { startPrimary } = require('./server/cluster.js') as typeof import('./server/cluster.js');
+  const primary = startPrimary({ workers, log: (line) => process.stderr.write(`${line}\n`) });
+  let signals = 0;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        process.stderr.write(`ort-napi serve: ${signal} again: killing the workers without finishing the requests in flight\n`);
+        primary.kill();
+        resolve(1);
+        return;
+      }
+      primary.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  let addresses;
+  try {
+    addresses = await Promise.race([primary.started, stopped.then(() => undefined)]);
+  } catch (error) {
+    process.stderr.write(`ort-napi serve: ${(error as Error).message}; stopped\n`);
+    await primary.stop();
+    return 1;
+  }
+  if (addresses) {
+    if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
+    if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+    process.stdout.write(`ort-napi serve: ${workers} workers\n`);
+  }
+  return Promise.race([stopped, primary.gaveUp]);
 }
 
 async function main(argv: string[]): Promise<number> {

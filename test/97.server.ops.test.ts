@@ -1,13 +1,13 @@
 // 97.server.ops: operating the server: the CLI (one model file, a repository, usage errors,
 // structured logs), SIGTERM draining with requests in flight over HTTP and gRPC (none lost),
 // readiness while draining, embedding next to an application's routes, per-server metrics, spans.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { calibratedSlowModel, server as api } from './97.server.support.js';
+import { calibratedSlowModel, server as api, startCli as startServe } from './97.server.support.js';
 import { linear } from './support/models.js';
 
 const require = createRequire(import.meta.url);
@@ -23,24 +23,7 @@ afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-/** Starts `ort-napi serve ...`; resolves once it printed where it listens. */
-function startCli(args: string[]): Promise<{ child: ChildProcess; http: string; grpc?: string; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((resolvePromise, reject) => {
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-      const http = /HTTP (\S+)/.exec(stdout)?.[1];
-      const grpcAt = /gRPC (\S+)/.exec(stdout)?.[1];
-      if (http && (grpcAt || args.includes('--no-grpc'))) resolvePromise({ child, http, grpc: grpcAt, stderr: () => stderr, exited });
-    });
-    exited.then((code) => reject(new Error(`ort-napi serve exited (${code}) before listening: ${stderr}`)));
-  });
-}
+const startCli = (args: string[]) => startServe(args, children);
 
 function grpcClient(address: string) {
   const definition = protoLoader.loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true, longs: String, defaults: true });
@@ -120,7 +103,7 @@ describe('ort-napi serve (the CLI)', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'serve', ...args], { encoding: 'utf8', timeout: 30_000 });
     const none = run();
     expect(none.status).toBe(2);
-    expect(none.stderr).toBe('give a --model-repository or model files\nusage: ort-napi serve (--model-repository DIR | model.onnx...) [--http-port N] [--grpc-port N] [--host H]\n');
+    expect(none.stderr).toBe('give a --model-repository or model files\nusage: ort-napi serve (--model-repository DIR | model.onnx...) [--http-port N] [--grpc-port N] [--host H] [--workers N]\n');
     const port = run('m.onnx', '--http-port', 'eighty');
     expect(port.status).toBe(2);
     expect(port.stderr).toContain("--http-port must be an integer from 0 to 65535, not 'eighty'");

@@ -1,10 +1,10 @@
 // 97.server.support: what the server tests share: a model repository built in code (one Identity
-// per v2 datatype, versions, a batched and a slow model), curl, and v2 binary bodies.
-import { execFile, execFileSync } from 'node:child_process';
+// per v2 datatype, versions, a batched and a slow model), curl, v2 binary bodies, and the CLI.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type * as ServerApi from '../lib/server/index.js';
 import { linear, random } from './support/models.js';
 import { buildModel, type ElemType } from './support/onnx.js';
@@ -246,4 +246,36 @@ export async function queueWaits(base: string, model: string): Promise<{ count: 
     count: read(new RegExp(`^ort_napi_inference_queue_duration_seconds_count\\{model="${model}",version="1"\\} (\\S+)$`, 'm')),
     under100ms: read(new RegExp(`^ort_napi_inference_queue_duration_seconds_bucket\\{le="0.1",model="${model}",version="1"\\} (\\S+)$`, 'm')),
   };
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  http: string;
+  grpc?: string;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `ort-napi serve ...` (the built dist/cli.js) and resolves once it printed where it listens
+ * (with --workers, once it printed how many). `children` collects the process, for the caller to kill.
+ */
+export function startCli(args: string[], children: ChildProcess[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [join(resolve(__dirname, '..'), 'dist', 'cli.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolvePromise, reject) => {
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      const http = /HTTP (\S+)/.exec(stdout)?.[1];
+      const grpcAt = /gRPC (\S+)/.exec(stdout)?.[1];
+      if (!http || (!grpcAt && !args.includes('--no-grpc')) || (args.includes('--workers') && !/\d+ workers/.test(stdout))) return;
+      resolvePromise({ child, http, grpc: grpcAt, stdout: () => stdout, stderr: () => stderr, exited });
+    });
+    exited.then((code) => reject(new Error(`ort-napi serve exited (${code}) before listening: ${stderr}`)));
+  });
 }

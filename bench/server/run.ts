@@ -1,14 +1,14 @@
 // bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
 // handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
-// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load);
-// plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
+// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load), and over
+// v2 JSON with --workers (one per CPU); plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
 // fastify route answering without running the model). Every side uses the same ONNX
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
 //   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
 //   BENCH_SERVE_CONFIG='{...}' replaces ort-napi's model config (config.json) for a run.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildModel } from '../../test/support/onnx.js';
@@ -187,10 +187,21 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
+/** CPU time of `pid` and of its children (a --workers server's), in clock ticks (USER_HZ, 100 on Linux). */
 function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ, 100 on Linux)
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(entry) === pid || Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+  }
+  return ticks;
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
@@ -228,9 +239,12 @@ async function grpcSuccesses(http: string, model: string): Promise<number> {
   return Number(new RegExp(`^ort_napi_inference_request_success_total\\{model="${model}",version="1",protocol="grpc"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
-type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)';
+/** `ort-napi serve --workers`: one worker per CPU. */
+const WORKERS = cpus().length;
+const WORKERS_JSON = `ort-napi v2 JSON, --workers ${WORKERS}`;
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | typeof WORKERS_JSON | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)';
 const CEILING: Variant = 'fastify, no model: a fixed reply (JSON)';
-const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING];
+const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', WORKERS_JSON, 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING];
 
 interface Result {
   model: string;
@@ -284,12 +298,12 @@ async function main(argv: string[]): Promise<void> {
 
     for (let round = 0; round < rounds; round++) {
       // Each round starts with another side.
-      const order = ['ort-napi', 'baseline', 'bare', 'ceiling'] as const;
+      const order = ['ort-napi', 'workers', 'baseline', 'bare', 'ceiling'] as const;
       const sides = order.map((_, i) => order[(i + round) % order.length]);
       for (const side of sides) {
         const server =
-          side === 'ort-napi'
-            ? await startServer([join(root, 'dist', 'cli.js'), 'serve', modelPath, '--config', configPath, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], env)
+          side === 'ort-napi' || side === 'workers'
+            ? await startServer([join(root, 'dist', 'cli.js'), 'serve', modelPath, '--config', configPath, '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...(side === 'workers' ? ['--workers', String(WORKERS)] : [])], env)
             : await startServer([__filename, 'baseline', modelPath, side === 'bare' ? 'ort-napi' : side === 'ceiling' ? 'none' : 'onnxruntime-node'], env);
         const url = `${server.http}/v2/models/${name}/infer`;
         // Every side answers the same request with the same numbers.
@@ -312,7 +326,9 @@ async function main(argv: string[]): Promise<void> {
                     return load;
                   }],
                 ]
-              : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : side === 'ceiling' ? CEILING : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
+              : side === 'workers'
+                ? [[WORKERS_JSON, () => wrk(url, clients, seconds, jsonFile)]]
+                : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : side === 'ceiling' ? CEILING : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
             const before = cpuTicks(server.child.pid!);
             const r = await load();
@@ -336,7 +352,7 @@ async function main(argv: string[]): Promise<void> {
       (inproc[name] ??= []).push(JSON.parse(out.trim().split('\n').pop()!));
     }
     const a = checks[`${name}:ort-napi`];
-    for (const other of ['baseline', 'bare', 'ceiling']) {
+    for (const other of ['workers', 'baseline', 'bare', 'ceiling']) {
       const b = checks[`${name}:${other}`];
       if (a.length !== b.length || a.some((v, i) => Math.abs(v - b[i]) > 1e-4 * Math.max(1, Math.abs(v)))) throw new Error(`ort-napi serve and ${other} disagree on ${name}: ${a.slice(0, 4)} vs ${b.slice(0, 4)}`);
     }
@@ -371,12 +387,14 @@ async function main(argv: string[]): Promise<void> {
     const ours = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi v2 JSON') as { rps: number; p99Ms: number } | undefined;
     const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number } | undefined;
     const ceiling = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === CEILING) as { rps: number } | undefined;
+    const workers = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === WORKERS_JSON) as { rps: number; p99Ms: number } | undefined;
     lines.push(`- ${name} (${MODELS[name].about}): in-process pool.run p50 ${inP50.toFixed(0)} µs, ${inCpu.toFixed(0)} µs CPU a run.` +
       (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (+${(http1.p50Ms * 1000 - inP50).toFixed(0)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (+${(http1.serverCpuUsPerRequest - inCpu).toFixed(0)} µs over in-process).` : '') +
       (http1 && bare1 ? ` The v2 server's own overhead at 1 client, over the same fastify handler on ort-napi's run(): p50 +${((http1.p50Ms - bare1.p50Ms) * 1000).toFixed(0)} µs, CPU +${(http1.serverCpuUsPerRequest - bare1.serverCpuUsPerRequest).toFixed(0)} µs a request.` : '') +
       (grpc1 ? ` gRPC at 1 client: p50 ${(grpc1.p50Ms * 1000).toFixed(0)} µs, server CPU ${grpc1.serverCpuUsPerRequest.toFixed(0)} µs.` : '') +
       (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : '') +
-      (ceiling && base ? ` The HTTP ceiling (fastify answering without running the model): ${Math.round(ceiling.rps).toLocaleString('en-US')} req/s, ${(ceiling.rps / base.rps).toFixed(2)}x the baseline's.` : ''));
+      (workers && base ? ` With --workers ${WORKERS}: ${(workers.rps / base.rps).toFixed(2)}x, p99 ${workers.p99Ms.toFixed(2)} ms.` : '') +
+      (ceiling && base ? ` The HTTP ceiling (fastify answering without running the model, one process): ${Math.round(ceiling.rps).toLocaleString('en-US')} req/s, ${(ceiling.rps / base.rps).toFixed(2)}x the baseline's.` : ''));
   }
   process.stdout.write(lines.join('\n') + '\n');
   const outDir = join(root, 'bench', 'build', 'server');

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { native } from '../binding.js';
 import { fromBinary, fromJson, toBinary, toJsonData } from './codec.js';
+import type { Coordination } from './cluster.js';
 import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -33,6 +34,8 @@ type Json = Record<string, unknown>;
 export interface HttpContext {
   core: InferenceCore;
   metrics: Metrics | undefined;
+  /** Metrics and repository changes: this server's own, or every worker's (cluster.ts). */
+  coordination: Coordination;
   version: string;
   /** True once the server is started and not draining. */
   ready(): boolean;
@@ -181,7 +184,7 @@ function connectionSignal(socket: Socket): AbortSignal {
 
 /** The v2 routes, as a fastify plugin (an encapsulated context: its body parsing is its own). */
 export function v2Routes(context: HttpContext) {
-  const { core, metrics } = context;
+  const { core, metrics, coordination } = context;
   return async function routes(app: FastifyInstance): Promise<void> {
     // Bodies arrive as Buffers whatever their Content-Type: an infer body is JSON, or JSON and binary.
     // The two usual types are named: fastify caches the parser of a named type by the header's
@@ -264,7 +267,7 @@ export function v2Routes(context: HttpContext) {
     });
     app.post('/v2/repository/models/:name/load', async (request: FastifyRequest<{ Params: Params }>, reply) => {
       try {
-        await core.repository.load(request.params.name);
+        await coordination.repository('load', request.params.name, () => core.repository.load(request.params.name));
         return reply.send({});
       } catch (error) {
         return sendError(reply, toServerError(error));
@@ -272,7 +275,7 @@ export function v2Routes(context: HttpContext) {
     });
     app.post('/v2/repository/models/:name/unload', async (request: FastifyRequest<{ Params: Params }>, reply) => {
       try {
-        await core.repository.unload(request.params.name);
+        await coordination.repository('unload', request.params.name, () => core.repository.unload(request.params.name));
         return reply.send({});
       } catch (error) {
         return sendError(reply, toServerError(error));
@@ -280,7 +283,7 @@ export function v2Routes(context: HttpContext) {
     });
 
     if (metrics) {
-      app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+      app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await coordination.metrics(metrics.registry)));
     }
   };
 }

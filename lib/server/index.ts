@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
+import { isServeWorker, workerCoordination, type Coordination } from './cluster.js';
 import { InferenceCore } from './core.js';
 import { bindGrpc, createGrpcServer, shutdownGrpc } from './grpc.js';
 import { v2Routes } from './http.js';
@@ -100,7 +101,12 @@ export function createServer(options: ServerOptions): V2Server {
   let grpcServer: GrpcServer | undefined;
   let stopping: Promise<void> | undefined;
   const addresses: ServerAddresses = {};
-  const context = { core, metrics, version: VERSION, ready: () => started && !core.draining, log: app.log };
+  // Alone, a server does these itself; as a worker of `ort-napi serve --workers N` (cluster.ts),
+  // through the primary, for every worker.
+  const coordination: Coordination = isServeWorker()
+    ? workerCoordination(metrics?.registry, (op, name) => (op === 'load' ? repository.load(name) : repository.unload(name)))
+    : { metrics: (registry) => registry.metrics(), repository: (_op, _name, local) => local(), catchUp: async () => [] };
+  const context = { core, metrics, coordination, version: VERSION, ready: () => started && !core.draining, log: app.log };
 
   app.register(v2Routes(context));
   app.setNotFoundHandler((request, reply) => {
@@ -119,6 +125,7 @@ export function createServer(options: ServerOptions): V2Server {
       if (started || stopping) throw new Error(stopping ? 'the server was stopped; create a new one' : 'the server is already started');
       try {
         await repository.loadAll();
+        for (const failure of await coordination.catchUp()) app.log.warn({ failure }, 'a repository change the other workers made failed here');
         await app.ready();
         if (httpOptions) {
           await app.listen({ port: httpOptions.port, host: httpOptions.host });
@@ -165,8 +172,8 @@ export function createServer(options: ServerOptions): V2Server {
       })();
       return stopping;
     },
-    loadModel: (name) => repository.load(name),
-    unloadModel: (name) => repository.unload(name),
+    loadModel: (name) => coordination.repository('load', name, () => repository.load(name)),
+    unloadModel: (name) => coordination.repository('unload', name, () => repository.unload(name)),
   };
   return server;
 }
