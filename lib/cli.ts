@@ -4,7 +4,6 @@
 // `npx ort-napi serve ...`: an Open Inference Protocol (KServe v2) server (lib/server, loaded only then).
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { InferenceSession, type ValueMetadata } from './session.js';
 
@@ -26,9 +25,10 @@ false, no new connections, the requests accepted finish, then it exits 0.
   --no-grpc               REST only
   --host H                the address to listen on (default 0.0.0.0)
   --workers N             serve from N processes on the same ports (default 1; auto: one per
-                          core). For small models, whose requests/s one event loop's HTTP work
-                          bounds; each worker loads every model. /metrics answers for all of
-                          them, a load or unload applies to all, a worker that dies is replaced.
+                          CPU this process may use, a container's CPU limit included). For
+                          small models, whose requests/s one event loop's HTTP work bounds;
+                          each worker loads every model. /metrics answers for all of them, a
+                          load or unload applies to all, a worker that dies is replaced.
   --max-body-bytes N      the largest request body / gRPC message (default 67108864)
   --drain-delay-ms N      on SIGTERM, report not-ready this long before closing (default 0)
   --drain-timeout-ms N    then wait this long for accepted requests before cutting connections
@@ -124,7 +124,7 @@ function serveOptions(args: string[]) {
     else if (arg === '--host') host = value(i++);
     else if (arg === '--workers') {
       const text = value(i++);
-      workers = text === 'auto' ? availableParallelism() : /^[0-9]+$/.test(text) && Number(text) >= 1 && Number(text) <= 1024 ? Number(text) : NaN;
+      workers = text === 'auto' ? (require('./server/cluster.js') as typeof import('./server/cluster.js')).availableCpus() : /^[0-9]+$/.test(text) && Number(text) >= 1 && Number(text) <= 1024 ? Number(text) : NaN;
       if (Number.isNaN(workers)) throw new UsageError(`--workers must be an integer from 1 to 1024 or 'auto', not '${text}'`);
     }
     else if (arg === '--max-body-bytes') maxBody = integer(i++, 2 ** 31 - 1);

@@ -6,7 +6,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCli as startServe } from './97.server.support.js';
@@ -202,6 +202,25 @@ describe.skipIf(!linux)('ort-napi serve --workers', () => {
     // The sixth stops it (one more may have been killed as it stopped).
     expect(killed.length).toBeGreaterThanOrEqual(6);
     expect(server.stderr()).toMatch(/exited \(signal SIGKILL\); 6 workers exited within a minute: stopping/);
+  });
+
+  it('--workers auto: the CPUs this process may use, capped by a cgroup CPU quota (a container CPU limit)', () => {
+    const { availableCpus, cgroupCpuQuota } = require(join(root, 'dist', 'server', 'cluster.js')) as typeof import('../lib/server/cluster.js');
+    const files = (map: Record<string, string>) => (path: string) => map[path];
+    const cores = availableParallelism();
+    // cgroup v2: "quota period", or "max" for none.
+    expect(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': '150000 100000\n' }))).toBe(1.5);
+    expect(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' }))).toBeUndefined();
+    // cgroup v1: -1 for none.
+    expect(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '200000\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' }))).toBe(2);
+    expect(cgroupCpuQuota(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' }))).toBeUndefined();
+    expect(cgroupCpuQuota(files({}))).toBeUndefined();
+    // A limit of 1.5 CPUs: 2 workers (or fewer cores); none: the cores; a tiny one: still 1.
+    expect(availableCpus(files({ '/sys/fs/cgroup/cpu.max': '150000 100000' }))).toBe(Math.min(cores, 2));
+    expect(availableCpus(files({}))).toBe(cores);
+    expect(availableCpus(files({ '/sys/fs/cgroup/cpu.max': '1000 100000' }))).toBe(1);
+    // This machine's own answer is one of those.
+    expect(availableCpus()).toBe(Math.max(1, Math.min(cores, Math.ceil(cgroupCpuQuota() ?? cores))));
   });
 
   it('refuses a worker count that is not a whole number from 1', () => {

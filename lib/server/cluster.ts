@@ -17,6 +17,8 @@
 // - a repository load or unload is done on every worker before it is answered, and a worker
 //   started later carries out the loads and unloads made before it, before it listens.
 import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { ServerAddresses } from './index.js';
 
@@ -52,6 +54,39 @@ export interface Coordination {
    * Resolves with what failed, one line each.
    */
   catchUp(): Promise<string[]>;
+}
+
+/**
+ * How many CPUs this process may use: the cores it may run on (its affinity), capped by a cgroup's
+ * CPU quota where one is set, as in a container with a CPU limit (Kubernetes' `limits.cpu`), which
+ * the affinity does not show: `--workers auto` on a 64-core node under a 2-CPU limit is 2 workers,
+ * not 64 copies of every model.
+ */
+export function availableCpus(read: (path: string) => string | undefined = readText): number {
+  const cores = availableParallelism();
+  const quota = cgroupCpuQuota(read);
+  return quota === undefined ? cores : Math.max(1, Math.min(cores, Math.ceil(quota)));
+}
+
+/** A cgroup's CPU quota in CPUs (v2 cpu.max, else v1 cfs_quota_us / cfs_period_us), or undefined for none. */
+export function cgroupCpuQuota(read: (path: string) => string | undefined = readText): number | undefined {
+  const v2 = read('/sys/fs/cgroup/cpu.max')?.trim().split(/\s+/);
+  if (v2 && v2.length === 2 && v2[0] !== 'max') {
+    const quota = Number(v2[0]);
+    const period = Number(v2[1]);
+    if (quota > 0 && period > 0) return quota / period;
+  }
+  const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')?.trim());
+  const period = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')?.trim());
+  return quota > 0 && period > 0 ? quota / period : undefined;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- in a worker
