@@ -260,7 +260,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
         // Nothing can cancel it (or turn its success into a failure): the caller gets the session's
         // own promise, the pool's bookkeeping rides on it (first in line, so the next request starts
         // before the caller resumes).
-        return this.#start(idle, [this.#makeJob(feeds, options, ignore, ignore, true)])!; // a lone request always starts
+        const run = this.#start(idle, [this.#makeJob(feeds, options, ignore, ignore, true)])!; // a lone request always starts
+        return run instanceof Promise ? run : Promise.resolve(run);
       }
       return new Promise<RunResult>((resolve, reject) => {
         const job = this.#makeJob(feeds, options, resolve, reject, true);
@@ -494,8 +495,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     this.#batchTimer = undefined;
   }
 
-  /** Returns the run's own promise, already handled here: awaiting it is optional. */
-  #start(member: Member, taken: Job[]): Promise<RunResult> | undefined {
+  /** Returns the run's result (it ran inline) or its own promise, already handled here: awaiting it is optional. */
+  #start(member: Member, taken: Job[]): RunResult | Promise<RunResult> | undefined {
     // A request whose memory was detached while it waited (a BYOB stream read into it, say) fails
     // alone: copied into a batch, its missing rows would shift every other caller's.
     const batch = taken.length === 1 ? taken : taken.filter((job) => {
@@ -522,7 +523,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       // while the last one's promise was settling found every slot taken and queued (a job, a
       // promise and a second check of its feeds: 3 µs a request at 8 callers of a tiny model).
       this.#ran(member, batch, started, rows, run);
-      return Promise.resolve(run);
+      return run;
     }
     // Its callers are answered first, then the slot goes to the next request.
     run.then(
