@@ -1,7 +1,7 @@
 // bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
 // handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
 // a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load), and over
-// v2 JSON with --workers (one per CPU); plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
+// v2 JSON and gRPC with --workers (one per CPU); plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
 // fastify route answering without running the model). Every side uses the same ONNX
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
@@ -242,9 +242,10 @@ async function grpcSuccesses(http: string, model: string): Promise<number> {
 /** `ort-napi serve --workers`: one worker per CPU. */
 const WORKERS = cpus().length;
 const WORKERS_JSON = `ort-napi v2 JSON, --workers ${WORKERS}`;
-type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | typeof WORKERS_JSON | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)';
+const WORKERS_GRPC = `ort-napi gRPC, --workers ${WORKERS}`;
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | typeof WORKERS_JSON | typeof WORKERS_GRPC | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)';
 const CEILING: Variant = 'fastify, no model: a fixed reply (JSON)';
-const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', WORKERS_JSON, 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING];
+const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', WORKERS_JSON, WORKERS_GRPC, 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING];
 
 interface Result {
   model: string;
@@ -312,22 +313,27 @@ async function main(argv: string[]): Promise<void> {
         checks[`${name}:${side}`] = check.outputs[0].data;
         await wrk(url, 16, 3, jsonFile); // warm: JIT compilation done, as in a server that has run a while
         for (const clients of clientsList) {
+          // Checked against the server's own success counter (every worker's, with --workers).
+          const grpcLoad = async () => {
+            const before = await grpcSuccesses(server.http, name);
+            const load = await h2loadGrpc(server.grpc!, grpcFile, clients, seconds, join(dir, 'h2load.log'));
+            const answered = (await grpcSuccesses(server.http, name)) - before;
+            // h2load may count a request cut off by its deadline that the server still answered.
+            if (answered < load.requests) throw new Error(`h2load counted ${load.requests} gRPC answers but the server ${answered} successes`);
+            return load;
+          };
           const variants: [Variant, () => Promise<Load>][] =
             side === 'ort-napi'
               ? [
                   ['ort-napi v2 JSON', () => wrk(url, clients, seconds, jsonFile)],
                   ['ort-napi v2 binary', () => wrk(url, clients, seconds, binFile, head.length)],
-                  ['ort-napi gRPC', async () => {
-                    const before = await grpcSuccesses(server.http, name);
-                    const load = await h2loadGrpc(server.grpc!, grpcFile, clients, seconds, join(dir, 'h2load.log'));
-                    const answered = (await grpcSuccesses(server.http, name)) - before;
-                    // h2load may count a request cut off by its deadline that the server still answered.
-                    if (answered < load.requests) throw new Error(`h2load counted ${load.requests} gRPC answers but the server ${answered} successes`);
-                    return load;
-                  }],
+                  ['ort-napi gRPC', grpcLoad],
                 ]
               : side === 'workers'
-                ? [[WORKERS_JSON, () => wrk(url, clients, seconds, jsonFile)]]
+                ? [
+                    [WORKERS_JSON, () => wrk(url, clients, seconds, jsonFile)],
+                    [WORKERS_GRPC, grpcLoad],
+                  ]
                 : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : side === 'ceiling' ? CEILING : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
             const before = cpuTicks(server.child.pid!);
