@@ -102,13 +102,25 @@ describe('hugePages', () => {
       ctx.skip();
     }
     const failures = collapseFailures();
-    const split = await InferenceSession.create(splitPath, { intraOpNumThreads: 1 });
+    // At least one extent: how many fit the time budget (a quarter of the load) depends on the
+    // machine's load, and a collapse the kernel refuses for a busy page (EAGAIN) leaves its extent
+    // alone. Seen once in many CI runs under ASan with other test files beside it: no extent at
+    // all, and no huge page allocation failed.
+    // Up to three loads, then, each kept until the end so that the next one's weights are fresh
+    // memory (a load into memory a released one left mapped is not looked at).
+    let split = await InferenceSession.create(splitPath, { intraOpNumThreads: 1 });
+    const earlier: (typeof split)[] = [];
+    for (let tries = 1; split.hugePageBytes === 0 && tries < 3; tries++) {
+      console.log(`[26.huge-pages] load ${tries} of the external-data model collapsed no extent; loading it again`);
+      earlier.push(split);
+      split = await InferenceSession.create(splitPath, { intraOpNumThreads: 1 });
+    }
+    await Promise.all(earlier.map((s) => s.release()));
     const whole = await InferenceSession.create(widePath, { intraOpNumThreads: 1, hugePages: false });
     if (split.hugePageBytes === 0 && collapseFailures() > failures) {
       console.log('skipped the external-data half: the kernel had no free huge page to give (thp_collapse_alloc_failed rose)');
       ctx.skip();
     }
-    // At least one extent: how many fit the time budget (a quarter of the load) depends on the machine's load.
     expect(split.hugePageBytes).toBeGreaterThanOrEqual(2 << 20);
     const x = input();
     expect(Array.from((await split.run({ x })).y.data as Float32Array)).toEqual(Array.from((await whole.run({ x })).y.data as Float32Array));
