@@ -189,8 +189,7 @@ async function serve(args: string[]): Promise<number> {
     reportReady(addresses);
     process.on('SIGINT', () => {});
   } else {
-    if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
-    if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+    printAddresses(addresses);
   }
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -212,6 +211,12 @@ async function serve(args: string[]): Promise<number> {
     // A worker whose primary is gone (killed) drains and exits rather than linger.
     else process.once('disconnect', () => signals === 0 && onSignal('SIGTERM'));
   });
+}
+
+/** Where the server listens, on stdout: what users (and the tests) read to find it. */
+function printAddresses(addresses: { http?: string; grpc?: string }): void {
+  if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
+  if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
 }
 
 /** `--workers N`: this process forks the workers (this command again) and supervises them. */
@@ -241,8 +246,7 @@ async function servePrimary(workers: number): Promise<number> {
     return 1;
   }
   if (addresses) {
-    if (addresses.http) process.stdout.write(`ort-napi serve: HTTP ${addresses.http} (v2 REST, /metrics)\n`);
-    if (addresses.grpc) process.stdout.write(`ort-napi serve: gRPC ${addresses.grpc} (inference.GRPCInferenceService)\n`);
+    printAddresses(addresses);
     process.stdout.write(`ort-napi serve: ${workers} workers\n`);
   }
   return Promise.race([stopped, primary.gaveUp]);
