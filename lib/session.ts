@@ -91,6 +91,20 @@ interface Call {
   preallocated: (Tensor | null)[] | undefined;
   options: NativeRunOptions | undefined;
   signal: AbortSignal | undefined;
+  /** The pool's request: told when a run that waited for one of the session's slots starts. */
+  ticket: RunTicket | undefined;
+}
+
+/**
+ * @internal A SessionPool's request, given to _run. While the run waits for one of the session's
+ * slots, `leave` takes it out of the line (rejecting it with the reason given): the pool, which
+ * already watches the request's signal and deadline, calls it, so that a waiting request costs no
+ * listener on a signal that many requests share (a connection's). When the run gets its slot after
+ * waiting, `leave` is cleared and `startedAt` set (performance.now()).
+ */
+export interface RunTicket {
+  startedAt: number;
+  leave: ((reason: unknown) => void) | undefined;
 }
 
 const constructing = Symbol('InferenceSession');
@@ -226,10 +240,11 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   /**
    * @internal The pool's run(feeds, { signal }): a run that executes inline (see run()) gives its
    * result itself, so that the pool frees its slot at once rather than a promise's turn later; any
-   * other gives run()'s promise. Bad feeds throw.
+   * other gives run()'s promise. Bad feeds throw. See RunTicket for `ticket`.
    */
-  _run(feeds: FeedsType, signal: AbortSignal | undefined): RunResult | Promise<RunResult> {
+  _run(feeds: FeedsType, signal: AbortSignal | undefined, ticket: RunTicket | undefined): RunResult | Promise<RunResult> {
     const call = this.#prepare(feeds, signal ? { signal } : undefined, undefined);
+    call.ticket = ticket;
     if (this.#inFlight === 0 && !signal?.aborted && !turnSpent()) {
       // Nothing else of this session in flight: native runs it here if its runs are short, else
       // starts nothing and says so (undefined), and it goes the way of every run.
@@ -259,7 +274,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
         await nextTurn();
         signal?.throwIfAborted();
       }
-      const slot = this.#acquireSlot(signal);
+      const slot = this.#acquireSlot(signal, call.ticket);
       if (slot) await slot;
       try {
         // Alone on this session and within the loop turn's budget: native runs it here if the
@@ -440,26 +455,38 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       else flatFetches.push(this.#outputIndex.get(fetchNames[i]), null, null, null);
     }
     const runOptions = normalizeRunOptions(options);
-    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: runOptions.native, signal: runOptions.signal };
+    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: runOptions.native, signal: runOptions.signal, ticket: undefined };
   }
 
-  /** Undefined when a slot is free now; else a promise that resolves once one is handed over. */
-  #acquireSlot(signal: AbortSignal | undefined): Promise<void> | undefined {
+  /**
+   * Undefined when a slot is free now; else a promise that resolves once one is handed over, or
+   * rejects when the run leaves the line: on its signal's abort, or through its ticket's `leave`.
+   */
+  #acquireSlot(signal: AbortSignal | undefined, ticket: RunTicket | undefined): Promise<void> | undefined {
     if (this.#executing < this.#maxConcurrentRuns) {
       this.#executing++;
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       const waiter = () => {
-        signal?.removeEventListener('abort', leave);
+        if (ticket) {
+          ticket.leave = undefined;
+          ticket.startedAt = performance.now();
+        } else {
+          signal?.removeEventListener('abort', aborted);
+        }
         resolve();
       };
-      const leave = () => {
+      const leave = (reason: unknown) => {
         const at = this.#waiting.indexOf(waiter);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        reject(signal!.reason);
+        if (at < 0) return; // it has its slot already
+        this.#waiting.splice(at, 1);
+        if (ticket) ticket.leave = undefined;
+        reject(reason);
       };
-      signal?.addEventListener('abort', leave, { once: true });
+      const aborted = () => leave(signal!.reason);
+      if (ticket) ticket.leave = leave;
+      else signal?.addEventListener('abort', aborted, { once: true });
       this.#waiting.push(waiter);
     });
   }

@@ -56,6 +56,29 @@ describe('SessionPool', () => {
     await pool.close();
   });
 
+  test('one unbatched session holds the waiting requests itself: each checked once, started when a slot frees, its wait measured', async () => {
+    const { pool, x } = await slowPool();
+    const seen: Ort.PoolRunEvent[] = [];
+    const observe = (e: Ort.PoolRunEvent) => seen.push(e);
+    let reads = 0;
+    const counted = { get x() { reads++; return x; } };
+    const first = pool.run({ x }, { observe });
+    const second = pool.run(counted, { observe });
+    const readsAtSubmit = reads;
+    expect(pool.stats()).toMatchObject({ inFlight: 1, queued: 1 });
+    const [a, b] = await Promise.all([first, second]);
+    // Checked as it was handed to the session, not again when it started (the pool's own queue
+    // checked a request as it queued, then the session when it started).
+    expect(reads).toBe(readsAtSubmit);
+    expect(b.y.data).toEqual(a.y.data);
+    // Its wait in the session counts as queueing: it waited out the first run.
+    expect(seen).toHaveLength(2);
+    expect(seen[1].queueWaitMs).toBeGreaterThan(seen[0].runMs / 2);
+    expect(seen[1].runMs).toBeLessThan(seen[1].queueWaitMs + seen[0].runMs);
+    expect(pool.stats()).toMatchObject({ inFlight: 0, queued: 0, completed: 2 });
+    await pool.close();
+  });
+
   test('a deadline removes a queued request, and stops a running one', async () => {
     const { pool, x } = await slowPool({ timeoutMs: 60 });
     const results = await Promise.allSettled([pool.run({ x }), pool.run({ x }), pool.run({ x }, { timeoutMs: 60_000 })]);
