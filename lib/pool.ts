@@ -61,6 +61,7 @@ export interface PoolRunOptions {
 export interface PoolStats {
   /** Requests running now (a batch counts each of its requests). */
   inFlight: number;
+  /** Requests waiting: in the pool's queue, or handed to a session and waiting there for a slot. */
   queued: number;
   completed: number;
   failed: number;

@@ -91,7 +91,7 @@ interface Call {
   preallocated: (Tensor | null)[] | undefined;
   options: NativeRunOptions | undefined;
   signal: AbortSignal | undefined;
-  /** The pool's request: told when a run that waited for one of the session's slots starts. */
+  /** A SessionPool request's ticket (RunTicket), else undefined. */
   ticket: RunTicket | undefined;
 }
 

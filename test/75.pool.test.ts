@@ -79,6 +79,26 @@ describe('SessionPool', () => {
     await pool.close();
   });
 
+  test('several sessions each hold one waiting request per slot, the rest wait in the pool; a held one leaves on its signal', async () => {
+    const { pool, x } = await slowPool({ size: 2 });
+    const controllers = Array.from({ length: 6 }, () => new AbortController());
+    const runs = controllers.map((c) => pool.run({ x }, { signal: c.signal }).then((r) => r.y.data, (e) => e));
+    // Two running, two held by the sessions (one each), two in the pool's queue.
+    expect(pool.stats()).toMatchObject({ inFlight: 2, queued: 4 });
+    // A waiting request's signal has the pool's listener alone (a running one's run adds its own).
+    for (const c of controllers.slice(2)) expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+    controllers[2].abort(new Error('gone'));
+    expect(await runs[2]).toMatchObject({ message: 'gone' });
+    await new Promise((resolve) => setImmediate(resolve)); // its session's line has let it go
+    // Its place went to the head of the pool's queue: two running, two held, one in the queue.
+    expect(pool.stats()).toMatchObject({ inFlight: 2, queued: 3, aborted: 1 });
+    const results = await Promise.all(runs);
+    const expected = results[0];
+    for (const i of [1, 3, 4, 5]) expect(results[i]).toEqual(expected);
+    expect(pool.stats()).toMatchObject({ inFlight: 0, queued: 0, completed: 5, aborted: 1 });
+    await pool.close();
+  });
+
   test('a deadline removes a queued request, and stops a running one', async () => {
     const { pool, x } = await slowPool({ timeoutMs: 60 });
     const results = await Promise.allSettled([pool.run({ x }), pool.run({ x }), pool.run({ x }, { timeoutMs: 60_000 })]);
