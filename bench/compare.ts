@@ -21,6 +21,9 @@
 //   both with `callers` async callers: µs per request (one caller: the median request; several:
 //   the block's time over its requests), and the main thread's busy time per request
 //   (performance.eventLoopUtilization), the pool's own work, less exposed to the machine's noise.
+//   With one caller the sides alternate request by request within each block (A B, B A, A B, ...):
+//   a block of a 1 ms model moves by ±100 µs from one to the next on a busy VM, which no count of
+//   blocks brings down to the few µs being measured, while requests side by side share the drift.
 // - batching: a SessionPool with dynamic batching against an unbatched one, 64 callers of one row
 //   each: requests/s and the callers' latency.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -68,6 +71,38 @@ async function interleave(sides: readonly string[], repeats: number, block: (sid
   const out: Record<string, Figures[]> = Object.fromEntries(sides.map((s) => [s, []]));
   for (let r = 0; r < repeats; r++) {
     for (const side of rotation(sides, r)) out[side].push(await block(side));
+  }
+  return out;
+}
+
+/**
+ * One caller, the sides taking turns request by request (A B, B A, A B, ...) for blockMs, `repeats`
+ * times after one unrecorded block: per side and block, its median request and its main thread's
+ * busy time per request.
+ */
+async function alternating(sides: Record<string, () => Promise<unknown>>, repeats: number, blockMs: number): Promise<Record<string, Figures[]>> {
+  const names = Object.keys(sides);
+  const block = async (): Promise<Record<string, Figures>> => {
+    const latencies: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const busy: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    const deadline = performance.now() + blockMs;
+    for (let pair = 0; performance.now() < deadline; pair++) {
+      for (let i = 0; i < names.length; i++) {
+        const side = names[pair % 2 === 0 ? i : names.length - 1 - i];
+        const before = performance.eventLoopUtilization();
+        const t = performance.now();
+        await sides[side]();
+        latencies[side].push(performance.now() - t);
+        busy[side] += performance.eventLoopUtilization(before).active;
+      }
+    }
+    return Object.fromEntries(names.map((n) => [n, { medianUs: median(latencies[n]) * 1000, loopBusyUsPerRequest: (busy[n] * 1000) / latencies[n].length }]));
+  };
+  await block();
+  const out: Record<string, Figures[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < repeats; r++) {
+    const figures = await block();
+    for (const n of names) out[n].push(figures[n]);
   }
   return out;
 }
@@ -190,13 +225,14 @@ async function pool(c: Extract<Comparison, { kind: 'pool' }>, dir: string) {
     pool: () => pool.run(feeds),
     'run()': () => session.run(feeds),
   };
-  const out = await interleave(Object.keys(sides), c.repeats, async (side) => {
+  const blocks = async (side: string) => {
     const latencies: number[] = [];
     const before = performance.eventLoopUtilization();
     const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, sides[side], latencies);
     const busy = performance.eventLoopUtilization(before);
     return { usPerRequest: (elapsedMs * 1000) / requests, medianUs: median(latencies) * 1000, loopBusyUsPerRequest: (busy.active * 1000) / requests };
-  });
+  };
+  const out = c.callers === 1 ? await alternating(sides, c.repeats, c.blockMs) : await interleave(Object.keys(sides), c.repeats, blocks);
   await pool.close();
   return out;
 }

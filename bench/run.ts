@@ -148,7 +148,7 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
   tables.push(tput);
 
   const pool: Table = {
-    title: 'SessionPool without batching against run() on the pool\'s own session (µs per request: one caller, the median request; several, the block\'s time over its requests)',
+    title: 'SessionPool without batching against run() on the pool\'s own session (µs per request: one caller, the sides alternating request by request, the median request; several, the block\'s time over its requests)',
     head: ['model', 'callers', 'run()', 'pool', 'pool − run()', 'main-thread busy per request: pool − run()'],
     rows: [],
   };
