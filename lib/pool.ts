@@ -575,7 +575,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     run.then(
       (result) => this.#ran(member, batch, rows, result),
       (error) => {
-        const runMs = performance.now() - sharedStart(batch);
+        const runMs = performance.now() - batch[0].startedAt;
         const job = batch[0];
         if (job.unchecked && !job.settled && this.#refuses(job.feeds)) {
           // Its feeds were bad: refused by the session's checks, as a queued request would have
@@ -595,7 +595,8 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
   /** A run succeeded: its requests are answered, then its slot goes to the next request. */
   #ran(member: Member, batch: Job[], rows: number, result: RunResult): void {
     const now = performance.now();
-    const runMs = now - sharedStart(batch);
+    // A lone job's start is its session's (it may have waited there for a slot); a batch's jobs share theirs.
+    const runMs = now - batch[0].startedAt;
     if (batch.length === 1) this.#succeed(batch[0], result, runMs, 1, rows, now);
     else {
       let parts: RunResult[] | undefined;
@@ -674,13 +675,6 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       done();
     }
   }
-}
-
-/** When a run started: its first job is its ticket (see #start); the others of a batch learn it here. */
-function sharedStart(batch: Job[]): number {
-  const started = batch[0].startedAt;
-  for (let i = 1; i < batch.length; i++) batch[i].startedAt = started;
-  return started;
 }
 
 function normalizeBatching(value: unknown): Required<BatchingOptions> | undefined {
