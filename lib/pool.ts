@@ -97,7 +97,7 @@ interface Member {
   active: number;
   /** Runs the session executes at once. */
   capacity: number;
-  /** Requests it may hold: capacity when batching, else more, that wait in the session (see #enqueue). */
+  /** Requests it may hold, running or waiting for a slot: its capacity when batching, more otherwise (see #enqueue). */
   limit: number;
 }
 
