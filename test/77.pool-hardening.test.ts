@@ -282,7 +282,11 @@ describe('pool hardening', () => {
     `, linear());
     expect(status, stderr).toBe(0);
     const grown = (out as { grown: Record<'signal' | 'deadline', number[]> }).grown;
-    expect(Math.max(...grown.signal), `old space grown per round: ${grown.signal.join(', ')} bytes`).toBeLessThan(500_000);
-    expect(Math.max(...grown.deadline), `old space grown per round, with a deadline: ${grown.deadline.join(', ')} bytes`).toBeLessThan(500_000);
+    // The retention this guards against grew old space by megabytes in every round. A single round
+    // can still promote half a megabyte of something else (CI under ASan once saw 514 KB, 9 KB and
+    // 64 KB), so the median round is what must stay small.
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    expect(median(grown.signal), `old space grown per round: ${grown.signal.join(', ')} bytes`).toBeLessThan(500_000);
+    expect(median(grown.deadline), `old space grown per round, with a deadline: ${grown.deadline.join(', ')} bytes`).toBeLessThan(500_000);
   });
 });
