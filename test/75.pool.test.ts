@@ -3,9 +3,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import { buildModel } from './support/onnx.js';
-import { identity, random, slowChain } from './support/models.js';
+import { identity, matmul, random, slowChain } from './support/models.js';
 import { mlp } from './support/mlp.js';
-import { InferenceSession, ort, Tensor, type Ort } from './support/ort.js';
+import { InferenceSession, ort, OrtError, Tensor, type Ort } from './support/ort.js';
 
 const { SessionPool, PoolBusyError, ReleasedError, POOL_CHANNEL } = ort;
 const rowsOf = (rows: number, seed: number) => new Tensor('float32', random(rows * 32, seed), [rows, 32]);
@@ -216,6 +216,40 @@ describe('SessionPool', () => {
     expect(seen[0].runMs).toBeGreaterThan(0);
   });
 
+  test('a request on a free slot that fails inside ONNX Runtime counts as failed, whether it ran on a runner or inline, and the pool goes on', async () => {
+    // Symbolic dims: the session's checks pass a MatMul whose inner dims differ, ONNX Runtime fails it.
+    const seen: Ort.PoolRunEvent[] = [];
+    const listener = (event: unknown) => seen.push(event as Ort.PoolRunEvent);
+    subscribe(POOL_CHANNEL, listener);
+    const f32 = (dims: number[]) => new Tensor('float32', random(dims[0] * dims[1], 3), dims);
+    const pool = await SessionPool.create(matmul(), { name: 'fails' });
+    let onRunner: unknown;
+    try {
+      // The first runs are not yet measured: each goes to a runner, and fails there.
+      onRunner = await pool.run({ x: f32([2, 3]), w: f32([4, 2]) }).catch((e: unknown) => e);
+      expect(onRunner).toBeInstanceOf(OrtError);
+      expect((onRunner as Error).stack).toContain('75.pool.test.ts');
+      let right = 0;
+      for (let i = 0; i < 300; i++) if ((await pool.run({ x: f32([2, 3]), w: f32([3, 4]) })).y.dims[1] === 4) right++;
+      expect(right).toBe(300);
+      // Measured short by now (test/52 warms a tiny model as long): its runs execute inline, on this
+      // thread, and this one fails there, inside pool.run(). (The loop waits first: awaited inline
+      // runs spend a budget that only a loop that waited renews, lib/inline.ts, and a spent one
+      // sends runs to a runner.)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const inline = await pool.run({ x: f32([2, 3]), w: f32([4, 2]) }).catch((e: unknown) => e);
+      expect(inline).toBeInstanceOf(OrtError);
+      expect((await pool.run({ x: f32([1, 3]), w: f32([3, 2]) })).y.dims).toEqual([1, 2]);
+      expect(pool.stats()).toMatchObject({ completed: 301, failed: 2, inFlight: 0, queued: 0 });
+    } finally {
+      unsubscribe(POOL_CHANNEL, listener);
+      await pool.close();
+    }
+    const mine = seen.filter((e) => e.pool === 'fails');
+    expect(mine.map((e) => e.outcome)).toEqual(['error', ...Array(300).fill('ok'), 'error', 'ok']);
+    expect(mine[0]).toMatchObject({ batchSize: 1, batchRows: 0, queueWaitMs: 0, error: onRunner }); // x and w differ in rows: no batch axis
+  });
+
   test('observe gives each request its own event (ran, timed out in the queue, refused by a full queue); an observer that throws fails its request', async () => {
     const { pool, x } = await slowPool({ maxQueue: 1 });
     const seen: Record<'ran' | 'late' | 'refused', Ort.PoolRunEvent[]> = { ran: [], late: [], refused: [] };
@@ -300,7 +334,7 @@ describe('dynamic batching', () => {
       pool.run({ i: new Tensor('int64', new BigInt64Array([99n]), [1, 1]) }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(ort.OrtError);
+    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(OrtError);
     expect(Array.from((await pool.run({ i: new Tensor('int64', new BigInt64Array([2n]), [1, 1]) })).y.data as Float32Array)).toEqual([30]);
     await pool.close();
   });
