@@ -250,6 +250,25 @@ describe('SessionPool', () => {
     expect(mine[0]).toMatchObject({ batchSize: 1, batchRows: 0, queueWaitMs: 0, error: onRunner }); // x and w differ in rows: no batch axis
   });
 
+  test('a request held in its session for a slot that fails inside ONNX Runtime counts as failed, and the requests behind it run', async () => {
+    const f32 = (dims: number[]) => new Tensor('float32', random(dims[0] * dims[1], 5), dims);
+    const pool = await SessionPool.create(matmul(), { sessionOptions: { maxConcurrentRuns: 1 } });
+    try {
+      // One slot: the first runs, the others wait in the session (nothing can cancel them).
+      const results = await Promise.allSettled([
+        pool.run({ x: f32([2, 3]), w: f32([3, 4]) }),
+        pool.run({ x: f32([2, 3]), w: f32([4, 2]) }),
+        pool.run({ x: f32([1, 3]), w: f32([3, 5]) }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(OrtError);
+      expect((results[2] as PromiseFulfilledResult<Record<string, Ort.Tensor>>).value.y.dims).toEqual([1, 5]);
+      expect(pool.stats()).toMatchObject({ completed: 2, failed: 1, inFlight: 0, queued: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('observe gives each request its own event (ran, timed out in the queue, refused by a full queue); an observer that throws fails its request', async () => {
     const { pool, x } = await slowPool({ maxQueue: 1 });
     const seen: Record<'ran' | 'late' | 'refused', Ort.PoolRunEvent[]> = { ran: [], late: [], refused: [] };
