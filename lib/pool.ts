@@ -4,7 +4,7 @@ import { channel } from 'node:diagnostics_channel';
 import { ReleasedError } from './errors.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import type { SessionOptions } from './options.js';
-import { InferenceSession, type AnySignature, type RunDone, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs, type ValueMetadata } from './session.js';
+import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs, type ValueMetadata } from './session.js';
 import { ELEMENT_TYPES, storageLength, Tensor, type TensorType } from './tensor.js';
 import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
 import { SpareControllers } from './spare-controllers.js';
@@ -556,18 +556,14 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     const started = taken.length === 1 && taken[0].unchecked ? taken[0].enqueuedAt : performance.now();
     for (const job of batch) job.startedAt = started;
     const rows = batch.length === 1 ? Math.max(batch[0].rows, 0) : batch.reduce((sum, j) => sum + Math.max(j.rows, 0), 0);
-    // A request whose caller holds the session's own promise (nothing can cancel it) is told of
-    // its run's end by the session (RunDone), as #runAlone's are: no reaction of the pool's own.
-    const done: RunDone | undefined = batch.length === 1 && batch[0].resolve === ignore ? (result, error) => (result !== undefined ? this.#ran(member, batch, rows, result) : this.#runFailed(member, batch, rows, error)) : undefined;
     let run: RunResult | Promise<RunResult>;
     try {
       // A lone job is its run's ticket (RunTicket): should it wait in the session for a slot, it
       // can be taken out of that line, and learns when it started. (A batch waits there only
       // behind runs made on the pool's sessions directly; its requests leave when it has run.)
-      run = batch.length === 1 ? member.session._run(batch[0].feeds, batch[0].signal, batch[0], done) : member.session._run(concatFeeds(batch, this.inputNames), undefined, undefined);
+      run = batch.length === 1 ? member.session._run(batch[0].feeds, batch[0].signal, batch[0]) : member.session._run(concatFeeds(batch, this.inputNames), undefined, undefined);
     } catch (error) {
-      // Its callers are answered as the promise settles: a throw here would escape from a timer.
-      return this.#answerLater(member, batch, rows, Promise.reject(error));
+      run = Promise.reject(error); // its callers are answered below: a throw here would escape from a timer
     }
     if (!(run instanceof Promise)) {
       // It ran inline (a short model's run, with nothing else of the session in flight): answered
@@ -577,33 +573,25 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
       this.#ran(member, batch, rows, run);
       return run;
     }
-    if (done) return run; // the session calls done
-    return this.#answerLater(member, batch, rows, run);
-  }
-
-  /** Its callers are answered once the run settles, then the slot goes to the next request. */
-  #answerLater(member: Member, batch: Job[], rows: number, run: Promise<RunResult>): Promise<RunResult> {
+    // Its callers are answered first, then the slot goes to the next request.
     run.then(
       (result) => this.#ran(member, batch, rows, result),
-      (error) => this.#runFailed(member, batch, rows, error),
+      (error) => {
+        const runMs = performance.now() - batch[0].startedAt;
+        const job = batch[0];
+        if (job.unchecked && !job.settled && this.#refuses(job.feeds)) {
+          // Its feeds were bad: refused by the session's checks, as a queued request would have
+          // been before queueing; it never counts as a request of the pool.
+          job.settled = true;
+          this.#release(job);
+          job.reject(error);
+        } else {
+          for (const job of batch) this.#fail(job, job.signal?.aborted ? job.signal.reason : error, runMs, batch.length, rows);
+        }
+        this.#finished(member, batch.length);
+      },
     );
     return run;
-  }
-
-  /** A run failed (or its feeds were refused): its requests are answered, then its slot goes to the next request. */
-  #runFailed(member: Member, batch: Job[], rows: number, error: unknown): void {
-    const runMs = performance.now() - batch[0].startedAt;
-    const job = batch[0];
-    if (job.unchecked && !job.settled && this.#refuses(job.feeds)) {
-      // Its feeds were bad: refused by the session's checks, as a queued request would have
-      // been before queueing; it never counts as a request of the pool.
-      job.settled = true;
-      this.#release(job);
-      job.reject(error);
-    } else {
-      for (const job of batch) this.#fail(job, job.signal?.aborted ? job.signal.reason : error, runMs, batch.length, rows);
-    }
-    this.#finished(member, batch.length);
   }
 
   /**
@@ -620,7 +608,7 @@ export class SessionPool<S extends ModelSignature = AnySignature> {
     this.#inFlight++;
     let run: RunResult | Promise<RunResult>;
     try {
-      run = member.session._run(feeds, undefined, undefined, (result, error) => this.#ranAlone(member, feeds, at, result !== undefined, error));
+      run = member.session._run(feeds, undefined, undefined, (ok, error) => this.#ranAlone(member, feeds, at, ok, error));
     } catch (error) {
       this.#ranAlone(member, feeds, at, false, error);
       return Promise.reject(error);

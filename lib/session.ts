@@ -103,7 +103,7 @@ interface Call {
  * on the promise would cost the pool a reaction of its own, 3-5 µs a request of a 1 ms model on
  * a loop that waited for it). It must not throw.
  */
-export type RunDone = (result: RunResult | undefined, error: unknown) => void;
+export type RunDone = (ok: boolean, error: unknown) => void;
 
 /**
  * @internal A SessionPool's request, given to _run. While the run waits for one of the session's
@@ -298,7 +298,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     }
     if (raw === undefined) {
       if (failure instanceof Error) Error.captureStackTrace(failure);
-      call.done?.(undefined, failure); // its slot is free: a request the pool starts now may take it
+      call.done?.(false, failure); // its slot is free: a request the pool starts now may take it
       throw failure;
     }
     return collectFor(call, raw);
@@ -339,7 +339,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       }
     } catch (error) {
       if (error instanceof Error && error !== signal?.reason) Error.captureStackTrace(error);
-      call.done?.(undefined, error);
+      call.done?.(false, error);
       throw error;
     } finally {
       if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
@@ -633,10 +633,10 @@ function collectFor(call: Call, raw: (NativeTensor | null)[]): RunResult {
   try {
     result = collect(call, raw);
   } catch (error) {
-    call.done(undefined, error);
+    call.done(false, error);
     throw error;
   }
-  call.done(result, undefined);
+  call.done(true, undefined);
   return result;
 }
 
