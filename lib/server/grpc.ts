@@ -79,6 +79,10 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': -1,
+    // Channelz keeps per-call counters and timestamps (closures and Date.now() on every call) for a
+    // channelz service this server does not offer. Off: 1-5% more ModelInfer calls a second (small
+    // model, 64 clients, 3 alternating pairs).
+    'grpc.enable_channelz': 0,
   });
   const handlers: grpc.UntypedServiceImplementation = {
     ServerLive: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => callback(null, { live: true }),
