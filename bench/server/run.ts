@@ -1,8 +1,9 @@
 // bench/server/run.ts: `ort-napi serve` against what a user would write today (a plain fastify
 // handler calling onnxruntime-node), on loopback: requests/s and p50/p99 at 1, 16 and 64 clients for
-// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load), and over
-// v2 JSON and gRPC with --workers (one per CPU); plus the server's own cost per request over an in-process pool.run, and the HTTP ceiling (the same
-// fastify route answering without running the model). Every side uses the same ONNX
+// a small and a mid-size model; ort-napi over v2 JSON, v2 binary (wrk) and gRPC (h2load), in one
+// process and with --workers (one per CPU); plus the server's own cost per request over an
+// in-process pool.run, and the ceilings of the two protocol stacks: the same fastify route, and
+// grpc-js with the same proto, answering without running the model. Every side uses the same ONNX
 // Runtime core (onnxruntime-node's). Each (model, side, round) is a fresh server process; rounds
 // interleave the sides and alternate their order.
 //   npm run bench:server [-- --quick] [--rounds N] [--seconds S] [--clients 1,16,64] [--models small,mid]
@@ -293,11 +294,12 @@ async function grpcSuccesses(http: string, model: string): Promise<number> {
 /** `ort-napi serve --workers`: one worker per CPU. */
 const WORKERS = cpus().length;
 const WORKERS_JSON = `ort-napi v2 JSON, --workers ${WORKERS}`;
+const WORKERS_BINARY = `ort-napi v2 binary, --workers ${WORKERS}`;
 const WORKERS_GRPC = `ort-napi gRPC, --workers ${WORKERS}`;
-type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | typeof WORKERS_JSON | typeof WORKERS_GRPC | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)' | 'grpc-js, no model: a fixed reply (gRPC)';
+type Variant = 'ort-napi v2 JSON' | 'ort-napi v2 binary' | 'ort-napi gRPC' | typeof WORKERS_JSON | typeof WORKERS_BINARY | typeof WORKERS_GRPC | 'fastify + onnxruntime-node (JSON)' | 'fastify + ort-napi run() (JSON)' | 'fastify, no model: a fixed reply (JSON)' | 'grpc-js, no model: a fixed reply (gRPC)';
 const CEILING: Variant = 'fastify, no model: a fixed reply (JSON)';
 const GRPC_CEILING: Variant = 'grpc-js, no model: a fixed reply (gRPC)';
-const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', WORKERS_JSON, WORKERS_GRPC, 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING, GRPC_CEILING];
+const VARIANTS: Variant[] = ['ort-napi v2 JSON', 'ort-napi v2 binary', 'ort-napi gRPC', WORKERS_JSON, WORKERS_BINARY, WORKERS_GRPC, 'fastify + onnxruntime-node (JSON)', 'fastify + ort-napi run() (JSON)', CEILING, GRPC_CEILING];
 
 interface Result {
   model: string;
@@ -308,6 +310,12 @@ interface Result {
   p99Us: number;
   errors: number;
   serverCpuUsPerRequest?: number;
+}
+
+/** A difference with its sign: +29, -373. */
+function signed(value: number): string {
+  const rounded = Math.round(value);
+  return rounded >= 0 ? `+${rounded}` : String(rounded);
 }
 
 function median(values: number[]): number {
@@ -386,6 +394,7 @@ async function main(argv: string[]): Promise<void> {
               : side === 'workers'
                 ? [
                     [WORKERS_JSON, () => wrk(url, clients, seconds, jsonFile)],
+                    [WORKERS_BINARY, () => wrk(url, clients, seconds, binFile, head.length)],
                     [WORKERS_GRPC, grpcLoad],
                   ]
                 : side === 'ceiling'
@@ -456,8 +465,8 @@ async function main(argv: string[]): Promise<void> {
     const grpcMax = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi gRPC') as { rps: number } | undefined;
     const grpcCeilingRow = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === GRPC_CEILING) as { rps: number } | undefined;
     lines.push(`- ${name} (${MODELS[name].about}): in-process pool.run p50 ${inP50.toFixed(0)} µs, ${inCpu.toFixed(0)} µs CPU a run.` +
-      (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (+${(http1.p50Ms * 1000 - inP50).toFixed(0)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (+${(http1.serverCpuUsPerRequest - inCpu).toFixed(0)} µs over in-process).` : '') +
-      (http1 && bare1 ? ` The v2 server's own overhead at 1 client, over the same fastify handler on ort-napi's run(): p50 +${((http1.p50Ms - bare1.p50Ms) * 1000).toFixed(0)} µs, CPU +${(http1.serverCpuUsPerRequest - bare1.serverCpuUsPerRequest).toFixed(0)} µs a request.` : '') +
+      (http1 ? ` Over v2 JSON at 1 client: p50 ${(http1.p50Ms * 1000).toFixed(0)} µs end to end (${signed(http1.p50Ms * 1000 - inP50)} µs, client and loopback TCP included), server CPU ${http1.serverCpuUsPerRequest.toFixed(0)} µs a request (${signed(http1.serverCpuUsPerRequest - inCpu)} µs over in-process).` : '') +
+      (http1 && bare1 ? ` The v2 server's own overhead at 1 client, over the same fastify handler on ort-napi's run(): p50 ${signed((http1.p50Ms - bare1.p50Ms) * 1000)} µs, CPU ${signed(http1.serverCpuUsPerRequest - bare1.serverCpuUsPerRequest)} µs a request.` : '') +
       (grpc1 ? ` gRPC at 1 client: p50 ${(grpc1.p50Ms * 1000).toFixed(0)} µs, server CPU ${grpc1.serverCpuUsPerRequest.toFixed(0)} µs.` : '') +
       (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : '') +
       (workers && base ? ` With --workers ${WORKERS}: ${(workers.rps / base.rps).toFixed(2)}x, p99 ${workers.p99Ms.toFixed(2)} ms.` : '') +
