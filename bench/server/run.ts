@@ -102,7 +102,7 @@ async function baseline(modelPath: string, packageName = 'onnxruntime-node'): Pr
     // the reply to the first one (the bench sends one input over and over), without running the
     // model. Its replies wait for the loop's turn (one setImmediate for all of a turn's requests):
     // answered at once, from the turn that read them, the same route served 9.6-10.4k req/s at 64
-    // clients here, and 15.7-17.1k after the turn (3 alternating rounds). A handler whose run
+    // clients here, and 15.7-17.9k after the turn (5 alternating rounds). A handler whose run
     // resolves in a later turn (onnxruntime-node's, a pool's) answers that way too; one on
     // ort-napi's run() of a tiny model does once a turn's inline budget is spent (lib/inline.ts).
     let reply: Awaited<ReturnType<typeof infer>> | undefined;
