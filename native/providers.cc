@@ -164,9 +164,17 @@ const OrtEpDevice* CudaPluginDevice(OrtEnv* env, const std::string& library_path
       OrtStatus* status = g_ort->RegisterExecutionProviderLibrary(env, "CUDA", library_path.c_str());
       if (status != nullptr) {
         g_registered_libraries.erase(library_path);
-        throw OrtFailure(ORT_EP_FAIL, "could not load the CUDA provider library '" + library_path + "': " + Message(status) +
-                                          " (it needs the CUDA 13 libraries libcudart.so.13, libcublas.so.13, "
-                                          "libcublasLt.so.13, libcurand.so.10 and cuDNN 9 where the loader finds them)");
+        std::string why = Message(status);
+        // A provider library built on ONNX Runtime's provider bridge finds the core through
+        // libonnxruntime_providers_shared.so, which the core loads from its own folder only.
+        std::string dir = Library().path.substr(0, Library().path.rfind('/') + 1);
+        std::string hint = why.find("Provider_GetHost") != std::string::npos
+                               ? " (the loaded core has no libonnxruntime_providers_shared.so beside it, in " + dir +
+                                     ", and ONNX Runtime loads a provider library only through it: copy one there from "
+                                     "ort-napi's prebuilds/linux-x64/ or from an ONNX Runtime package of the same version)"
+                               : " (it needs the CUDA 13 libraries libcudart.so.13, libcublas.so.13, libcublasLt.so.13, "
+                                 "libcurand.so.10 and cuDNN 9 where the loader finds them)";
+        throw OrtFailure(ORT_EP_FAIL, "could not load the CUDA provider library '" + library_path + "': " + why + hint);
       }
     }
   }

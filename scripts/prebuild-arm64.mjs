@@ -56,6 +56,10 @@ const dest = join(root, 'prebuilds', 'linux-arm64', 'ort-napi.node');
 mkdirSync(dirname(dest), { recursive: true });
 copyFileSync(built, dest);
 run(`${prefix}strip`, ['--strip-all', dest]);
+// ONNX Runtime's provider-bridge rendezvous, built by the same configure, beside the arm64 core.
+const shared = join(root, 'prebuilds', 'linux-arm64', 'libonnxruntime_providers_shared.so');
+copyFileSync(join(out, 'Release', 'libonnxruntime_providers_shared.so'), shared);
+run(`${prefix}strip`, ['--strip-all', shared]);
 
 // The same hash CMakeLists.txt bakes in (and test/00.loading computes): it must be in the binary.
 const hash = createHash('sha256');
