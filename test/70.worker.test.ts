@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { identity, random, slowChain } from './support/models.js';
 import { buildModel } from './support/onnx.js';
-import { InferenceSession, Tensor } from './support/ort.js';
+import { env, InferenceSession, Tensor } from './support/ort.js';
 
 const workerScript = resolve(__dirname, 'fixtures', 'worker.cjs');
 
@@ -134,7 +134,9 @@ describe('teardown waits only for what executes', () => {
 
   test('a Worker whose runs are queued behind the main thread’s is terminated at once', async () => {
     const n = 512;
-    const main = await InferenceSession.create(slowChain(n, 96), { intraOpNumThreads: 1, maxConcurrentRuns: 8 });
+    // One main-thread run per runner thread (as many as cores: 16 on a 16-core machine), so that none is free.
+    const runners = env.versions.runThreads;
+    const main = await InferenceSession.create(slowChain(n, 96), { intraOpNumThreads: 1, maxConcurrentRuns: runners });
     const x = new Tensor('float32', random(n * n, 5), [n, n]);
     const start = performance.now();
     main.runSync({ x });
@@ -156,7 +158,7 @@ describe('teardown waits only for what executes', () => {
     );
     const next = () => new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)));
     expect(await next()).toBe('ready');
-    const busy = Array.from({ length: 4 }, () => main.run({ x }));
+    const busy = Array.from({ length: runners }, () => main.run({ x }));
     await new Promise((r) => setTimeout(r, 20));
     worker.postMessage('go');
     expect(await next()).toBe('queued');

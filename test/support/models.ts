@@ -86,14 +86,34 @@ export const linear = () =>
  * A session whose single run takes at least `ms` on this machine (the chain of MatMuls grows until
  * it does), with intraOpNumThreads 1, and its input.
  */
+/**
+ * How long a warm `run` of a one-thread session (intraOpNumThreads 1: it computes on the calling
+ * thread) takes with a core to itself. Each try counts the lesser of its wall time and the CPU time
+ * the process spent: on a machine busy with other tests (16 test files at once on 16 cores, the
+ * sessions of each spinning their own threads), a run's wall time was measured at 4x its CPU time,
+ * and a model calibrated on that wall time later ran 4x faster than the test needed. Under `ms`
+ * after one try, that is the answer; at or over it, the least of three.
+ */
+export function fastestRun(run: () => unknown, ms: number): number {
+  let fastest = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    run();
+    const used = process.cpuUsage(cpu);
+    fastest = Math.min(fastest, performance.now() - start, (used.user + used.system) / 1000);
+    if (fastest < ms) break;
+  }
+  return fastest;
+}
+
 export async function slowSession(ms: number, options: Ort.SessionOptions = {}): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
   const n = 512;
   const input = new Tensor('float32', random(n * n, 7), [n, n]);
   for (let layers = 4; ; layers *= 2) {
     const session = await InferenceSession.create(slowChain(n, layers), { intraOpNumThreads: 1, ...options });
-    const start = performance.now();
-    session.runSync({ x: input });
-    const runMs = performance.now() - start;
+    session.runSync({ x: input }); // the first run allocates and packs: slower than the rest
+    const runMs = fastestRun(() => session.runSync({ x: input }), ms);
     if (runMs >= ms) return { session, input, runMs };
     await session.release();
   }
