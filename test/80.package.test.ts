@@ -29,6 +29,11 @@ describe('the packed package', () => {
     const tarball = join(work, filename);
     const paths = files.map((f) => f.path);
     expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'package.json']));
+    // Each bundled core with the provider-bridge library beside it, without which ONNX Runtime
+    // cannot load the CUDA provider (test/27).
+    for (const arch of ['x64', 'arm64']) {
+      expect(paths).toEqual(expect.arrayContaining([`prebuilds/linux-${arch}/libonnxruntime.so.1`, `prebuilds/linux-${arch}/libonnxruntime_providers_shared.so`, `prebuilds/linux-${arch}/ort-napi.node`]));
+    }
     // npm would run a binding.gyp's `node-gyp rebuild` on install even with no install script.
     expect(paths).not.toContain('binding.gyp');
     // No script that runs when a consumer installs the package: npm would flag it as running install scripts.
