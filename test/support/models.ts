@@ -83,10 +83,6 @@ export const linear = () =>
   });
 
 /**
- * A session whose single run takes at least `ms` on this machine (the chain of MatMuls grows until
- * it does), with intraOpNumThreads 1, and its input.
- */
-/**
  * How long a warm `run` of a one-thread session (intraOpNumThreads 1: it computes on the calling
  * thread) takes with a core to itself. Each try counts the lesser of its wall time and the CPU time
  * the process spent: on a machine busy with other tests (16 test files at once on 16 cores, the
@@ -107,6 +103,10 @@ export function fastestRun(run: () => unknown, ms: number): number {
   return fastest;
 }
 
+/**
+ * A session whose single run takes at least `ms` on this machine (the chain of MatMuls grows until
+ * it does), with intraOpNumThreads 1, and its input.
+ */
 export async function slowSession(ms: number, options: Ort.SessionOptions = {}): Promise<{ session: Ort.InferenceSession; input: Ort.Tensor; runMs: number }> {
   const n = 512;
   const input = new Tensor('float32', random(n * n, 7), [n, n]);
