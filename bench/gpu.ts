@@ -147,14 +147,14 @@ async function measure(model: Model) {
   fill.release();
   await copier.release();
 
-  const bindings: Array<[string, Ort.IoBinding]> = [];
+  const bindings: Ort.IoBinding[] = [];
   const bind = (name: string, inputOnGpu: boolean, out: 'gpu-allocated' | 'gpu-preallocated' | 'cpu') => {
     const binding = cuda.createIoBinding();
     binding.bindInput(input, inputOnGpu ? onGpu : x);
     if (out === 'gpu-allocated') binding.bindOutput(output, gpuMemory);
     else if (out === 'gpu-preallocated') binding.bindOutput(output, Tensor.allocate('float32', outDims, gpuMemory));
     else binding.bindOutput(output, { device: 'cpu' });
-    bindings.push([name, binding]);
+    bindings.push(binding);
     return { name, run: () => cuda.runWithBinding(binding) } satisfies Side;
   };
 
@@ -175,7 +175,7 @@ async function measure(model: Model) {
   const throughput: Record<string, number[]> = Object.fromEntries(throughputSides.map((s) => [s.name, []]));
   for (let r = 0; r < repeats; r++) for (const side of rotation(throughputSides, r)) throughput[side.name].push(await callers(side, 8));
 
-  for (const [, binding] of bindings) binding.release();
+  for (const binding of bindings) binding.release();
   onGpu.release();
   await cpu.release();
   await cuda.release();
