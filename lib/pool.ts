@@ -6,7 +6,7 @@ import { describeModel, unwatch, watch } from './lifetime.js';
 import type { SessionOptions } from './options.js';
 import { InferenceSession, type AnySignature, type FeedsType, type ModelSignature, type RunResult, type SignatureFeeds, type SignatureOutputs, type ValueMetadata } from './session.js';
 import { ELEMENT_TYPES, storageLength, Tensor, type TensorType } from './tensor.js';
-import { checkKeys, invalid, isPlainObject, optionalInteger } from './validate.js';
+import { checkKeys, dimsText, invalid, isPlainObject, optionalInteger } from './validate.js';
 import { SpareControllers } from './spare-controllers.js';
 
 /** Thrown when the pool's queue is full: the caller should shed load or retry later. */
@@ -830,7 +830,7 @@ function splitOutputs(result: RunResult, batch: Job[], rows: number): RunResult[
   const parts: RunResult[] = batch.map(() => ({}));
   for (const [name, tensor] of Object.entries(result)) {
     if (tensor.dims[0] !== rows) {
-      throw new Error(`output '${name}' came back with dims [${tensor.dims.join(',')}], not ${rows} rows: it cannot be split between the batched requests`);
+      throw new Error(`output '${name}' came back with dims ${dimsText(tensor.dims)}, not ${rows} rows: it cannot be split between the batched requests`);
     }
     const perRow = rows === 0 ? 0 : tensor.size / rows;
     let row = 0;

@@ -10,7 +10,7 @@ import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, t
 import { nextTurn, turnSpent } from './inline.js';
 import { lend } from './lending.js';
 import { checkModelFile, explainLoadFailure } from './model-file.js';
-import { invalid, outOfRange } from './validate.js';
+import { dimsText, invalid, outOfRange } from './validate.js';
 import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
 import { resultIn } from './wait.js';
 
@@ -689,7 +689,7 @@ function checkTensor(what: string, value: unknown, meta: ValueMetadata, allowDev
   // declared scalar takes any shape there (silero VAD's `sr` is fed as [1]), and so it does here.
   if (meta.unranked || shape.length === 0) return checkData(what, tensor);
   if (dims.length !== shape.length) {
-    throw new RangeError(`${what} has ${dims.length} dims [${dims.join(',')}], but the model expects ${shape.length} [${shape.join(',')}]`);
+    throw new RangeError(`${what} has ${dims.length} dims ${dimsText(dims)}, but the model expects ${shape.length} [${shape.join(',')}]`);
   }
   for (let d = 0; d < dims.length; d++) {
     const want = shape[d];
@@ -709,7 +709,7 @@ function checkData(what: string, tensor: Tensor): Tensor {
   const data = tensor.data;
   if (data.length !== storageLength(tensor.type, tensor.size)) {
     if (isDetached(data)) throw new TypeError(`${what} cannot be read: its ArrayBuffer was detached (transferred?)`);
-    throw new RangeError(`${what} has ${data.length} elements of data but dims [${tensor.dims.join(',')}] need ${storageLength(tensor.type, tensor.size)}`);
+    throw new RangeError(`${what} has ${data.length} elements of data but dims ${dimsText(tensor.dims)} need ${storageLength(tensor.type, tensor.size)}`);
   }
   if (!Array.isArray(data)) lend(what, data as ArrayBufferView);
   return tensor;

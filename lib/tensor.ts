@@ -1,6 +1,6 @@
 // tensor.ts: Tensor (onnxruntime-common's, as far as code can tell) and the table of element types with their ONNX codes.
 import { Tensor as CommonTensorClass, type TensorConstructor as CommonTensorConstructor, type Tensor as CommonTensorType } from 'onnxruntime-common';
-import { invalid, outOfRange } from './validate.js';
+import { dimsText, invalid, outOfRange } from './validate.js';
 
 /** Data of each element type. 16-bit floats are bit patterns in a Uint16Array. */
 export interface TensorDataTypeMap {
@@ -127,7 +127,7 @@ function checkDims(dims: unknown, length: number, type: TensorType): { dims: rea
   const need = storageLength(type, checked.size);
   if (need !== length) {
     const packed = need !== checked.size ? ` bytes (${checked.size} 4-bit values, two per byte)` : '';
-    throw new RangeError(`Tensor data has ${length} elements but dims [${checked.dims.join(',')}] need ${need}${packed}`);
+    throw new RangeError(`Tensor data has ${length} elements but dims ${dimsText(checked.dims)} need ${need}${packed}`);
   }
   return checked;
 }
@@ -451,7 +451,7 @@ export class Tensor<T extends TensorType = TensorType> {
   }
 
   toString(): string {
-    return `Tensor(${this.type}, [${this.dims.join(',')}]${this.dataLocation === 'cpu' ? '' : `, ${this.dataLocation}${this.deviceId === undefined ? '' : `:${this.deviceId}`}`})`;
+    return `Tensor(${this.type}, ${dimsText(this.dims)}${this.dataLocation === 'cpu' ? '' : `, ${this.dataLocation}${this.deviceId === undefined ? '' : `:${this.deviceId}`}`})`;
   }
 }
 

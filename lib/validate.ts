@@ -20,6 +20,15 @@ export function describe(value: unknown): string {
   }
 }
 
+/**
+ * Dims for a message: `[1,3,224,224]`, or for a rank past 16 the first eight and the count
+ * (`[1,1,1,1,1,1,1,1,...] (100000 dims)`), so that a message about a caller's shape stays short
+ * whatever its rank: the server sends such messages back in gRPC trailers, which have a size limit.
+ */
+export function dimsText(dims: readonly unknown[]): string {
+  return dims.length <= 16 ? `[${dims.join(',')}]` : `[${dims.slice(0, 8).join(',')},...] (${dims.length} dims)`;
+}
+
 /** A TypeError of the form "<parameter> must be <expected>; received <what it was>". */
 export function invalid(parameter: string, expected: string, received: unknown): TypeError {
   return new TypeError(`${parameter} must be ${expected}; received ${describe(received)}`);

@@ -160,6 +160,10 @@ describe('gRPC errors carry the spec status codes and leave the server healthy',
     ['raw contents for some inputs only', { model_name: 'types', inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2] })), raw_input_contents: [Buffer.from(SAMPLES.BOOL.raw)] }, grpc.status.INVALID_ARGUMENT, /raw_input_contents has 1 entries but there are 14 inputs/],
     ['no contents at all', { model_name: 'linear', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3] }] }, grpc.status.INVALID_ARGUMENT, /input 'x' has no contents and the request no raw_input_contents/],
     ['unknown output', linearRequest([1, 2, 3], { outputs: [{ name: 'zz' }] }), grpc.status.INVALID_ARGUMENT, /has no output "zz"/],
+    // Its message once listed all 100,000 dims: a trailer over the client's header limit, and the call never ended.
+    ['a shape of 100,000 dims: answered, the message short', { model_name: 'linear', inputs: [{ name: 'x', datatype: 'FP32', shape: new Array(100_000).fill(1) }], raw_input_contents: [f32([1, 2, 3])] }, grpc.status.INVALID_ARGUMENT, /^input 'x' \(FP32\): 12 bytes of binary data but shape \[1,1,1,1,1,1,1,1,\.\.\.\] \(100000 dims\) needs 4 \(1 x 4\)$/],
+    ['a model name of 1 MB: named shortened', { ...linearRequest([1, 2, 3]), model_name: 'm'.repeat(2 ** 20) }, grpc.status.NOT_FOUND, /^unknown model "m{39}\.\.\.$/],
+    ['typed contents in the field of another datatype', { model_name: 'linear', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], contents: { int_contents: [1, 2, 3] } }] }, grpc.status.INVALID_ARGUMENT, /input 'x': FP32 takes contents.fp32_contents, but the request filled contents.int_contents/],
   ];
 
   it.each(cases)('%s', async (_name, request, code, message) => {

@@ -357,6 +357,15 @@ describe('bad requests get the spec error and leave the server healthy', () => {
     ['an oversized body', () => post('/v2/models/linear/infer', Buffer.alloc(BODY_LIMIT + 1024, 32)), 413, /larger than the server's limit/],
     ['a bad timeout header', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3]), { 'inference-timeout-ms': 'soon' }), 400, /inference-timeout-ms header must be a number of milliseconds/],
     ['an unknown route', () => fetch(`${base}/v2/modelz`), 404, /no route GET \/v2\/modelz/],
+    // The response echoes the id: the protocol's string, not any JSON (a deep one overflowed JSON.stringify).
+    ['an id that is not a string', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3], { id: { a: [1] } })), 400, /^"id" must be a string, got \{"a":\[1\]\}$/],
+    ...(['JSON.parse', 'the native reader'] as const).map((reader): (typeof cases)[number] => {
+      const deep = (leaf: string) => '['.repeat(100_000) + leaf + ']'.repeat(100_000);
+      const pad = reader === 'JSON.parse' ? '' : `"id": "${'p'.repeat(2000)}", `; // from 1.5 KB of JSON on, the native reader goes first
+      return [`data nested 100,000 deep with a string among the numbers (${reader})`, () => post('/v2/models/linear/infer', `{${pad}"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": ${deep('1, "a", 3')}}]}`), 400, /^input 'x' \(FP32\): data\[1\] is "a", not a number$/];
+    }),
+    ['a shape nested 100,000 deep', () => post('/v2/models/linear/infer', `{"inputs": [{"name": "x", "datatype": "FP32", "shape": ${'['.repeat(100_000) + ']'.repeat(100_000)}, "data": [1, 2, 3]}]}`), 400, /^input 'x': shape\[0\] must be a non-negative integer, got \[\[\[\[\.\.\.\]\]\]\]$/],
+    ['an input name of 1 MB', () => post('/v2/models/linear/infer', { inputs: [{ name: 'n'.repeat(2 ** 20), datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }), 400, /^model 'linear' has no input "n{39}\.\.\. \(its inputs: x\)$/],
   ];
 
   it.each(cases)('%s', async (_name, send, status, message) => {

@@ -1,5 +1,6 @@
 // codec.ts: v2 tensors (JSON `data`, Triton's binary extension, gRPC contents) <-> ort-napi Tensors.
 import { Tensor, type TensorType } from '../index.js';
+import { dimsText } from '../validate.js';
 import { invalidArgument, ServerError } from './errors.js';
 
 export type Datatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'FP32' | 'FP64' | 'BYTES' | 'BF16';
@@ -38,7 +39,7 @@ export function datatypeOf(type: string): Datatype | undefined {
 
 function info(what: string, datatype: unknown): DatatypeInfo {
   if (typeof datatype !== 'string' || !Object.hasOwn(DATATYPES, datatype)) {
-    throw invalidArgument(`${what}: datatype ${JSON.stringify(datatype)} is not a v2 datatype (${Object.keys(DATATYPES).join(', ')})`);
+    throw invalidArgument(`${what}: datatype ${brief(datatype)} is not a v2 datatype (${Object.keys(DATATYPES).join(', ')})`);
   }
   return DATATYPES[datatype as Datatype];
 }
@@ -52,13 +53,53 @@ export function checkShape(what: string, shape: unknown): number {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw invalidArgument(`${what}: shape[${i}] must be a non-negative integer, got ${brief(d)}`);
     count *= d;
   }
-  if (!Number.isSafeInteger(count)) throw invalidArgument(`${what}: shape [${shape.join(',')}] has too many elements`);
+  if (!Number.isSafeInteger(count)) throw invalidArgument(`${what}: shape ${dimsText(shape)} has too many elements`);
   return count;
 }
 
-function brief(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+/**
+ * A value from a request, shortened for an error message: at most three levels and eight elements a
+ * level are looked at, so that a huge or deeply nested value (the body limit allows millions of
+ * levels) costs no more to describe than a small one and makes no message longer than ~40 characters.
+ */
+export function brief(value: unknown): string {
+  const text = sketch(value, 3);
+  return text.length > BRIEF ? `${text.slice(0, BRIEF)}...` : text;
+}
+
+const BRIEF = 40;
+const SKETCH_ELEMENTS = 8;
+
+function sketch(value: unknown, levels: number): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > BRIEF ? value.slice(0, BRIEF + 1) : value);
+    case 'bigint':
+      return `${value}n`;
+    case 'object':
+      break;
+    default:
+      return String(value); // numbers, booleans, undefined
+  }
+  if (value === null) return 'null';
+  if (ArrayBuffer.isView(value) || Array.isArray(value)) {
+    const list = value as ArrayLike<unknown>;
+    if (levels === 0) return list.length === 0 ? '[]' : '[...]';
+    const shown: string[] = [];
+    for (let i = 0; i < list.length && i < SKETCH_ELEMENTS; i++) shown.push(sketch(list[i], levels - 1));
+    if (list.length > SKETCH_ELEMENTS) shown.push('...');
+    return `[${shown.join(',')}]`;
+  }
+  const keys = Object.keys(value);
+  if (levels === 0) return keys.length === 0 ? '{}' : '{...}';
+  const shown = keys.slice(0, SKETCH_ELEMENTS).map((k) => `${sketch(k, 0)}:${sketch((value as Record<string, unknown>)[k], levels - 1)}`);
+  if (keys.length > SKETCH_ELEMENTS) shown.push('...');
+  return `{${shown.join(',')}}`;
+}
+
+/** A name from a request, for a message: `'x'` as the model names it, or shortened when it is no short string. */
+export function quoted(name: unknown): string {
+  return typeof name === 'string' && name.length <= BRIEF ? `'${name}'` : brief(name);
 }
 
 // ---- 16-bit floats: IEEE half and bfloat16 as the bit patterns ONNX Runtime reads.
@@ -119,13 +160,38 @@ export function fromBfloat16(bits: number): number {
 
 /**
  * A JSON tensor's data, flattened: v2 allows nested arrays in row-major order. The native JSON
- * reader gives an input's array of numbers as a flat Float64Array already.
+ * reader gives an input's array of numbers as a flat Float64Array already. Flattened with a stack of
+ * its own, not Array.prototype.flat, whose recursion a deeply nested body overflows; as the native
+ * reader does, any nesting is taken (the element count is checked against the shape after).
  */
 function flatten(what: string, data: unknown): ArrayLike<unknown> {
   if (data instanceof Float64Array) return data;
   if (!Array.isArray(data)) throw invalidArgument(`${what}: data must be an array, got ${brief(data)}`);
-  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return data.flat(Infinity);
-  return data;
+  let nested = false;
+  for (let i = 0; i < data.length && !nested; i++) nested = Array.isArray(data[i]);
+  if (!nested) return data;
+  const out: unknown[] = [];
+  const arrays: unknown[][] = [data];
+  const next: number[] = [0];
+  while (arrays.length > 0) {
+    const top = arrays.length - 1;
+    const array = arrays[top];
+    const i = next[top];
+    if (i === array.length) {
+      arrays.pop();
+      next.pop();
+      continue;
+    }
+    next[top] = i + 1;
+    const value = array[i];
+    if (Array.isArray(value)) {
+      arrays.push(value);
+      next.push(0);
+    } else {
+      out.push(value);
+    }
+  }
+  return out;
 }
 
 /** A tensor from a v2 JSON input (`data` row-major, flat or nested). */
@@ -135,7 +201,7 @@ export function fromJson(what: string, datatype: unknown, shape: unknown, data: 
   const values = flatten(what, data);
   const dims = shape as number[];
   if (values.length !== count) {
-    throw invalidArgument(`${what}: data has ${values.length} elements but shape [${dims.join(',')}] needs ${count}`);
+    throw invalidArgument(`${what}: data has ${values.length} elements but shape ${dimsText(dims)} needs ${count}`);
   }
   const bad = (i: number, want: string) => invalidArgument(`${what} (${datatype}): data[${i}] is ${brief(values[i])}, not ${want}`);
   switch (dt.type) {
@@ -246,7 +312,7 @@ export function fromBinary(what: string, datatype: unknown, shape: unknown, byte
   if (dt.type === 'string') return new Tensor('string', readStrings(what, bytes, count), dims);
   const need = count * dt.size;
   if (bytes.byteLength !== need) {
-    throw invalidArgument(`${what} (${datatype}): ${bytes.byteLength} bytes of binary data but shape [${dims.join(',')}] needs ${need} (${count} x ${dt.size})`);
+    throw invalidArgument(`${what} (${datatype}): ${bytes.byteLength} bytes of binary data but shape ${dimsText(dims)} needs ${need} (${count} x ${dt.size})`);
   }
   if (dt.type === 'bool') {
     for (let i = 0; i < count; i++) if (bytes[i] > 1) throw invalidArgument(`${what} (BOOL): byte ${i} is ${bytes[i]}, not 0 or 1`);
@@ -311,9 +377,14 @@ export function fromContents(what: string, datatype: unknown, shape: unknown, co
   const field = ({ bool: 'bool_contents', uint8: 'uint_contents', uint16: 'uint_contents', uint32: 'uint_contents', uint64: 'uint64_contents', int8: 'int_contents', int16: 'int_contents', int32: 'int_contents', int64: 'int64_contents', float32: 'fp32_contents', float64: 'fp64_contents', string: 'bytes_contents' } as Record<string, string>)[dt.type];
   if (!field) throw invalidArgument(`${what}: ${datatype} has no typed contents field; send it in raw_input_contents`);
   let values = contents[field] ?? [];
+  if (values.length === 0) {
+    // proto3 decodes every repeated field, empty where the client set none: a filled one elsewhere is the mistake.
+    const filled = Object.keys(contents).filter((k) => Array.isArray(contents[k]) && contents[k].length > 0);
+    if (filled.length > 0) throw invalidArgument(`${what}: ${datatype} takes contents.${field}, but the request filled ${filled.map((k) => `contents.${k}`).join(', ')}`);
+  }
   if (dt.type === 'string') {
     const count = checkShape(what, shape);
-    if (values.length !== count) throw invalidArgument(`${what}: contents.bytes_contents has ${values.length} elements but shape [${(shape as number[]).join(',')}] needs ${count}`);
+    if (values.length !== count) throw invalidArgument(`${what}: contents.bytes_contents has ${values.length} elements but shape ${dimsText(shape as number[])} needs ${count}`);
     try {
       values = values.map((b) => decoder.decode(b as Uint8Array));
     } catch {

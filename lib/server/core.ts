@@ -1,7 +1,7 @@
 // core.ts: the one inference path both front ends call: resolve the model, check the request's
 // tensors against it, run it through its SessionPool, and account for it (metrics, span).
 import type { Tensor } from '../index.js';
-import { outputDatatype, type Datatype } from './codec.js';
+import { brief, outputDatatype, quoted, type Datatype } from './codec.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { ModelVersion, Repository } from './repository.js';
@@ -86,14 +86,14 @@ export class InferenceCore {
   #feeds(model: ModelVersion, inputs: InferInput[]): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {};
     for (const input of inputs) {
-      const what = `input '${input.name}'`;
-      if (typeof input.name !== 'string') throw invalidArgument(`an input has no name (got ${JSON.stringify(input.name)})`);
+      if (typeof input.name !== 'string') throw invalidArgument(`an input has no name (got ${brief(input.name)})`);
+      const what = `input ${quoted(input.name)}`;
       const meta = model.inputs.find((m) => m.name === input.name);
       if (!meta) throw invalidArgument(`model '${model.name}' has no ${what} (its inputs: ${model.inputs.map((m) => m.name).join(', ')})`);
       if (Object.hasOwn(feeds, input.name)) throw invalidArgument(`${what} is given twice`);
       if (meta.datatype === undefined) throw invalidArgument(`${what} has ONNX type '${meta.type}', which the v2 protocol cannot carry`);
       if (input.datatype !== meta.datatype) {
-        throw invalidArgument(`${what} has datatype ${JSON.stringify(input.datatype)}, but model '${model.name}' expects ${meta.datatype}`);
+        throw invalidArgument(`${what} has datatype ${brief(input.datatype)}, but model '${model.name}' expects ${meta.datatype}`);
       }
       feeds[input.name] = input.decode();
     }
@@ -106,7 +106,7 @@ export class InferenceCore {
     if (outputs === undefined || outputs.length === 0) return model.outputs.map((m) => m.name);
     for (const out of outputs) {
       if (typeof out !== 'string' || !model.outputs.some((m) => m.name === out)) {
-        throw invalidArgument(`model '${model.name}' has no output ${JSON.stringify(out)} (its outputs: ${model.outputs.map((m) => m.name).join(', ')})`);
+        throw invalidArgument(`model '${model.name}' has no output ${brief(out)} (its outputs: ${model.outputs.map((m) => m.name).join(', ')})`);
       }
     }
     return outputs;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { checkShape, fromBinary, fromContents, toBinary } from './codec.js';
+import { checkShape, fromBinary, fromContents, quoted, toBinary } from './codec.js';
 import type { InferenceCore, InferInput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import { EXTENSIONS, SERVER_NAME } from './http.js';
@@ -32,9 +32,20 @@ function serviceDefinition(): grpc.ServiceDefinition {
   return loaded.inference.GRPCInferenceService.service;
 }
 
+/**
+ * Characters of an error message sent as a call's status details. They travel percent-encoded in the
+ * grpc-message trailer, and a trailer past the client's limit on headers (64 KiB in Node's http2,
+ * under grpc-js; 8-16 KiB in gRPC's C core) never arrives: the call hangs until its deadline, or for
+ * ever without one (seen with a 200 KB message). Messages are kept short where they are made
+ * (brief, dimsText); this bounds any that is not.
+ */
+const MAX_DETAILS = 1024;
+
 function fail(callback: grpc.sendUnaryData<Json>, error: unknown): void {
   const server = toServerError(error);
-  callback({ code: server.grpcCode, details: server.message } as grpc.ServiceError, null);
+  const message = server.message;
+  const details = message.length <= MAX_DETAILS ? message : `${message.slice(0, MAX_DETAILS)}... (cut: ${message.length} characters)`;
+  callback({ code: server.grpcCode, details } as grpc.ServiceError, null);
 }
 
 /**
@@ -127,7 +138,7 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
             throw invalidArgument(`raw_input_contents has ${raw.length} entries but there are ${inputs.length} inputs: give one per input, in their order`);
           }
           const decoded: InferInput[] = inputs.map((input, i) => {
-            const what = `input '${input.name}'`;
+            const what = `input ${quoted(input.name)}`;
             return {
               name: input.name,
               datatype: input.datatype,

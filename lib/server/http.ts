@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { native } from '../binding.js';
-import { fromBinary, fromJson, toBinary, toJsonData } from './codec.js';
+import { brief, fromBinary, fromJson, quoted, toBinary, toJsonData } from './codec.js';
 import type { Coordination } from './cluster.js';
 import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
@@ -89,16 +89,18 @@ function parseInfer(request: FastifyRequest, signal: AbortSignal): { call: Infer
   // An empty array is a request: a model whose inputs are all optional takes it.
   if (!Array.isArray(header.inputs)) throw invalidArgument('the request must have "inputs": an array of tensors');
   if (header.parameters !== undefined && !isObject(header.parameters)) throw invalidArgument('"parameters" must be an object');
+  // The response echoes it: a string, as the protocol has it, so that what is echoed stays small and flat.
+  if (header.id !== undefined && typeof header.id !== 'string') throw invalidArgument(`"id" must be a string, got ${brief(header.id)}`);
   let offset = 0;
   const inputs: InferInput[] = header.inputs.map((input: unknown, i: number) => {
     if (!isObject(input)) throw invalidArgument(`inputs[${i}] must be an object { name, shape, datatype, data }`);
-    const what = `input '${String(input.name)}'`;
+    const what = `input ${quoted(input.name)}`;
     const size = parameter(input, 'binary_data_size');
     if (size === undefined) {
       if (input.data === undefined) throw invalidArgument(`${what} has neither "data" nor a "binary_data_size" parameter`);
       return { name: input.name as string, datatype: input.datatype, shape: input.shape, decode: () => fromJson(what, input.datatype, input.shape, input.data) };
     }
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalidArgument(`${what}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalidArgument(`${what}: binary_data_size must be a non-negative integer, got ${brief(size)}`);
     if (offset + size > binary.length) {
       throw invalidArgument(`${what}: binary_data_size is ${size}, but only ${binary.length - offset} bytes of binary data remain after the JSON header (truncated body?)`);
     }
@@ -137,7 +139,7 @@ function timeoutOf(request: FastifyRequest, header: Json): number | undefined {
   }
   const micros = parameter(header, 'timeout');
   if (micros === undefined) return undefined;
-  if (typeof micros !== 'number' || !Number.isFinite(micros) || micros < 0) throw invalidArgument(`the "timeout" parameter must be a number of microseconds, got ${JSON.stringify(micros)}`);
+  if (typeof micros !== 'number' || !Number.isFinite(micros) || micros < 0) throw invalidArgument(`the "timeout" parameter must be a number of microseconds, got ${brief(micros)}`);
   return micros === 0 ? undefined : micros / 1000;
 }
 

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SessionPool, type BatchingOptions, type ExecutionProviderConfig, type SessionOptions } from '../index.js';
-import { datatypeOf, type Datatype } from './codec.js';
+import { datatypeOf, quoted, type Datatype } from './codec.js';
 import { ServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
 
@@ -216,11 +216,11 @@ export class Repository {
   /** The version a request names (or the highest loaded one); NOT_FOUND / UNAVAILABLE otherwise. */
   resolve(name: string, version?: string): ModelVersion {
     const entry = this.#models.get(name);
-    if (!entry) throw new ServerError('NOT_FOUND', `unknown model '${name}'`);
+    if (!entry) throw new ServerError('NOT_FOUND', `unknown model ${quoted(name)}`); // a client's name: shortened if long
     if (entry.versions.size === 0) throw new ServerError('UNAVAILABLE', `model '${name}' is not loaded (${entry.state.toLowerCase()}${entry.reason ? `: ${entry.reason}` : ''})`);
     if (version === undefined || version === '') return [...entry.versions.values()].at(-1)!;
     const found = entry.versions.get(version);
-    if (!found) throw new ServerError('NOT_FOUND', `model '${name}' has no version '${version}' (loaded: ${[...entry.versions.keys()].join(', ')})`);
+    if (!found) throw new ServerError('NOT_FOUND', `model '${name}' has no version ${quoted(version)} (loaded: ${[...entry.versions.keys()].join(', ')})`);
     return found;
   }
 
