@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <atomic>
@@ -160,6 +161,14 @@ Napi::Error MakeOrtError(Napi::Env env, OrtErrorCode code, const std::string& me
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", name);
   return error;
+}
+
+int64_t IntegerArgument(Napi::Env env, Napi::Value value, const char* what, int64_t min, int64_t max) {
+  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : std::nan("");
+  // Compared as doubles first: a NaN, an infinity or 1e300 never reaches the integer conversion.
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max) && d == std::trunc(d)))
+    throw Napi::TypeError::New(env, std::string(what) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  return static_cast<int64_t>(d);
 }
 
 // Node unloads an addon (dlclose) when the last environment that loaded it goes, as when a Worker

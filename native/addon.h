@@ -40,6 +40,11 @@ const napi_type_tag& SessionTypeTag();
 // another copy of the addon, or of another class, are refused instead of misread.
 napi_type_tag NewTypeTag();
 
+// A number the JS layer passes (an index, a type code, a device id) as an integer in [min, max], or
+// a TypeError naming it: the addon's functions are internal, but a wrong call must say what was
+// wrong, not node-addon-api's bare "A number was expected".
+int64_t IntegerArgument(Napi::Env env, Napi::Value value, const char* what, int64_t min, int64_t max);
+
 // Runs `body` on the main thread, turning ONNX Runtime's errors into OrtError.
 template <typename F>
 Napi::Value Guard(Napi::Env env, F&& body) {

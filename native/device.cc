@@ -99,12 +99,13 @@ Napi::Value DeviceTensorWrap::Allocate(const Napi::CallbackInfo& info) {
   try {
     auto tensor = std::make_shared<DeviceTensor>();
     tensor->env = data.OrtEnvironment(env);
-    auto type = static_cast<ONNXTensorElementDataType>(info[0].As<Napi::Number>().Int32Value());
+    auto type = static_cast<ONNXTensorElementDataType>(IntegerArgument(env, info[0], "allocateTensor: the element type code", 0, INT32_MAX));
     if (ElementSize(type) == 0) throw Napi::TypeError::New(env, "allocateTensor: only numeric element types live in device memory");
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "allocateTensor: dims must be an array");
     Napi::Array dims_js = info[1].As<Napi::Array>();
     std::vector<int64_t> dims(dims_js.Length());
-    for (uint32_t i = 0; i < dims.size(); ++i) dims[i] = dims_js.Get(i).As<Napi::Number>().Int64Value();
-    int device_id = info[2].As<Napi::Number>().Int32Value();
+    for (uint32_t i = 0; i < dims.size(); ++i) dims[i] = IntegerArgument(env, dims_js.Get(i), "allocateTensor: each dim", 0, INT64_C(1) << 53);
+    int device_id = static_cast<int>(IntegerArgument(env, info[2], "allocateTensor: the device id", 0, INT32_MAX));
     std::string library = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
     CudaMemory memory = CudaMemoryFor(tensor->env->get(), device_id, library);
     OrtValue* raw = nullptr;

@@ -104,7 +104,7 @@ Napi::Value IoBindingWrap::BindInput(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BindingCore& core = Live(info, true);
   return Guard(env, [&]() -> Napi::Value {
-    uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+    const auto index = static_cast<uint32_t>(IntegerArgument(env, info[0], "bindInput: the input index", 0, UINT32_MAX));
     if (index >= core.session->inputs.size()) throw Napi::RangeError::New(env, "bindInput: input index out of range");
     const std::string& name = core.session->inputs[index].name;
     BindingCore::Bound bound;
@@ -127,7 +127,7 @@ Napi::Value IoBindingWrap::BindOutput(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BindingCore& core = Live(info, true);
   return Guard(env, [&]() -> Napi::Value {
-    uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+    const auto index = static_cast<uint32_t>(IntegerArgument(env, info[0], "bindOutput: the output index", 0, UINT32_MAX));
     if (index >= core.session->outputs.size()) throw Napi::RangeError::New(env, "bindOutput: output index out of range");
     const std::string& name = core.session->outputs[index].name;
     BindingCore::Bound bound;
@@ -136,7 +136,7 @@ Napi::Value IoBindingWrap::BindOutput(const Napi::CallbackInfo& info) {
       Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), bound.allocated_on));
     } else if (info[1].IsString()) {  // 'cuda': memory ONNX Runtime allocates on that device
       std::string library = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
-      bound.allocated_on = CudaMemoryFor(core.session->env->get(), info[2].As<Napi::Number>().Int32Value(), library).info;
+      bound.allocated_on = CudaMemoryFor(core.session->env->get(), static_cast<int>(IntegerArgument(env, info[2], "bindOutput: the device id", 0, INT32_MAX)), library).info;
       Check(g_ort->BindOutputToDevice(core.binding, name.c_str(), bound.allocated_on));
     } else if ((bound.device = DeviceTensorWrap::Of(info[1]))) {
       Check(g_ort->BindOutput(core.binding, name.c_str(), bound.device->value.get()));

@@ -27,7 +27,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
   std::vector<Napi::Value> lent_arrays;
   lent_arrays.reserve(feed_count + fetch_count);
   for (uint32_t i = 0; i < feed_count; ++i) {
-    uint32_t index = feeds.Get(i * 4).As<Napi::Number>().Uint32Value();
+    const auto index = static_cast<uint32_t>(IntegerArgument(env, feeds.Get(i * 4), "run: an input index", 0, UINT32_MAX));
     if (index >= core_->inputs.size()) throw Napi::RangeError::New(env, "run: input index out of range");
     const std::string& name = core_->inputs[index].name;
     Napi::Value type = feeds.Get(i * 4 + 1);
@@ -49,7 +49,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value feeds_value, Napi::Value fetche
   output_names_.reserve(fetch_count);
   output_index_.reserve(fetch_count);
   for (uint32_t i = 0; i < fetch_count; ++i) {
-    uint32_t index = fetches.Get(i * 4).As<Napi::Number>().Uint32Value();
+    const auto index = static_cast<uint32_t>(IntegerArgument(env, fetches.Get(i * 4), "run: an output index", 0, UINT32_MAX));
     if (index >= core_->outputs.size()) throw Napi::RangeError::New(env, "run: output index out of range");
     const std::string& name = core_->outputs[index].name;
     output_names_.push_back(name.c_str());

@@ -1,5 +1,9 @@
 // 40.errors: every bad input gets an error that names what was wrong, and none of them crash the process.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { addMul, identity, matmul } from './support/models.js';
 import { InferenceSession, OrtError, Tensor, type Ort } from './support/ort.js';
@@ -124,5 +128,42 @@ describe('the native layer does not trust its caller', () => {
     s.release();
     s.release();
     expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('the session was released');
+  });
+
+  test('an index, type code or device id that is no integer is named (not node-addon-api\'s "A number was expected")', async () => {
+    const s = await native.createSession(identity('float32', ['n']), {});
+    expect(() => s.runSync([{}, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('run: an input index must be an integer from 0 to 4294967295');
+    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [1.5, null, null, null], undefined)).toThrow('run: an output index must be an integer from 0 to 4294967295');
+    const binding = s.createIoBinding();
+    expect(() => binding.bindInput('0' as never, 1, new Float32Array(2), [2])).toThrow('bindInput: the input index must be an integer from 0 to 4294967295');
+    expect(() => binding.bindOutput(NaN, null, null, null)).toThrow('bindOutput: the output index must be an integer from 0 to 4294967295');
+    expect(() => native.allocateTensor({} as never, [2], 0, undefined)).toThrow('allocateTensor: the element type code must be an integer from 0 to 2147483647');
+    expect(() => native.allocateTensor(1, 4 as never, 0, undefined)).toThrow('allocateTensor: dims must be an array');
+    expect(() => native.allocateTensor(1, [2, -1], 0, undefined)).toThrow('allocateTensor: each dim must be an integer from 0 to 9007199254740992');
+    expect(() => native.allocateTensor(1, [2], 1n as never, undefined)).toThrow('allocateTensor: the device id must be an integer from 0 to 2147483647');
+    binding.release();
+    s.release();
+  });
+
+  test('random arguments to every native entry point (runs, bindings, device tensors, the JSON reader, run options, sessions): 6,000 calls in a child process, which ends normally, every failure an Error that names what was wrong', () => {
+    // The seed is the UTC date unless ORT_NAPI_FUZZ_SEED is set; a crash prints the call that made it.
+    const seed = Number(process.env.ORT_NAPI_FUZZ_SEED ?? new Date().toISOString().slice(0, 10).replaceAll('-', ''));
+    const dir = mkdtempSync(join(tmpdir(), 'ort-napi-native-fuzz-'));
+    const models = [identity('float32', ['n']), identity('string', ['n']), matmul(2, 2)].map((bytes, i) => {
+      const path = join(dir, `model${i}.onnx`);
+      writeFileSync(path, bytes);
+      return path;
+    });
+    const log = join(dir, 'calls.log');
+    const child = spawnSync(process.execPath, [join(__dirname, 'support', 'native-args-fuzz.cjs'), String(seed), '6000', log, ...models], { encoding: 'utf8', timeout: 120_000 });
+    const lastCall = () => readFileSync(log, 'utf8').trimEnd().split('\n').at(-1);
+    expect({ status: child.status, signal: child.signal }, `seed ${seed}: the child ended during ${lastCall()}\n${child.stderr.slice(-2000)}`).toEqual({ status: 0, signal: null });
+    const summary = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
+    console.log(`[40.errors] native fuzz, seed ${seed} (ORT_NAPI_FUZZ_SEED repeats it): ${summary.calls} calls, ${summary.returned} returned (${summary.rejected} of them rejected later), ${summary.threw} threw`);
+    expect(summary.nonErrors).toEqual([]);
+    expect(summary.unnamed).toEqual([]);
+    // The calls reach past the argument checks, and the checks refuse most of them.
+    expect(summary.returned - summary.rejected).toBeGreaterThan(summary.calls * 0.05);
+    expect(summary.threw).toBeGreaterThan(summary.calls * 0.5);
   });
 });
