@@ -155,7 +155,7 @@ describe('the native layer does not trust its caller', () => {
       return path;
     });
     const log = join(dir, 'calls.log');
-    const child = spawnSync(process.execPath, [join(__dirname, 'support', 'native-args-fuzz.cjs'), String(seed), '6000', log, ...models], { encoding: 'utf8', timeout: 120_000 });
+    const child = spawnSync(process.execPath, [join(__dirname, 'support', 'native-args-fuzz.cjs'), String(seed), '6000', log, ...models], { cwd: dir, encoding: 'utf8', timeout: 120_000 }); // cwd: optimizedModelFilePath 'x' writes a file there
     const lastCall = () => readFileSync(log, 'utf8').trimEnd().split('\n').at(-1);
     expect({ status: child.status, signal: child.signal }, `seed ${seed}: the child ended during ${lastCall()}\n${child.stderr.slice(-2000)}`).toEqual({ status: 0, signal: null });
     const summary = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
