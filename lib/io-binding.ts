@@ -135,6 +135,7 @@ export class IoBinding {
   }
 
   #index(names: readonly string[], name: string, kind: string): number {
+    if (typeof name !== 'string') throw invalid(`${kind === 'input' ? 'bindInput' : 'bindOutput'} name`, `the name of an ${kind} of this model (${names.join(', ')})`, name);
     const index = names.indexOf(name);
     if (index < 0) throw new TypeError(`'${name}' is not an ${kind} of this model (${kind}s: ${names.join(', ')})`);
     return index;

@@ -767,6 +767,8 @@ function toTensors(feeds: FeedsType, metadata: readonly ValueMetadata[]): FeedsT
 
 /** A request's rows for the pool's events: its inputs' shared first dim, or -1. */
 function rowsOf(feeds: FeedsType, names: readonly string[]): number {
+  // Read before the session's check on a request that starts at once: feeds may be anything there.
+  if (typeof feeds !== 'object' || feeds === null) return -1;
   let rows = -1;
   for (const name of names) {
     const t: unknown = feeds[name];

@@ -153,11 +153,21 @@ function toData(type: TensorType, data: unknown): TensorData {
       // Numbers would be stored as they are, not as the type's bit patterns or packed nibbles (onnxruntime-common refuses them too).
       throw invalid(`Tensor data of type '${type}'`, `a ${info.array.name} of its bit patterns${info.perUnit ? ', two values per byte' : ''} (not an array of numbers)`, data);
     }
-    if (info.bigint) return info.array.from(data.map((v) => (typeof v === 'bigint' ? v : BigInt(v)))) as TensorData;
+    if (info.bigint) return info.array.from(Array.from(data as unknown[], (v, i) => toBigInt(type, v, i)) as never) as TensorData; // holes visited too
     if (type === 'bool') return Uint8Array.from(data, (v) => (v ? 1 : 0));
     return info.array.from(data) as TensorData;
   }
   throw invalid(`Tensor data of type '${type}'`, `a ${info.array.name}${type === 'float16' ? ' (or Float16Array)' : ''} or an array`, data);
+}
+
+/** An element of an int64/uint64 array, as BigInt() takes it (onnxruntime-common's conversion), or a TypeError naming it. */
+function toBigInt(type: TensorType, value: unknown, index: number): bigint {
+  if (typeof value === 'bigint') return value;
+  try {
+    return BigInt(value as number);
+  } catch {
+    throw invalid(`Tensor data[${index}] of type '${type}'`, 'an integer (a number or a bigint)', value);
+  }
 }
 
 /**

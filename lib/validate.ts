@@ -15,6 +15,8 @@ export function describe(value: unknown): string {
       return 'undefined';
     case 'function':
       return 'a function';
+    case 'symbol':
+      return `the symbol ${String(value)}`;
     default:
       return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
   }

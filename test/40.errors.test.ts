@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { addMul, identity, matmul } from './support/models.js';
-import { InferenceSession, OrtError, Tensor, type Ort } from './support/ort.js';
+import { InferenceSession, ort, OrtError, Tensor, type Ort } from './support/ort.js';
 
 let session: Ort.InferenceSession;
 let fixed: Ort.InferenceSession;
@@ -146,24 +146,74 @@ describe('the native layer does not trust its caller', () => {
   });
 
   test('random arguments to every native entry point (runs, bindings, device tensors, the JSON reader, run options, sessions): 6,000 calls in a child process, which ends normally, every failure an Error that names what was wrong', () => {
-    // The seed is the UTC date unless ORT_NAPI_FUZZ_SEED is set; a crash prints the call that made it.
-    const seed = Number(process.env.ORT_NAPI_FUZZ_SEED ?? new Date().toISOString().slice(0, 10).replaceAll('-', ''));
-    const dir = mkdtempSync(join(tmpdir(), 'ort-napi-native-fuzz-'));
-    const models = [identity('float32', ['n']), identity('string', ['n']), matmul(2, 2)].map((bytes, i) => {
-      const path = join(dir, `model${i}.onnx`);
-      writeFileSync(path, bytes);
-      return path;
-    });
-    const log = join(dir, 'calls.log');
-    const child = spawnSync(process.execPath, [join(__dirname, 'support', 'native-args-fuzz.cjs'), String(seed), '6000', log, ...models], { cwd: dir, encoding: 'utf8', timeout: 120_000 }); // cwd: optimizedModelFilePath 'x' writes a file there
-    const lastCall = () => readFileSync(log, 'utf8').trimEnd().split('\n').at(-1);
-    expect({ status: child.status, signal: child.signal }, `seed ${seed}: the child ended during ${lastCall()}\n${child.stderr.slice(-2000)}`).toEqual({ status: 0, signal: null });
-    const summary = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
-    console.log(`[40.errors] native fuzz, seed ${seed} (ORT_NAPI_FUZZ_SEED repeats it): ${summary.calls} calls, ${summary.returned} returned (${summary.rejected} of them rejected later), ${summary.threw} threw`);
-    expect(summary.nonErrors).toEqual([]);
-    expect(summary.unnamed).toEqual([]);
+    const summary = fuzzChild('native-args-fuzz.cjs', 6000, [identity('float32', ['n']), identity('string', ['n']), matmul(2, 2)]);
     // The calls reach past the argument checks, and the checks refuse most of them.
     expect(summary.returned - summary.rejected).toBeGreaterThan(summary.calls * 0.05);
     expect(summary.threw).toBeGreaterThan(summary.calls * 0.5);
   });
 });
+
+describe('the public API does not trust its caller either', () => {
+  test('an int64 element BigInt() cannot take, and a binding name that is no string, are named', async () => {
+    expect(() => new Tensor('int64', ['a'] as never)).toThrow(`Tensor data[0] of type 'int64' must be an integer (a number or a bigint); received the string "a"`);
+    expect(() => new Tensor('uint64', [1, , 3] as never)).toThrow(`Tensor data[1] of type 'uint64' must be an integer (a number or a bigint); received undefined`);
+    expect(new Tensor('int64', [1, 2n, '3', true] as never).data).toEqual(BigInt64Array.from([1n, 2n, 3n, 1n])); // what onnxruntime-common takes
+    const binding = fixed.createIoBinding();
+    expect(() => binding.bindInput(Symbol('x') as never, f32(6, [2, 3]))).toThrow('bindInput name must be the name of an input of this model (x); received the symbol Symbol(x)');
+    expect(() => binding.bindOutput({} as never, { device: 'cpu' })).toThrow('bindOutput name must be the name of an output of this model (y); received an object (Object)');
+    binding.release();
+  });
+
+  test('SessionPool.run with feeds that are no object rejects with the session\'s message on every path (a free slot or a busy one; a signal, a deadline, an observer), and never throws', async () => {
+    const pool = await ort.SessionPool.create(identity('float32', ['n']), { size: 1 });
+    const x = new Tensor('float32', new Float32Array(4), [4]);
+    try {
+      for (const options of [undefined, { signal: new AbortController().signal }, { timeoutMs: 1000 }, { observe: () => {} }]) {
+        for (const busy of [false, true]) {
+          // Three runs at once keep the one session's slots taken: the next request waits in the session.
+          const running = busy ? [pool.run({ x }), pool.run({ x }), pool.run({ x })] : [];
+          let result: Promise<unknown> | undefined;
+          expect(() => (result = pool.run(null as never, options))).not.toThrow(); // before the fix: "Cannot read properties of null (reading 'x')", thrown
+          await expect(result).rejects.toThrow('feeds must be an object mapping input names to Tensors; received null');
+          await Promise.all(running);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('random arguments to Tensor, InferenceSession (create, run, runSync, I/O binding) and SessionPool: 5,000 calls in a child process, which ends normally, every failure an Error that names what was wrong', () => {
+    const summary = fuzzChild('api-args-fuzz.cjs', 5000, [identity('float32', ['n']), identity('string', ['n'])]);
+    expect(summary.returned - summary.rejected).toBeGreaterThan(summary.calls * 0.03);
+    expect(summary.threw + summary.rejected).toBeGreaterThan(summary.calls * 0.5);
+  });
+});
+
+interface FuzzSummary { calls: number; returned: number; threw: number; rejected: number; nonErrors: string[]; unnamed: string[] }
+
+/**
+ * Runs test/support/<script> in a child process on these models, for `calls` random calls, and
+ * checks what every such child must show: it ended normally (a crash prints the call that made it),
+ * and every failure was an Error whose message names something of the call. The seed is the UTC
+ * date unless ORT_NAPI_FUZZ_SEED is set.
+ */
+function fuzzChild(script: string, calls: number, models: Uint8Array[]): FuzzSummary {
+  const seed = Number(process.env.ORT_NAPI_FUZZ_SEED ?? new Date().toISOString().slice(0, 10).replaceAll('-', ''));
+  const dir = mkdtempSync(join(tmpdir(), 'ort-napi-args-fuzz-'));
+  const paths = models.map((bytes, i) => {
+    const path = join(dir, `model${i}.onnx`);
+    writeFileSync(path, bytes);
+    return path;
+  });
+  const log = join(dir, 'calls.log');
+  // cwd: the temporary folder, where a session option such as optimizedModelFilePath: 'x' writes its file.
+  const child = spawnSync(process.execPath, [join(__dirname, 'support', script), String(seed), String(calls), log, ...paths], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  const lastCall = () => readFileSync(log, 'utf8').trimEnd().split('\n').at(-1);
+  expect({ status: child.status, signal: child.signal }, `${script}, seed ${seed}: the child ended during ${lastCall()}\n${child.stderr.slice(-2000)}`).toEqual({ status: 0, signal: null });
+  const summary = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as FuzzSummary;
+  console.log(`[40.errors] ${script}, seed ${seed} (ORT_NAPI_FUZZ_SEED repeats it): ${summary.calls} calls, ${summary.returned} returned (${summary.rejected} of them rejected later), ${summary.threw} threw`);
+  expect(summary.nonErrors).toEqual([]);
+  expect(summary.unnamed).toEqual([]);
+  return summary;
+}

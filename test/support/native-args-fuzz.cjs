@@ -3,39 +3,21 @@
 // made, so a crash names its call. Prints a JSON summary as its last line.
 //   node native-args-fuzz.cjs SEED CALLS LOG MODEL...   (MODELs: float32 identity, string identity, a MatMul)
 'use strict';
-const { closeSync, openSync, readFileSync, writeSync } = require('node:fs');
+const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
+const { detached, fuzz, generator, hostile, resizable, shared, show, TYPED } = require('./args-fuzz.cjs');
 const ort = require(join(__dirname, '..', '..', 'dist', 'index.js'));
 const { native } = require(join(__dirname, '..', '..', 'dist', 'binding.js'));
 
 const [seed, calls] = process.argv.slice(2, 4).map(Number);
-const log = openSync(process.argv[4], 'w');
 const models = process.argv.slice(5).map((p) => readFileSync(p));
 
-let state = seed >>> 0;
-function random() { // mulberry32
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const pick = (list) => list[Math.floor(random() * list.length)];
-
-const TYPED = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
-const detached = (C) => { const a = new C(4); structuredClone(a.buffer, { transfer: [a.buffer] }); return a; };
-const resizable = (C) => new C(new ArrayBuffer(16 * C.BYTES_PER_ELEMENT, { maxByteLength: 1024 }));
-const shared = (C) => new C(new SharedArrayBuffer(16 * C.BYTES_PER_ELEMENT));
-const THROWS = 'a getter the fuzz set to throw';
-const thrower = () => { throw new Error(THROWS); };
+const { random, pick } = generator(seed);
 const VALUES = [
-  () => undefined, () => null, () => 0, () => 1, () => 2, () => -1, () => 1.5, () => NaN, () => Infinity, () => 2 ** 32, () => 2 ** 53, () => -0, () => 16, () => 13, () => 255,
-  () => 1n, () => '', () => 'x', () => 'cuda', () => '\u0000', () => Symbol('s'), () => true,
-  () => [], () => [1], () => [0], () => [-1], () => [2 ** 31], () => [1.5], () => ['a'], () => [1, 2], () => [[1]], () => new Array(5), () => new Array(100_000).fill(1), () => [2 ** 32, 2 ** 32],
-  () => new (pick(TYPED))(4), () => new (pick(TYPED))(0), () => detached(pick(TYPED)), () => resizable(pick(TYPED)), () => shared(pick(TYPED)),
-  () => new Float32Array(new ArrayBuffer(20), 4, 2), () => new DataView(new ArrayBuffer(8)), () => new ArrayBuffer(8), () => Buffer.from('abcd'),
-  () => ({}), () => ({ get x() { return thrower(); } }), () => new Proxy({}, { get: thrower, has: thrower, ownKeys: thrower, getOwnPropertyDescriptor: thrower }), () => new Proxy([], { get: thrower }),
-  () => () => 1, () => new Date(), () => Object.create(null), () => ['a', 'b', 'c', 'd'],
+  ...hostile(pick),
+  () => 2, () => Infinity, () => 2 ** 32, () => -0, () => 16, () => 13, () => 255, () => '\u0000',
+  () => [1], () => [0], () => [2 ** 31], () => ['a'], () => [1, 2], () => [[1]], () => new Array(100_000).fill(1), () => [2 ** 32, 2 ** 32],
+  () => new (pick(TYPED))(0), () => resizable(pick(TYPED), 16), () => shared(pick(TYPED), 16), () => Buffer.from('abcd'),
 ];
 const any = () => pick(VALUES)();
 const dims = () => pick([() => [4], () => [2, 2], () => [1, 4], () => [0], () => [], () => [-1], () => [2 ** 31, 2 ** 31], any, () => new Array(40).fill(1)])();
@@ -57,20 +39,6 @@ const list = () => {
 const fetches = () => pick([() => [0, null, null, null], () => [0, 1, new Float32Array(4), [4]], list, any])();
 const runOptions = () => pick([() => undefined, () => ({}), () => ({ logSeverityLevel: any(), tag: any(), terminate: any() }), () => new native.RunOptions({}), any])();
 const SESSION_OPTIONS = ['intraOpNumThreads', 'interOpNumThreads', 'executionMode', 'graphOptimizationLevel', 'enableCpuMemArena', 'logSeverityLevel', 'freeDimensionOverrides', 'executionProviders', 'hugePages', 'optimizedModelFilePath', 'externalData', 'extra'];
-
-function show(v) {
-  try {
-    if (typeof v === 'symbol') return 'a symbol';
-    if (typeof v === 'function') return 'a function';
-    if (typeof v === 'bigint') return `${v}n`;
-    if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${v.length ?? v.byteLength})`;
-    if (Array.isArray(v)) return `[${v.slice(0, 6).map(show).join(',')}${v.length > 6 ? `,... ${v.length}` : ''}]`;
-    if (v && typeof v === 'object') return 'an object';
-    return String(v);
-  } catch {
-    return 'a proxy';
-  }
-}
 
 /** One call: its description and the thunk that makes it. */
 function nextCall(sessions, bindings) {
@@ -124,36 +92,12 @@ function nextCall(sessions, bindings) {
   return [`setLogLevel(${show(level)})`, () => { try { native.setLogLevel(level); } finally { native.setLogLevel(4); } }];
 }
 
-/** A message that names nothing the caller passed: node-addon-api's bare type errors, or a JS internal's. */
-const UNNAMED = /was expected|call stack|Cannot read prop|is not a function|is not iterable/;
-
 (async () => {
   await ort.InferenceSession.create(models[0]); // loads ONNX Runtime
   native.setLogLevel(4); // ONNX Runtime's own lines about the refused runs are noise here
   const sessions = [];
   for (const m of models) sessions.push(await native.createSession(m, {}));
   const bindings = sessions.map((s) => s.createIoBinding());
-  const summary = { calls, returned: 0, threw: 0, rejected: 0, nonErrors: [], unnamed: [] };
-  const caught = (call, e) => {
-    if (!(e instanceof Error)) summary.nonErrors.push(`${call}: ${String(e)}`);
-    else if (UNNAMED.test(e.message) && !e.message.includes(THROWS)) summary.unnamed.push(`${call}: ${e.message}`);
-  };
-  const pending = [];
-  for (let i = 0; i < calls; i++) {
-    const [call, make] = nextCall(sessions, bindings);
-    writeSync(log, `${i} ${call}\n`);
-    try {
-      const result = make();
-      summary.returned++;
-      if (result && typeof result.then === 'function') pending.push(result.then((value) => value?.release?.(), (e) => (summary.rejected++, caught(call, e))));
-    } catch (e) {
-      summary.threw++;
-      caught(call, e);
-    }
-    if (pending.length >= 32) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-  closeSync(log);
-  summary.unnamed = [...new Set(summary.unnamed)].slice(0, 20);
+  const summary = await fuzz(calls, process.argv[4], () => nextCall(sessions, bindings));
   process.stdout.write(JSON.stringify(summary) + '\n');
 })();
