@@ -3,7 +3,8 @@
 // mutated within the proto's types, and bytes that are no message at all). Every request gets an
 // answer: a result consistent with its shape, or the spec's error with a short message that names
 // what was wrong (never a JavaScript internal's, never a 5xx of ours); the server stays healthy and
-// counts no internal failure. The seed is the UTC date unless ORT_NAPI_FUZZ_SEED is set; it is printed.
+// counts no internal failure. And under load, on a batched model, a good request's rows are its own
+// whatever hostile request shares its batch. The seed is the UTC date unless ORT_NAPI_FUZZ_SEED is set; it is printed.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -115,6 +116,16 @@ function byteMutation(body: Buffer, random: () => number): Buffer {
 
 // ---- requests
 
+/** The linear model (the README's): y = x W + b, W = [[1, 0], [0, 1], [1, 1]], b = [0.5, -0.5], in float32. */
+const expectedLinear = (x: number[]) => {
+  const out: number[] = [];
+  for (let r = 0; r < x.length / 3; r++) {
+    const [a, b, c] = x.slice(r * 3, r * 3 + 3);
+    out.push(Math.fround(Math.fround(a + c) + 0.5), Math.fround(Math.fround(b + c) - 0.5));
+  }
+  return out;
+};
+
 const linearJson = (): Json => ({ id: 'r', inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], data: [[1, 2, 3], [4, 5, 6]] }], outputs: [{ name: 'y' }] });
 const typesJson = (): Json => ({ inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: structuredClone(SAMPLES[d].json) })) });
 const typesBinaryHeader = (): Json => ({
@@ -141,7 +152,7 @@ function httpCase(random: () => number): HttpCase {
   if (random() < 0.9) mutate(request, random);
   const header = Buffer.from(expandDeep(JSON.stringify(request)));
   const raws = binary ? (model === 'linear' ? [new Uint8Array(Float32Array.from([1, 2, 3, 4, 5, 6]).buffer)] : DATATYPES.map(([d]) => SAMPLES[d].raw)) : [];
-  let body = binary ? Buffer.concat([header, ...raws]) : header;
+  let body: Buffer = binary ? Buffer.concat([header, ...raws]) : header;
   const headers: Record<string, string> = { 'content-type': binary ? 'application/octet-stream' : 'application/json' };
   if (binary) {
     const lengths = [String(header.length), String(header.length + 1), String(header.length - 3), String(body.length + 10), '0', '-1', 'abc', ''];
@@ -202,6 +213,70 @@ describe('v2 requests generated from valid ones, mutated', () => {
     expect(ready.status).toBe(200);
     const good = await (await fetch(`${base}/v2/models/linear/infer`, { method: 'POST', body: JSON.stringify(linearJson()), headers: { 'content-type': 'application/json' } })).json();
     expect(good.outputs[0].data).toEqual([4.5, 4.5, 10.5, 10.5]);
+    expect(await internalFailures()).toBe(0);
+  });
+
+  test('one batched model, 32 clients at once: hostile requests among good ones, over HTTP (JSON and binary) and gRPC; each good request gets exactly its own rows back, whatever shares its batch', { timeout: 120_000 }, async () => {
+    const random = prng(SEED + 2);
+    const definition = protoLoader.loadSync(join(__dirname, '..', 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const Service = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const client = new Service(grpcAddress, grpc.credentials.createInsecure());
+    const batches = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const read = (what: string) => Number(new RegExp(`^ort_napi_inference_batch_size_${what}\\{model="batched",version="1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { sum: read('sum'), count: read('count') };
+    };
+    const before = await batches();
+    const problems: string[] = [];
+    let good = 0;
+    let hostileCount = 0;
+    const one = async (i: number): Promise<void> => {
+      if (random() < 0.5) {
+        hostileCount++;
+        const c = httpCase(random);
+        const res = await fetch(base + c.path.replace(/\/v2\/models\/(linear|types)\//, '/v2/models/batched/'), { method: 'POST', body: c.body, headers: c.headers });
+        const problem = checkAnswer(`hostile request ${i}`, res.status, res.headers.get('content-type'), await res.text(), c.deadline);
+        if (problem) problems.push(problem);
+        return;
+      }
+      good++;
+      const rows = 1 + Math.floor(random() * 3);
+      const x = Array.from({ length: rows * 3 }, () => Math.fround(random() * 200 - 100));
+      const want = expectedLinear(x);
+      const how = random();
+      let got: unknown;
+      if (how < 0.4) {
+        got = (await (await fetch(`${base}/v2/models/batched/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 3], data: x }] }), headers: { 'content-type': 'application/json' } })).json()).outputs?.[0]?.data;
+      } else if (how < 0.7) {
+        const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 3], parameters: { binary_data_size: rows * 12 } }], parameters: { binary_data_output: true } }));
+        const res = await fetch(`${base}/v2/models/batched/infer`, { method: 'POST', body: Buffer.concat([header, Buffer.from(Float32Array.from(x).buffer)]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } });
+        const body = Buffer.from(await res.arrayBuffer());
+        const length = Number(res.headers.get('inference-header-content-length'));
+        got = res.status === 200 ? Array.from(new Float32Array(body.buffer.slice(body.byteOffset + length, body.byteOffset + body.length))) : body.toString();
+      } else {
+        got = await new Promise((resolve) =>
+          client.ModelInfer({ model_name: 'batched', inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 3] }], raw_input_contents: [Buffer.from(Float32Array.from(x).buffer)] }, (error: Error | null, response: Json) => {
+            const raw = response?.raw_output_contents?.[0] as Buffer | undefined;
+            resolve(error ? error.message : raw && Array.from(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))));
+          }),
+        );
+      }
+      if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`good request ${i} (${rows} rows, ${how < 0.4 ? 'JSON' : how < 0.7 ? 'binary' : 'gRPC'}): got ${JSON.stringify(got)?.slice(0, 200)}, want ${JSON.stringify(want)}`);
+    };
+    try {
+      let next = 0;
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (next < 480) await one(next++);
+      }));
+    } finally {
+      client.close();
+    }
+    const after = await batches();
+    console.log(`[97.server.fuzz] mixed traffic: ${good} good requests, ${hostileCount} hostile, ${after.count - before.count} batched requests served in runs of ${((after.sum - before.sum) / Math.max(1, after.count - before.count)).toFixed(1)} requests on average`);
+    expect(problems).toEqual([]);
+    expect(good).toBeGreaterThan(150);
+    // Requests did share runs: what this test is about.
+    expect((after.sum - before.sum) / (after.count - before.count)).toBeGreaterThan(1.5);
     expect(await internalFailures()).toBe(0);
   });
 
