@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { addMul, identity, matmul } from './support/models.js';
+import { addMul, identity, matmul, random, slowChain } from './support/models.js';
 import { InferenceSession, ort, OrtError, Tensor, type Ort } from './support/ort.js';
 
 let session: Ort.InferenceSession;
@@ -165,13 +165,15 @@ describe('the public API does not trust its caller either', () => {
   });
 
   test('SessionPool.run with feeds that are no object rejects with the session\'s message on every path (a free slot or a busy one; a signal, a deadline, an observer), and never throws', async () => {
-    const pool = await ort.SessionPool.create(identity('float32', ['n']), { size: 1 });
-    const x = new Tensor('float32', new Float32Array(4), [4]);
+    // Runs of some milliseconds, never short enough to run inline: busy slots stay busy.
+    const pool = await ort.SessionPool.create(slowChain(256, 8), { size: 1 });
+    const x = new Tensor('float32', random(256 * 256, 3), [256, 256]);
     try {
       for (const options of [undefined, { signal: new AbortController().signal }, { timeoutMs: 1000 }, { observe: () => {} }]) {
         for (const busy of [false, true]) {
-          // Three runs at once keep the one session's slots taken: the next request waits in the session.
+          // Three runs at once take the one session's slots: the next request waits in the session.
           const running = busy ? [pool.run({ x }), pool.run({ x }), pool.run({ x })] : [];
+          if (busy) expect(pool.stats().inFlight).toBeGreaterThan(0);
           let result: Promise<unknown> | undefined;
           expect(() => (result = pool.run(null as never, options))).not.toThrow(); // before the fix: "Cannot read properties of null (reading 'x')", thrown
           await expect(result).rejects.toThrow('feeds must be an object mapping input names to Tensors; received null');
