@@ -21,20 +21,11 @@ const BODY_LIMIT = 8 * 2 ** 20;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** What a message made of a JavaScript internal's failure looks like: it names nothing of the request. */
-const INTERNAL_MESSAGE = /call stack|Cannot read prop|is not a function|is not iterable|Invalid array length|Cannot convert|undefined \(reading|of undefined|of null|\[object Object\]/;
+// The seeded generator and the pattern of a message that names nothing (a JavaScript internal's),
+// shared with test/40's argument fuzzers.
+const fuzzing = require('./support/args-fuzz.cjs') as { generator(seed: number): { random(): number }; UNNAMED: RegExp };
+const prng = (seed: number) => fuzzing.generator(seed).random;
+const INTERNAL_MESSAGE = fuzzing.UNNAMED;
 
 let srv: ServerApi.V2Server;
 let base: string;

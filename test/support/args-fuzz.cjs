@@ -1,7 +1,8 @@
 // args-fuzz.cjs: what the two argument fuzzers of test/40.errors share (native-args-fuzz.cjs for the
 // addon's entry points, api-args-fuzz.cjs for the public API): a seeded generator, hostile values,
-// and the loop that makes the calls, logs each before it is made (a crash then names its call) and
-// prints a JSON summary as the child's last line.
+// the pattern of a message that names nothing, and the loop that makes the calls, logs each before
+// it is made (a crash then names its call) and prints a JSON summary as the child's last line.
+// test/97.server.fuzz uses its generator and pattern too.
 'use strict';
 const { closeSync, openSync, writeSync } = require('node:fs');
 
@@ -52,7 +53,7 @@ function show(v) {
 }
 
 /** A message that names nothing the caller passed: node-addon-api's bare type errors, or a JS internal's. */
-const UNNAMED = /was expected|call stack|Cannot read prop|is not a function|is not iterable|Cannot convert|\[object Object\]/;
+const UNNAMED = /was expected|call stack|Cannot read prop|is not a function|is not iterable|Cannot convert|undefined \(reading|of undefined|of null|\[object Object\]/;
 
 /**
  * Makes `calls` calls from `nextCall()` ([description, thunk]); counts what returned, threw or
@@ -85,4 +86,4 @@ async function fuzz(calls, logPath, nextCall) {
   return summary;
 }
 
-module.exports = { generator, TYPED, detached, resizable, shared, THROWS, thrower, hostile, show, fuzz };
+module.exports = { generator, TYPED, detached, resizable, shared, THROWS, thrower, hostile, show, UNNAMED, fuzz };
