@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DATATYPES, makeRepository, SAMPLES, server as api, type ServerApi } from './97.server.support.js';
+import { DATATYPES, expectedLinear, makeRepository, SAMPLES, server as api, type ServerApi } from './97.server.support.js';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
@@ -106,16 +106,6 @@ function byteMutation(body: Buffer, random: () => number): Buffer {
 }
 
 // ---- requests
-
-/** The linear model (the README's): y = x W + b, W = [[1, 0], [0, 1], [1, 1]], b = [0.5, -0.5], in float32. */
-const expectedLinear = (x: number[]) => {
-  const out: number[] = [];
-  for (let r = 0; r < x.length / 3; r++) {
-    const [a, b, c] = x.slice(r * 3, r * 3 + 3);
-    out.push(Math.fround(Math.fround(a + c) + 0.5), Math.fround(Math.fround(b + c) - 0.5));
-  }
-  return out;
-};
 
 const linearJson = (): Json => ({ id: 'r', inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], data: [[1, 2, 3], [4, 5, 6]] }], outputs: [{ name: 'y' }] });
 const typesJson = (): Json => ({ inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2], data: structuredClone(SAMPLES[d].json) })) });

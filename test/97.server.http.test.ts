@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionalEcho } from './support/models.js';
-import { binaryBody, curl, curlMissing, DATATYPES, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
+import { binaryBody, curl, curlMissing, DATATYPES, expectedLinear, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
 
 let srv: ServerApi.V2Server;
 let base: string;
@@ -41,14 +41,6 @@ async function metric(pattern: RegExp): Promise<number> {
 const slowInfer = (v: number) => ({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [v] }] });
 
 const linearInfer = (rows: number[], extra: object = {}) => ({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length / 3, 3], data: rows }], ...extra });
-const expectedLinear = (x: number[]) => {
-  const out: number[] = [];
-  for (let r = 0; r < x.length / 3; r++) {
-    const [a, b, c] = x.slice(r * 3, r * 3 + 3);
-    out.push(Math.fround(Math.fround(a + c) + 0.5), Math.fround(Math.fround(b + c) - 0.5));
-  }
-  return out;
-};
 
 describe('health and metadata (curl)', () => {
   it.skipIf(curlMissing)('GET /v2/health/live, /v2/health/ready and /v2 answer as the spec says', async () => {

@@ -224,6 +224,16 @@ export const SAMPLES: Record<string, { json: unknown[]; back: unknown[]; raw: Ui
   return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, { json: v.json, back: v.back ?? v.json, raw: v.raw }]));
 })();
 
+/** What `linear` (the README's model: y = x W + b, W = [[1, 0], [0, 1], [1, 1]], b = [0.5, -0.5]) answers, in float32. */
+export const expectedLinear = (x: number[]) => {
+  const out: number[] = [];
+  for (let r = 0; r < x.length / 3; r++) {
+    const [a, b, c] = x.slice(r * 3, r * 3 + 3);
+    out.push(Math.fround(Math.fround(a + c) + 0.5), Math.fround(Math.fround(b + c) - 0.5));
+  }
+  return out;
+};
+
 export const randomRows = (rows: number, seed: number) => Array.from(random(rows * 3, seed), (v) => Math.fround(v));
 
 declare global {
