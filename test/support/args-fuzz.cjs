@@ -86,4 +86,4 @@ async function fuzz(calls, logPath, nextCall) {
   return summary;
 }
 
-module.exports = { generator, TYPED, detached, resizable, shared, THROWS, thrower, hostile, show, UNNAMED, fuzz };
+module.exports = { generator, TYPED, detached, resizable, shared, thrower, hostile, show, UNNAMED, fuzz };
