@@ -31,6 +31,11 @@
 # - 00/80/81/90/95/96/98: loading paths, packaging, arm64, README, types, CLI, CUDA: no native code
 #   beyond what the files run here cover, and several spawn npm, tsc or a compiler.
 # Of 76.pool-load only "worker threads each run their own pool" runs (its other test is an RSS one).
+# The v2 server's files run here too: their servers, in the test's process or spawned (`ort-napi
+# serve`, its cluster workers), inherit the environment and load the instrumented binary, so the
+# native JSON reader, batched pools under network load, hostile requests (97.server.fuzz) and
+# teardown with runs in flight (SIGTERM draining, workers killed mid-run) run under the sanitizers.
+# curl, their independent client, is started without the preload (it hangs with libasan in it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -56,6 +61,8 @@ ALL_FILES=(
   test/60.lifetime.test.ts test/62.gc-warning.test.ts test/70.worker.test.ts
   test/75.pool.test.ts test/76.pool-load.test.ts test/77.pool-hardening.test.ts
   test/85.fuzz.test.ts test/86.json.test.ts test/99.conformance.test.ts
+  test/97.server.http.test.ts test/97.server.grpc.test.ts test/97.server.fuzz.test.ts test/97.server.ops.test.ts
+  test/97.server.workers.test.ts test/97.server.metrics.test.ts test/97.server.deploy.test.ts
 )
 [ ${#FILES[@]} -eq 0 ] && FILES=("${ALL_FILES[@]}")
 # Without --ci, a longer fuzz run follows the tests, under the sanitizers too.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionalEcho } from './support/models.js';
-import { binaryBody, curl, curlMissing, DATATYPES, expectedLinear, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
+import { binaryBody, curl, curlEnv, curlMissing, DATATYPES, expectedLinear, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
 
 let srv: ServerApi.V2Server;
 let base: string;
@@ -445,7 +445,7 @@ describe('serving behaviour', () => {
     // curl gives up after 100 ms, closing the connection while the run goes on.
     const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] });
     const gone = await new Promise<number | null>((resolve) => {
-      const child = spawn('curl', ['-sS', '-m', '0.1', '-X', 'POST', '-H', 'content-type: application/json', '--data-binary', body, `${base}/v2/models/slow/infer`], { stdio: 'ignore' });
+      const child = spawn('curl', ['-sS', '-m', '0.1', '-X', 'POST', '-H', 'content-type: application/json', '--data-binary', body, `${base}/v2/models/slow/infer`], { stdio: 'ignore', env: curlEnv });
       child.on('exit', (code) => resolve(code));
     });
     expect(gone).toBe(28); // curl: operation timed out

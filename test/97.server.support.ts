@@ -127,10 +127,22 @@ export async function makeRepository(slowMs = 300): Promise<RepositoryLayout> {
   return { dir, slowRunMs: slow.runMs };
 }
 
+/**
+ * curl's environment: ours without LD_PRELOAD. Under scripts/asan.sh the sanitizer's runtime is
+ * preloaded into every process for the sake of node, and curl started with it hangs before it
+ * prints anything (seen with `curl --version`). curl is the independent client here, not code
+ * under test.
+ */
+export const curlEnv = (() => {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  return env;
+})();
+
 /** Whether curl is here; the tests that use it skip with this printed reason when it is not. */
 export const curlMissing: string | undefined = (() => {
   try {
-    execFileSync('curl', ['--version'], { stdio: 'ignore' });
+    execFileSync('curl', ['--version'], { stdio: 'ignore', env: curlEnv, timeout: 10_000 });
     return undefined;
   } catch {
     return 'curl is not installed: the REST cases driven by curl are skipped (apt-get install curl)';
@@ -150,7 +162,7 @@ export function curl(url: string, args: string[] = [], options: { timeoutMs?: nu
   const dir = mkdtempSync(join(tmpdir(), 'ort-napi-curl-'));
   const headerFile = join(dir, 'headers');
   return new Promise((resolve, reject) => {
-    execFile('curl', ['-sS', '-o', '-', '-D', headerFile, ...args, url], { encoding: 'buffer', maxBuffer: 256 * 2 ** 20, timeout: options.timeoutMs ?? 30_000 }, (error, stdout, stderr) => {
+    execFile('curl', ['-sS', '-o', '-', '-D', headerFile, ...args, url], { encoding: 'buffer', maxBuffer: 256 * 2 ** 20, timeout: options.timeoutMs ?? 30_000, env: curlEnv }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`curl ${args.join(' ')} ${url} failed: ${error.message} ${stderr.toString()}`));
       const raw = require('node:fs').readFileSync(headerFile, 'utf8') as string;
       const blocks = raw.trim().split(/\r?\n\r?\n/);
