@@ -147,6 +147,15 @@ describe('gRPC ModelInfer', () => {
     });
     expect(res.outputs.map((o: Message) => o.name)).toEqual(['y_BYTES', 'y_FP16']);
     expect(Buffer.from(res.raw_output_contents[0])).toEqual(bytesElements(['hello', '', 'héllo ✓', 'x']));
+    // Asked for twice: answered once, where first asked for, one raw_output_contents entry.
+    const twice = await call('ModelInfer', {
+      model_name: 'types',
+      inputs: DATATYPES.map(([d]) => ({ name: `x_${d}`, datatype: d, shape: [2, 2] })),
+      raw_input_contents: DATATYPES.map(([d]) => Buffer.from(SAMPLES[d].raw)),
+      outputs: [{ name: 'y_FP16' }, { name: 'y_BYTES' }, { name: 'y_FP16' }],
+    });
+    expect(twice.outputs.map((o: Message) => o.name)).toEqual(['y_FP16', 'y_BYTES']);
+    expect(twice.raw_output_contents).toHaveLength(2);
   });
 });
 

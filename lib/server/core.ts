@@ -109,6 +109,8 @@ export class InferenceCore {
         throw invalidArgument(`model '${model.name}' has no output ${brief(out)} (its outputs: ${model.outputs.map((m) => m.name).join(', ')})`);
       }
     }
-    return outputs;
+    // An output asked for twice is answered once, where it was first asked for, as Triton does
+    // (it keeps the requested names in a set): one tensor, one entry in the response.
+    return outputs.length > 1 ? [...new Set(outputs)] : outputs;
   }
 }
