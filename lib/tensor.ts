@@ -471,6 +471,38 @@ export class Tensor<T extends TensorType = TensorType> {
 Object.setPrototypeOf(Tensor.prototype, CommonTensor.prototype);
 Object.setPrototypeOf(Tensor, CommonTensor);
 
+// onnxruntime-common's factories for the web's device memory (a WebGL texture, a WebGPU buffer, a
+// WebNN tensor) read their options unchecked: without them they throw "Cannot destructure property
+// 'dataType' of 'options' as it is undefined", and a texture's width of -1 comes back as "dims[2]
+// must be a non-negative integer". The options are checked here first; what they make is
+// onnxruntime-common's own tensor, as before (no Node.js backend runs on that memory, and a run
+// refuses it naming the input).
+const WEB_FACTORIES = [
+  ['fromTexture', 'a texture'],
+  ['fromGpuBuffer', 'a GPU buffer'],
+  ['fromMLTensor', 'an ML tensor'],
+] as const;
+for (const [method, source] of WEB_FACTORIES) {
+  const common = (CommonTensorClass as unknown as Record<string, (source: unknown, options: unknown) => unknown>)[method];
+  const checked = {
+    [method](this: unknown, from: unknown, options: unknown): unknown {
+      const what = `Tensor.${method} options`;
+      if (typeof options !== 'object' || options === null) throw invalid(what, `an object describing ${source}`, options);
+      const o = options as Record<string, unknown>;
+      if (method === 'fromTexture') {
+        for (const key of ['width', 'height'] as const) {
+          if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0) throw invalid(`${what}.${key}`, 'a non-negative integer', o[key]);
+        }
+      } else {
+        if (typeof o.dataType !== 'string') throw invalid(`${what}.dataType`, 'a tensor type name', o.dataType);
+        if (!Array.isArray(o.dims)) throw invalid(`${what}.dims`, 'an array of dims', o.dims);
+      }
+      return common.call(this, from, options);
+    },
+  }[method];
+  Object.defineProperty(Tensor, method, { value: checked, writable: true, configurable: true });
+}
+
 /** Runs one of onnxruntime-common's canvas conversions, or says clearly that there is no canvas. */
 function withCanvas<R>(method: string, convert: () => R): R {
   const g = globalThis as Record<string, unknown>;

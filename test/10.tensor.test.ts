@@ -170,7 +170,28 @@ describe("Tensor is onnxruntime-common's Tensor as far as code can tell", () => 
     const t = new Tensor('float32', new Float32Array(1));
     expect(() => t.texture).toThrow('The data is not stored as a WebGL texture.');
     expect(() => t.gpuBuffer).toThrow('The data is not stored as a WebGPU buffer.');
-    expect(Tensor.fromTexture).toBe(common.Tensor.fromTexture);
+    // The web's device-memory factories are common's, behind a check of their options: what they
+    // make is common's own tensor.
+    const texture = Tensor.fromTexture({} as never, { width: 2, height: 1 });
+    expect(texture).toBeInstanceOf(common.Tensor);
+    expect([texture.location, texture.type, texture.dims]).toEqual(['texture', 'float32', [1, 1, 2, 4]]);
+    const buffer = Tensor.fromGpuBuffer({} as never, { dataType: 'float32', dims: [2] });
+    expect([buffer.location, buffer.type, buffer.dims]).toEqual(['gpu-buffer', 'float32', [2]]);
+    expect(Tensor.fromMLTensor({} as never, { dataType: 'int32', dims: [1] }).location).toBe('ml-tensor');
+  });
+
+  test("the web's device-memory factories name what is wrong with their options (onnxruntime-common destructures them unchecked)", () => {
+    const cases: [() => unknown, string][] = [
+      [() => Tensor.fromGpuBuffer({} as never, undefined as never), 'Tensor.fromGpuBuffer options must be an object describing a GPU buffer; received undefined'],
+      [() => Tensor.fromGpuBuffer({} as never, { dims: [1] } as never), 'Tensor.fromGpuBuffer options.dataType must be a tensor type name; received undefined'],
+      [() => Tensor.fromGpuBuffer({} as never, { dataType: 'float32' } as never), 'Tensor.fromGpuBuffer options.dims must be an array of dims; received undefined'],
+      [() => Tensor.fromMLTensor({} as never, null as never), 'Tensor.fromMLTensor options must be an object describing an ML tensor; received null'],
+      [() => Tensor.fromTexture({} as never, { width: -1, height: 1 }), 'Tensor.fromTexture options.width must be a non-negative integer; received number -1'],
+      [() => Tensor.fromTexture({} as never, { width: 1 } as never), 'Tensor.fromTexture options.height must be a non-negative integer; received undefined'],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(new TypeError(message));
+    // What common checks itself still reaches the caller as common words it.
+    expect(() => Tensor.fromGpuBuffer({} as never, { dataType: 'foo' as never, dims: [1] })).toThrow('unsupported type "foo" to create tensor from gpu buffer');
   });
 
   test("outputs of a run are ort-napi's Tensors and onnxruntime-common's", async () => {

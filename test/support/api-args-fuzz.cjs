@@ -1,4 +1,4 @@
-// api-args-fuzz.cjs: random arguments to ort-napi's public API (Tensor and its methods,
+// api-args-fuzz.cjs: random arguments to ort-napi's public API (Tensor, its factories and methods,
 // InferenceSession create/run/runSync, IoBinding, SessionPool), in a child process of test/40.errors
 // (a crash ends only the child). Each call is written to LOG before it is made, so a crash names its
 // call. Prints a JSON summary as its last line.
@@ -70,7 +70,7 @@ function nextCall(sessions, pools) {
   }
   if (r < 0.92) {
     const args = [any(), any(), any()];
-    const method = pick(['fromPinnedBuffer', 'fromImage']);
+    const method = pick(['fromPinnedBuffer', 'fromImage', 'fromTexture', 'fromGpuBuffer', 'fromMLTensor']);
     return [`Tensor.${method}(${args.map(show)})`, () => ort.Tensor[method](...args)];
   }
   const binding = s.createIoBinding();
