@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionalEcho } from './support/models.js';
 import { binaryBody, curl, curlEnv, curlMissing, DATATYPES, expectedLinear, makeRepository, queueWaits, randomRows, SAMPLES, server as api, splitBinaryResponse, type ServerApi } from './97.server.support.js';
@@ -317,6 +318,67 @@ describe('infer with binary tensors (Triton extension)', () => {
   });
 });
 
+describe("content codings (Triton's clients: request_compression_algorithm, response_compression_algorithm)", () => {
+  const CODINGS: [string, (b: Buffer) => Buffer][] = [
+    ['gzip', gzipSync],
+    ['deflate', deflateSync], // the zlib format, as RFC 9110 has it
+    ['deflate', deflateRawSync], // a bare deflate stream, as some clients send it
+  ];
+
+  it('request bodies in gzip or deflate (zlib or bare) are answered as the same bodies sent plain, JSON and binary', async () => {
+    const json = Buffer.from(JSON.stringify(linearInfer([1, 2, 3, 4, 5, 6])));
+    const binary = binaryBody({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3], parameters: { binary_data_size: 24 } }] }, [new Uint8Array(Float32Array.from([1, 2, 3, 4, 5, 6]).buffer)]);
+    const expected = { model_name: 'linear', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 2], data: expectedLinear([1, 2, 3, 4, 5, 6]) }] };
+    for (const [coding, encode] of CODINGS) {
+      const plain = await post('/v2/models/linear/infer', encode(json), { 'content-encoding': coding });
+      expect([coding, plain.status, await plain.json()]).toEqual([coding, 200, expected]);
+      // Inference-Header-Content-Length counts the JSON header before compression.
+      const bin = await post('/v2/models/linear/infer', encode(binary.body), { 'content-encoding': coding, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(binary.headerLength) });
+      expect([coding, bin.status, await bin.json()]).toEqual([coding, 200, expected]);
+    }
+    const identity = await post('/v2/models/linear/infer', json, { 'content-encoding': 'identity' });
+    expect(await identity.json()).toEqual(expected);
+  });
+
+  it.skipIf(curlMissing)('responses of 1 KiB or more go compressed when the client accepts gzip or deflate (curl)', async () => {
+    const rows = Array.from({ length: 300 * 3 }, (_, i) => (i % 11) - 5);
+    const file = join(mkdtempSync(join(tmpdir(), 'ort-napi-coding-')), 'body.json');
+    writeFileSync(file, JSON.stringify(linearInfer(rows)));
+    const ask = (accept?: string, extra: string[] = []) =>
+      curl(`${base}/v2/models/linear/infer`, ['-X', 'POST', '-H', 'content-type: application/json', ...(accept === undefined ? [] : ['-H', `Accept-Encoding: ${accept}`]), ...extra, '--data-binary', `@${file}`]);
+    const plain = await ask();
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const expected = plain.json();
+    expect(expected.outputs[0].data).toEqual(expectedLinear(rows));
+
+    const gz = await ask('gzip');
+    expect([gz.status, gz.headers['content-encoding'], gz.headers.vary]).toEqual([200, 'gzip', 'accept-encoding']);
+    expect(JSON.parse(gunzipSync(gz.body).toString())).toEqual(expected);
+    expect(gz.body.length).toBeLessThan(plain.body.length / 2);
+    const deflated = await ask('gzip;q=0.5, deflate');
+    expect(deflated.headers['content-encoding']).toBe('deflate');
+    expect(JSON.parse(inflateSync(deflated.body).toString())).toEqual(expected);
+    // curl --compressed asks for what it decodes and decodes it: the client's view end to end.
+    const decoded = await ask(undefined, ['--compressed']);
+    expect(decoded.json()).toEqual(expected);
+    // Nothing it can use: the body as it is.
+    for (const accept of ['br', 'gzip;q=0', 'identity']) expect((await ask(accept)).headers['content-encoding']).toBeUndefined();
+
+    // Binary: the whole body compressed; Inference-Header-Content-Length counts the header uncompressed.
+    writeFileSync(file, JSON.stringify(linearInfer(rows, { parameters: { binary_data_output: true } })));
+    const bin = await ask('gzip');
+    expect(bin.headers['content-encoding']).toBe('gzip');
+    const { header, parts } = splitBinaryResponse(gunzipSync(bin.body), Number(bin.headers['inference-header-content-length']));
+    expect(header.outputs[0].shape).toEqual([300, 2]);
+    expect(Array.from(new Float32Array(new Uint8Array(parts.y).buffer))).toEqual(expectedLinear(rows));
+
+    // A small answer goes as it is.
+    writeFileSync(file, JSON.stringify(linearInfer([1, 2, 3])));
+    const small = await ask('gzip');
+    expect([small.headers['content-encoding'], small.json().outputs[0].data]).toEqual([undefined, [4.5, 4.5]]);
+  });
+});
+
 describe('bad requests get the spec error and leave the server healthy', () => {
   const cases: [string, () => Promise<Response>, number, RegExp][] = [
     ['unknown model', () => post('/v2/models/nope/infer', linearInfer([1, 2, 3])), 404, /unknown model 'nope'/],
@@ -354,6 +416,10 @@ describe('bad requests get the spec error and leave the server healthy', () => {
       return post('/v2/models/types/infer', body, { 'inference-header-content-length': String(headerLength) });
     }, 400, /input 'x_BYTES' \(BYTES\): element 0 claims 200 bytes but only 4 remain/],
     ['an oversized body', () => post('/v2/models/linear/infer', Buffer.alloc(BODY_LIMIT + 1024, 32)), 413, /larger than the server's limit/],
+    // 18 KB of gzip that inflates to 16 MiB: refused once the limit's bytes came out, never held whole.
+    ['a small gzip body that inflates past the limit', () => post('/v2/models/linear/infer', gzipSync(Buffer.alloc(4 * BODY_LIMIT, 32)), { 'content-encoding': 'gzip' }), 413, /^the request body decodes \(gzip\) to more than the server's limit of 4194304 bytes$/],
+    ['a body that is not the gzip its Content-Encoding says', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3]), { 'content-encoding': 'gzip' }), 400, /^the request body is not valid gzip data \(incorrect header check\)$/],
+    ['a Content-Encoding the server does not decode', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3]), { 'content-encoding': 'br' }), 415, /^the request body's Content-Encoding "br" is not one this server decodes \(gzip, deflate, identity\)$/],
     ['a bad timeout header', () => post('/v2/models/linear/infer', linearInfer([1, 2, 3]), { 'inference-timeout-ms': 'soon' }), 400, /inference-timeout-ms header must be a number of milliseconds/],
     ['an unknown route', () => fetch(`${base}/v2/modelz`), 404, /no route GET \/v2\/modelz/],
     // The response echoes the id: the protocol's string, not any JSON (a deep one overflowed JSON.stringify).

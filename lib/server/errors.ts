@@ -10,6 +10,9 @@ const KINDS = {
   INVALID_ARGUMENT: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  // A request body in a content coding the server does not decode (HTTP only: grpc-js itself
+  // answers an unknown grpc-encoding with UNIMPLEMENTED).
+  UNSUPPORTED_ENCODING: { http: 415, grpc: GrpcStatus.UNIMPLEMENTED },
   RESOURCE_EXHAUSTED: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   CANCELLED: { http: 499, grpc: GrpcStatus.CANCELLED },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },

@@ -1,6 +1,7 @@
 // http.ts: the v2 REST front end on fastify: health, metadata, infer (JSON and Triton's binary
 // tensor extension), the repository extension, and /metrics. Parses, calls the core, formats.
 import type { Socket } from 'node:net';
+import { deflate, gunzip, gzip, inflate, inflateRaw } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { native } from '../binding.js';
 import { brief, fromBinary, fromJson, quoted, toBinary, toJsonData } from './codec.js';
@@ -143,13 +144,81 @@ function timeoutOf(request: FastifyRequest, header: Json): number | undefined {
   return micros === 0 ? undefined : micros / 1000;
 }
 
-function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown, outputs: InferOutput[], binaryOutputs: Set<string> | 'all' | undefined): FastifyReply {
+/**
+ * A request body in the content coding its Content-Encoding names, decoded: Triton's clients send
+ * gzip or deflate bodies (`request_compression_algorithm`), and so may any HTTP client. Decoded on
+ * libuv's thread pool, never past `limit` bytes (the server's body limit, which the encoded body
+ * met already): a small body that inflates to gigabytes is refused with 413 once `limit` bytes
+ * came out, and nothing larger is ever held.
+ */
+function decodeBody(encoding: string | string[] | undefined, body: Buffer, limit: number, done: (error: Error | null, body?: Buffer) => void): void {
+  const coding = (Array.isArray(encoding) ? encoding.join(',') : (encoding ?? '')).trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return done(null, body);
+  // "deflate" is the zlib format (RFC 9110); some clients send a bare deflate stream, which has no
+  // zlib header (a compression-method nibble of 8 and a check of the first two bytes mod 31).
+  const zlibHeader = body.length >= 2 && (body[0] & 0x0f) === 8 && ((body[0] << 8) | body[1]) % 31 === 0;
+  const decode = coding === 'gzip' || coding === 'x-gzip' ? gunzip : coding === 'deflate' ? (zlibHeader ? inflate : inflateRaw) : undefined;
+  if (decode === undefined) {
+    return done(new ServerError('UNSUPPORTED_ENCODING', `the request body's Content-Encoding ${brief(coding)} is not one this server decodes (gzip, deflate, identity)`));
+  }
+  decode(body, { maxOutputLength: limit }, (error, decoded) => {
+    if (!error) return done(null, decoded);
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return done(new ServerError('PAYLOAD_TOO_LARGE', `the request body decodes (${coding}) to more than the server's limit of ${limit} bytes`));
+    }
+    done(invalidArgument(`the request body is not valid ${coding} data (${error.message})`));
+  });
+}
+
+/** Below this many bytes a response goes as it is, whatever the client accepts: compressing it gains little. */
+const COMPRESS_FROM = 1024;
+
+/** The coding to answer in, from the request's Accept-Encoding: gzip or deflate, the one of higher q (gzip on a tie). */
+function responseCoding(accept: string | string[] | undefined): 'gzip' | 'deflate' | undefined {
+  if (accept === undefined) return undefined;
+  let best: 'gzip' | 'deflate' | undefined;
+  let bestQ = 0;
+  for (const part of (Array.isArray(accept) ? accept.join(',') : accept).split(',')) {
+    const [name, ...params] = part.split(';');
+    const token = name.trim().toLowerCase();
+    const coding = token === 'gzip' || token === 'x-gzip' || token === '*' ? 'gzip' : token === 'deflate' ? 'deflate' : undefined;
+    if (coding === undefined) continue;
+    const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    if (weight > bestQ || (weight === bestQ && coding === 'gzip' && best !== 'gzip')) {
+      best = coding;
+      bestQ = weight;
+    }
+  }
+  return bestQ > 0 ? best : undefined;
+}
+
+/**
+ * Sends an infer response, compressed when the client accepts gzip or deflate (Triton's clients ask
+ * with `response_compression_algorithm`) and the body is worth it: compressed on libuv's thread
+ * pool, so the event loop goes on meanwhile. The binary extension's
+ * Inference-Header-Content-Length counts the JSON header's bytes before compression, as Triton's do.
+ */
+function sendBody(reply: FastifyReply, body: string | Buffer): FastifyReply | Promise<FastifyReply> {
+  const accept = reply.request.headers['accept-encoding'];
+  const coding = accept === undefined || body.length < COMPRESS_FROM ? undefined : responseCoding(accept);
+  if (coding === undefined) return reply.send(body);
+  return new Promise((resolve) => {
+    (coding === 'gzip' ? gzip : deflate)(body, (error, compressed) => {
+      // A failure to compress (out of memory, say) still answers, uncompressed.
+      if (error) return resolve(reply.send(body));
+      resolve(reply.header('content-encoding', coding).header('vary', 'accept-encoding').send(compressed));
+    });
+  });
+}
+
+function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown, outputs: InferOutput[], binaryOutputs: Set<string> | 'all' | undefined): FastifyReply | Promise<FastifyReply> {
   const response: Json = { model_name: model.name, model_version: model.version };
   if (id !== undefined) response.id = id;
   if (binaryOutputs === undefined) {
     response.outputs = outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, data: toJsonData(o.tensor) }));
     // The header set as is: reply.type() parses the media type on every call.
-    return reply.header('content-type', JSON_TYPE).send(JSON.stringify(response));
+    return sendBody(reply.header('content-type', JSON_TYPE), JSON.stringify(response));
   }
   const chunks: Buffer[] = [];
   response.outputs = outputs.map((o) => {
@@ -159,10 +228,7 @@ function sendInferResponse(reply: FastifyReply, model: ModelVersion, id: unknown
     return { name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: bytes.length } };
   });
   const head = Buffer.from(JSON.stringify(response), 'utf8');
-  return reply
-    .header('content-type', 'application/octet-stream')
-    .header('Inference-Header-Content-Length', String(head.length))
-    .send(Buffer.concat([head, ...chunks]));
+  return sendBody(reply.header('content-type', 'application/octet-stream').header('Inference-Header-Content-Length', String(head.length)), Buffer.concat([head, ...chunks]));
 }
 
 const connectionSignals = new WeakMap<Socket, AbortSignal>();
@@ -192,7 +258,12 @@ export function v2Routes(context: HttpContext) {
     // The two usual types are named: fastify caches the parser of a named type by the header's
     // text, where the catch-all costs a media-type parse and a lookup each request (about 4 us).
     app.removeAllContentTypeParsers();
-    const asBuffer = (_request: FastifyRequest, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);
+    const limit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+    const asBuffer = (request: FastifyRequest, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => {
+      const encoding = request.headers['content-encoding'];
+      if (encoding === undefined) return done(null, body);
+      decodeBody(encoding, body, limit, done);
+    };
     app.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer' }, asBuffer);
     app.addContentTypeParser('*', { parseAs: 'buffer' }, asBuffer);
 
