@@ -205,6 +205,29 @@ describe('gRPC errors carry the spec status codes and leave the server healthy',
     await expectHealthy();
   });
 
+  it('compressed messages (grpc-encoding gzip, deflate) are answered; one that inflates past the limit is RESOURCE_EXHAUSTED', async () => {
+    const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const Service = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService; // eslint-disable-line @typescript-eslint/no-explicit-any
+    for (const algorithm of [grpc.compressionAlgorithms.gzip, grpc.compressionAlgorithms.deflate]) {
+      const compressing = new Service(grpcAddress, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': algorithm, 'grpc.max_send_message_length': 64 * 2 ** 20 });
+      const send = (request: Message) =>
+        new Promise<Message>((resolve, reject) => compressing.ModelInfer(request, (error: Error | null, response: Message) => (error ? reject(error) : resolve(response))));
+      try {
+        const res = await send(linearRequest([1, 2, 3, 4, 5, 6]));
+        expect(Array.from(new Float32Array(new Uint8Array(res.raw_output_contents[0]).buffer))).toEqual([4.5, 4.5, 10.5, 10.5]);
+        // 8 MiB of zeros travels as a few KB and inflates past the server's 2 MiB: refused while inflating.
+        const bomb = await send({ model_name: 'linear', inputs: [{ name: 'x', datatype: 'FP32', shape: [699051, 3] }], raw_input_contents: [Buffer.alloc(699051 * 12)] }).then(
+          () => undefined,
+          (e: { code: number; details: string }) => e,
+        );
+        expect([bomb?.code, bomb?.details]).toEqual([grpc.status.RESOURCE_EXHAUSTED, `Received message that decompresses to a size larger than ${MAX_MESSAGE}`]);
+      } finally {
+        compressing.close();
+      }
+    }
+    await expectHealthy();
+  });
+
   it('a full queue: RESOURCE_EXHAUSTED, and the calls accepted finish', async () => {
     const first = call('ModelInfer', slowRequest(1));
     await new Promise((r) => setTimeout(r, 50));
