@@ -1,5 +1,5 @@
 // 97.server.fuzz: hostile v2 requests, generated from valid ones, against a real server over HTTP
-// (JSON and binary bodies, through JSON.parse and through the native reader) and gRPC (messages
+// (JSON and binary bodies, plain or compressed, through JSON.parse and through the native reader) and gRPC (messages
 // mutated within the proto's types, and bytes that are no message at all). Every request gets an
 // answer: a result consistent with its shape, or the spec's error with a short message that names
 // what was wrong (never a JavaScript internal's, never a 5xx of ours); the server stays healthy and
@@ -7,6 +7,7 @@
 // whatever hostile request shares its batch. The seed is the UTC date unless ORT_NAPI_FUZZ_SEED is set; it is printed.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATATYPES, expectedLinear, makeRepository, SAMPLES, server as api, type ServerApi } from './97.server.support.js';
 
@@ -140,6 +141,16 @@ function httpCase(random: () => number): HttpCase {
     headers['inference-header-content-length'] = random() < 0.7 ? lengths[0] : lengths[Math.floor(random() * lengths.length)];
   }
   if (random() < 0.15) body = byteMutation(body, random);
+  if (random() < 0.15) {
+    // Content codings: a body compressed as its header says (then sometimes corrupted), one that
+    // says gzip and is not, codings the server does not decode.
+    const coding = ['gzip', 'x-gzip', 'deflate', 'deflate-raw', 'gzip-lie', 'br', 'gzip, gzip', 'identity'][Math.floor(random() * 8)];
+    headers['content-encoding'] = coding === 'deflate-raw' ? 'deflate' : coding === 'gzip-lie' ? 'gzip' : coding;
+    if (coding === 'gzip' || coding === 'x-gzip') body = gzipSync(body);
+    else if (coding === 'deflate') body = deflateSync(body);
+    else if (coding === 'deflate-raw') body = deflateRawSync(body);
+    if (random() < 0.3) body = byteMutation(body, random);
+  }
   let deadline = request.parameters?.timeout !== undefined;
   if (random() < 0.1) {
     headers['inference-timeout-ms'] = ['0', '1', '100', '-5', 'soon', '1e9', ' '][Math.floor(random() * 7)];
@@ -149,7 +160,7 @@ function httpCase(random: () => number): HttpCase {
 }
 
 function checkAnswer(where: string, status: number, contentType: string | null, text: string, deadline: boolean): string | undefined {
-  if (![200, 400, 404, 413].includes(status) && !(status === 504 && deadline)) return `${where}: HTTP ${status}: ${text.slice(0, 300)}`;
+  if (![200, 400, 404, 413, 415].includes(status) && !(status === 504 && deadline)) return `${where}: HTTP ${status}: ${text.slice(0, 300)}`;
   if (status !== 200 || contentType?.includes('application/json')) {
     let body: Json;
     try {
