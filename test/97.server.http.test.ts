@@ -52,7 +52,37 @@ describe('health and metadata (curl)', () => {
     expect(ready.status).toBe(200);
     const meta = await curl(`${base}/v2`);
     expect(meta.status).toBe(200);
-    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository'] });
+    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'model_configuration'] });
+  });
+
+  it.skipIf(curlMissing)("model configuration (Triton's extension, which its clients and perf_analyzer read): max_batch_size and dims as Triton shows them", async () => {
+    // Unbatched: max_batch_size 0, whole dims.
+    const linear = await curl(`${base}/v2/models/linear/config`);
+    expect(linear.status).toBe(200);
+    expect(linear.json()).toEqual({
+      name: 'linear',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 0,
+      input: [{ name: 'x', data_type: 'TYPE_FP32', dims: [-1, 3] }],
+      output: [{ name: 'y', data_type: 'TYPE_FP32', dims: [-1, 2] }],
+    });
+    // Batched (maxBatchSize 8, maxDelayMs 50): the batch limit, dims without the batch dim.
+    expect((await curl(`${base}/v2/models/batched/versions/1/config`)).json()).toEqual({
+      name: 'batched',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 8,
+      input: [{ name: 'x', data_type: 'TYPE_FP32', dims: [3] }],
+      output: [{ name: 'y', data_type: 'TYPE_FP32', dims: [2] }],
+      dynamic_batching: { max_queue_delay_microseconds: 50_000, preferred_batch_size: [] },
+    });
+    // Every v2 datatype by its model_config.proto name: BYTES is TYPE_STRING.
+    const types = (await curl(`${base}/v2/models/types/config`)).json();
+    expect(types.input.map((t: { data_type: string }) => t.data_type)).toEqual(DATATYPES.map(([d]) => (d === 'BYTES' ? 'TYPE_STRING' : `TYPE_${d}`)));
+    const unknown = await curl(`${base}/v2/models/nope/config`);
+    expect([unknown.status, unknown.json()]).toEqual([404, { error: "unknown model 'nope'" }]);
+    expect((await curl(`${base}/v2/models/linear/versions/3/config`)).status).toBe(404);
   });
 
   it.skipIf(curlMissing)('model metadata names inputs and outputs with v2 datatypes and -1 for dynamic dims', async () => {
@@ -192,6 +222,9 @@ describe('optional inputs and outputs', () => {
       const meta = (await local.http.inject({ method: 'GET', url: '/v2/models/maybe' })).json();
       expect(meta.inputs).toEqual([{ name: 'maybe', datatype: 'FP32', shape: [-1] }]);
       expect(meta.outputs).toEqual([{ name: 'has', datatype: 'BOOL', shape: [] }, { name: 'echo', datatype: 'FP32', shape: [-1] }]);
+      // Triton's model configuration marks the optional input.
+      const config = (await local.http.inject({ method: 'GET', url: '/v2/models/maybe/config' })).json();
+      expect(config.input).toEqual([{ name: 'maybe', data_type: 'TYPE_FP32', dims: [-1], optional: true }]);
       const given = await infer({ inputs: [{ name: 'maybe', datatype: 'FP32', shape: [3], data: [1, 2.5, -3] }] });
       expect(given).toEqual({ status: 200, body: { model_name: 'maybe', model_version: '1', outputs: [{ name: 'has', datatype: 'BOOL', shape: [], data: [true] }, { name: 'echo', datatype: 'FP32', shape: [3], data: [1, 2.5, -3] }] } });
       const absent = await infer({ inputs: [] });

@@ -12,8 +12,10 @@ import type { Metrics } from './metrics.js';
 import type { ModelVersion } from './repository.js';
 
 export const SERVER_NAME = 'ort-napi';
-/** What GET /v2 lists: the v2 extensions this server implements. */
+/** What GET /v2 and ServerMetadata list: the v2 extensions this server implements on both protocols. */
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+/** REST's list adds Triton's model configuration (GET .../config), which has no RPC in the v2 proto. */
+const HTTP_EXTENSIONS = [...EXTENSIONS, 'model_configuration'];
 /** A request's own deadline in milliseconds (Triton's `timeout` request parameter, in µs, works too). */
 export const TIMEOUT_HEADER = 'inference-timeout-ms';
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -53,6 +55,34 @@ function sendError(reply: FastifyReply, error: ServerError): FastifyReply {
 function metadata(core: InferenceCore, model: ModelVersion): Json {
   const tensor = (t: ModelVersion['inputs'][number]) => ({ name: t.name, datatype: t.datatype ?? `ONNX_${t.type.toUpperCase()}`, shape: t.shape });
   return { name: model.name, versions: core.repository.versions(model.name), platform: 'onnxruntime_onnx', inputs: model.inputs.map(tensor), outputs: model.outputs.map(tensor) };
+}
+
+/**
+ * A model as Triton's model configuration extension shows it (GET .../config: model_config.proto's
+ * ModelConfig in JSON), for the clients that read it: Triton's examples and perf_analyzer take
+ * max_batch_size and the dims from it. With dynamic batching, max_batch_size is the batch limit and
+ * dims leave out the batch dim, as Triton's do; without, max_batch_size is 0 and dims are whole.
+ * A type v2 cannot carry is TYPE_INVALID.
+ */
+function tritonConfig(model: ModelVersion): Json {
+  const batching = model.batching;
+  const tensor = (t: ModelVersion['inputs'][number], input: boolean) => ({
+    name: t.name,
+    data_type: t.datatype === undefined ? 'TYPE_INVALID' : t.datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${t.datatype}`,
+    dims: batching ? t.shape.slice(1) : t.shape,
+    ...(input && t.optional ? { optional: true } : {}),
+  });
+  return {
+    name: model.name,
+    platform: 'onnxruntime_onnx',
+    backend: 'onnxruntime',
+    max_batch_size: batching ? batching.maxBatchSize : 0,
+    input: model.inputs.map((t) => tensor(t, true)),
+    output: model.outputs.map((t) => tensor(t, false)),
+    ...(batching
+      ? { dynamic_batching: { max_queue_delay_microseconds: Math.round(batching.maxDelayMs * 1000), preferred_batch_size: batching.preferredBatchSizes ?? [] } }
+      : {}),
+  };
 }
 
 /** Reads an infer request body: JSON alone, or a JSON header followed by binary tensor data. */
@@ -286,7 +316,7 @@ export function v2Routes(context: HttpContext) {
       const ready = context.ready();
       return reply.code(ready ? 200 : 503).send({ ready });
     });
-    app.get('/v2', async (_request, reply) => reply.send({ name: SERVER_NAME, version: context.version, extensions: EXTENSIONS }));
+    app.get('/v2', async (_request, reply) => reply.send({ name: SERVER_NAME, version: context.version, extensions: HTTP_EXTENSIONS }));
 
     const model = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
       try {
@@ -297,6 +327,15 @@ export function v2Routes(context: HttpContext) {
     };
     app.get('/v2/models/:name', model);
     app.get('/v2/models/:name/versions/:version', model);
+    const config = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+      try {
+        return reply.send(tritonConfig(core.repository.resolve(request.params.name, request.params.version)));
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    };
+    app.get('/v2/models/:name/config', config);
+    app.get('/v2/models/:name/versions/:version/config', config);
 
     const ready = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
       try {

@@ -55,6 +55,8 @@ export interface ModelVersion {
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   readonly timeoutMs: number | undefined;
+  /** Its config's dynamic batching, if any (what Triton's model configuration shows). */
+  readonly batching: BatchingOptions | undefined;
   /** Its metric labels, one object for its lifetime. */
   readonly labels: { readonly model: string; readonly version: string };
 }
@@ -285,7 +287,16 @@ export class Repository {
     });
     const session = pool.sessions[0];
     const labels = { model: name, version };
-    const loaded: ModelVersion = { name, version, pool, inputs: tensorInfos(session.inputMetadata), outputs: tensorInfos(session.outputMetadata), timeoutMs: config.timeoutMs, labels };
+    const loaded: ModelVersion = {
+      name,
+      version,
+      pool,
+      inputs: tensorInfos(session.inputMetadata),
+      outputs: tensorInfos(session.outputMetadata),
+      timeoutMs: config.timeoutMs,
+      batching: config.batching,
+      labels,
+    };
     this.#metrics?.track(poolName, labels, () => pool.stats());
     return loaded;
   }
