@@ -44,10 +44,19 @@ describe('leaks', () => {
       await s.release();
     };
     for (let i = 0; i < 40; i++) await cycle();
-    const before = await settle();
-    for (let i = 0; i < 200; i++) await cycle();
-    const after = await settle();
-    // 200 cycles leaking their two outputs would be 480 MB.
-    expect((after - before) / 2 ** 20).toBeLessThan(64);
+    const rss = [await settle()];
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 25; i++) await cycle();
+      rss.push(await settle());
+    }
+    // Keeping one output a cycle (tried) grows RSS by 60 MiB a round, every round. As in the test
+    // above, the largest one-round step is left out: the allocator can take a step up (an arena of
+    // another thread that loads sessions). Measured whole, 200 cycles grew 3.5-10 MiB here (largest
+    // steps 1.6-4.8), and once 66 MiB in CI's fresh-clone run, beside busy test files, against the
+    // bound of 64 this test had then. The rest must stay under 48 MiB: a leak of a sixth of that
+    // one output's cost fails.
+    const steps = rss.slice(1).map((v, i) => (v - rss[i]) / 2 ** 20);
+    const growth = steps.reduce((a, b) => a + b, 0) - Math.max(...steps);
+    expect(growth, `RSS steps by round of 25 cycles (MiB): ${steps.map((s) => s.toFixed(1)).join(' ')}`).toBeLessThan(48);
   });
 });
