@@ -72,7 +72,7 @@ describe('gRPC health and metadata', () => {
   it('ServerLive, ServerReady, ServerMetadata', async () => {
     expect(await call('ServerLive', {})).toEqual({ live: true });
     expect(await call('ServerReady', {})).toEqual({ ready: true });
-    expect(await call('ServerMetadata', {})).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository'] });
+    expect(await call('ServerMetadata', {})).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'statistics'] });
   });
 
   it('ModelReady and ModelMetadata, with and without a version; NOT_FOUND for unknown ones', async () => {
@@ -156,6 +156,38 @@ describe('gRPC ModelInfer', () => {
     });
     expect(twice.outputs.map((o: Message) => o.name)).toEqual(['y_FP16', 'y_BYTES']);
     expect(twice.raw_output_contents).toHaveLength(2);
+  });
+});
+
+describe("gRPC ModelStatistics (Triton's statistics extension)", () => {
+  it('counts the calls that reached a model, as GET .../stats does; uint64 fields as Triton sends them; unknown models are NOT_FOUND', async () => {
+    const stat = async () => (await call('ModelStatistics', { name: 'linear', version: '1' })).model_stats;
+    const [before] = await stat();
+    for (const x of [[1, 2, 3], [4, 5, 6, 7, 8, 9]]) await call('ModelInfer', linearRequest(x));
+    await failure('ModelInfer', { ...linearRequest([1, 2, 3]), inputs: [{ name: 'x', datatype: 'FP64', shape: [1, 3] }] });
+    const stats = await stat();
+    expect(stats).toHaveLength(1);
+    const [after] = stats;
+    expect(after).toMatchObject({ name: 'linear', version: '1' });
+    const count = (s: Message, key: string) => Number(s.inference_stats[key].count);
+    expect(count(after, 'success') - count(before, 'success')).toBe(2);
+    expect(count(after, 'fail') - count(before, 'fail')).toBe(1);
+    expect(count(after, 'compute_infer') - count(before, 'compute_infer')).toBe(2);
+    expect(Number(after.execution_count) - Number(before.execution_count)).toBe(2);
+    expect(Number(after.inference_count) - Number(before.inference_count)).toBe(2);
+    expect(BigInt(after.inference_stats.compute_infer.ns)).toBeGreaterThan(BigInt(before.inference_stats.compute_infer.ns));
+    expect(Math.abs(Number(after.last_inference) - Date.now())).toBeLessThan(60_000);
+    expect(after.batch_stats).toContainEqual(expect.objectContaining({ batch_size: '1' }));
+    // The same figures over REST (nothing ran in between).
+    const rest = (await (await fetch(`${base}/v2/models/linear/versions/1/stats`)).json()).model_stats[0];
+    expect([rest.inference_stats.success.count, rest.execution_count, rest.inference_stats.compute_infer.ns]).toEqual([count(after, 'success'), Number(after.execution_count), Number(after.inference_stats.compute_infer.ns)]);
+    // Every loaded model's, with no name; one model's versions, with no version.
+    const all = (await call('ModelStatistics', {})).model_stats.map((s: Message) => `${s.name}/${s.version}`);
+    expect(all).toEqual(expect.arrayContaining(['linear/1', 'versioned/1', 'versioned/2']));
+    expect((await call('ModelStatistics', { name: 'versioned' })).model_stats.map((s: Message) => s.version)).toEqual(['1', '2']);
+    const unknown = await failure('ModelStatistics', { name: 'nope' });
+    expect([unknown.code, unknown.details]).toEqual([grpc.status.NOT_FOUND, "unknown model 'nope'"]);
+    await expectHealthy();
   });
 });
 

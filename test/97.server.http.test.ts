@@ -52,7 +52,7 @@ describe('health and metadata (curl)', () => {
     expect(ready.status).toBe(200);
     const meta = await curl(`${base}/v2`);
     expect(meta.status).toBe(200);
-    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'model_configuration'] });
+    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration'] });
   });
 
   it.skipIf(curlMissing)("model configuration (Triton's extension, which its clients and perf_analyzer read): max_batch_size and dims as Triton shows them", async () => {
@@ -586,6 +586,89 @@ describe('repository extension', () => {
     const unknown = await post('/v2/repository/models/nope/load', '');
     expect(unknown.status).toBe(404);
     expect((await unknown.json()).error).toMatch(/unknown model 'nope'/);
+    await expectHealthy();
+  });
+});
+
+describe("statistics extension (Triton's, which perf_analyzer reads)", () => {
+  type Duration = { count: number; ns: number };
+  type Stat = { name: string; version: string; last_inference: number; inference_count: number; execution_count: number; inference_stats: Record<string, Duration>; batch_stats: { batch_size: number; compute_input: Duration; compute_infer: Duration; compute_output: Duration }[] };
+  const statsOf = async (path: string): Promise<Stat[]> => {
+    const res = await fetch(`${base}${path}`);
+    expect(res.status).toBe(200);
+    return (await res.json()).model_stats;
+  };
+  const one = async (model: string) => (await statsOf(`/v2/models/${model}/versions/1/stats`))[0];
+  const runsOfSize = (stat: Stat) => Object.fromEntries(stat.batch_stats.map((b) => [b.batch_size, b.compute_infer.count]));
+
+  it('counts requests, inferences, runs and their time per model version', async () => {
+    const before = await one('linear');
+    const startedAt = Date.now();
+    for (const rows of [[1, 2, 3], randomRows(2, 7), [4, 5, 6]]) expect((await post('/v2/models/linear/infer', linearInfer(rows))).status).toBe(200);
+    expect((await post('/v2/models/linear/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] })).status).toBe(400);
+    const after = await one('linear');
+    expect([after.name, after.version]).toEqual(['linear', '1']);
+    const delta = (key: string) => ({ count: after.inference_stats[key].count - before.inference_stats[key].count, ns: after.inference_stats[key].ns - before.inference_stats[key].ns });
+    expect(delta('success').count).toBe(3);
+    expect(delta('fail').count).toBe(1);
+    for (const key of ['queue', 'compute_input', 'compute_infer', 'compute_output']) expect(delta(key).count).toBe(3);
+    expect(after.inference_stats.cache_hit).toEqual({ count: 0, ns: 0 });
+    expect(after.inference_stats.cache_miss).toEqual({ count: 0, ns: 0 });
+    // Without batching a request is one inference (whatever its rows) and one run of batch size 1.
+    expect(after.inference_count - before.inference_count).toBe(3);
+    expect(after.execution_count - before.execution_count).toBe(3);
+    expect((runsOfSize(after)[1] ?? 0) - (runsOfSize(before)[1] ?? 0)).toBe(3);
+    // The parts are within the whole: a request's time in the server covers its decoding, queueing, run and outputs.
+    const parts = ['queue', 'compute_input', 'compute_infer', 'compute_output'].reduce((sum, key) => sum + delta(key).ns, 0);
+    expect(delta('compute_infer').ns).toBeGreaterThan(0);
+    expect(delta('compute_input').ns).toBeGreaterThan(0);
+    expect(delta('success').ns).toBeGreaterThanOrEqual(parts);
+    expect(delta('fail').ns).toBeGreaterThan(0);
+    expect(after.last_inference).toBeGreaterThanOrEqual(startedAt - 1);
+    expect(after.last_inference).toBeLessThanOrEqual(Date.now() + 1);
+  });
+
+  it('with dynamic batching: each row is an inference, a batch one run of its rows', async () => {
+    const before = await one('batched');
+    const xs = [randomRows(1, 11), randomRows(2, 12), randomRows(1, 13), randomRows(3, 14)];
+    const results = await Promise.all(xs.map((x) => post('/v2/models/batched/infer', linearInfer(x)).then((r) => r.json())));
+    results.forEach((body, i) => expect(body.outputs[0].data).toEqual(expectedLinear(xs[i])));
+    const after = await one('batched');
+    expect(after.inference_stats.success.count - before.inference_stats.success.count).toBe(4);
+    expect(after.inference_stats.compute_infer.count - before.inference_stats.compute_infer.count).toBe(4);
+    expect(after.inference_count - before.inference_count).toBe(7);
+    // The runs by batch size (rows): they hold the 7 rows, and there is one per execution counted.
+    const sizes = runsOfSize(after);
+    const earlier = runsOfSize(before);
+    const runs = Object.entries(sizes).map(([size, count]) => [Number(size), count - (earlier[Number(size)] ?? 0)]);
+    expect(runs.reduce((sum, [size, count]) => sum + size * count, 0)).toBe(7);
+    const executions = after.execution_count - before.execution_count;
+    expect(runs.reduce((sum, [, count]) => sum + count, 0)).toBe(executions);
+    expect(executions).toBeLessThan(4); // some requests shared a run (maxDelayMs 50)
+    for (const b of after.batch_stats) expect([b.compute_input.count, b.compute_output.count]).toEqual([0, 0]); // not measured per run
+  });
+
+  it.skipIf(curlMissing)('every loaded version, one model, one version; an unknown model or version is 404; a version loaded again starts from zero', async () => {
+    const all = await curl(`${base}/v2/models/stats`);
+    expect(all.status).toBe(200);
+    const listed = (all.json() as { model_stats: Stat[] }).model_stats.map((s) => `${s.name}/${s.version}`);
+    expect(listed).toEqual(expect.arrayContaining(['batched/1', 'linear/1', 'slow/1', 'types/1', 'versioned/1', 'versioned/2']));
+    expect(listed).toEqual([...listed].sort((a, b) => (a.split('/')[0] === b.split('/')[0] ? Number(a.split('/')[1]) - Number(b.split('/')[1]) : a < b ? -1 : 1)));
+    expect((await statsOf('/v2/models/versioned/stats')).map((s) => s.version)).toEqual(['1', '2']);
+    expect((await statsOf('/v2/models/versioned/versions/2/stats')).map((s) => s.version)).toEqual(['2']);
+    const unknown = await fetch(`${base}/v2/models/nope/stats`);
+    expect([unknown.status, (await unknown.json()).error]).toEqual([404, "unknown model 'nope'"]);
+    const version = await fetch(`${base}/v2/models/linear/versions/9/stats`);
+    expect([version.status, (await version.json()).error]).toEqual([404, "model 'linear' has no version '9' (loaded: 1)"]);
+
+    expect((await post('/v2/models/versioned/versions/1/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [2] }] })).status).toBe(200);
+    expect((await one('versioned')).inference_stats.success.count).toBeGreaterThan(0);
+    expect((await post('/v2/repository/models/versioned/unload', '')).status).toBe(200);
+    const unloaded = await fetch(`${base}/v2/models/versioned/stats`);
+    expect(unloaded.status).toBe(503);
+    expect((await post('/v2/repository/models/versioned/load', '')).status).toBe(200);
+    const fresh = await one('versioned');
+    expect([fresh.inference_stats.success.count, fresh.execution_count, fresh.last_inference, fresh.batch_stats]).toEqual([0, 0, 0, []]);
     await expectHealthy();
   });
 });

@@ -112,8 +112,15 @@ describe.skipIf(!linux)('ort-napi serve --workers', () => {
         error ? fail(error) : done(Array.from(new Float32Array(new Uint8Array(res.raw_output_contents[0]).buffer))),
       ),
     );
-    client.close();
     expect(viaGrpc).toEqual([7.5, -0.5]);
+    // Statistics, asked of whichever worker over either protocol, sum every worker's: 25 requests.
+    const succeeded = async () => JSON.parse((await once(`${server.http}/v2/models/lin/stats`)).body).model_stats[0].inference_stats.success.count as number;
+    expect(await succeeded()).toBe(25);
+    const viaGrpcStats = await new Promise<{ model_stats: { inference_stats: { success: { count: string } }; execution_count: string }[] }>((done, fail) =>
+      client.ModelStatistics({ name: 'lin' }, (error: Error | null, res: never) => (error ? fail(error) : done(res))),
+    );
+    client.close();
+    expect([viaGrpcStats.model_stats.length, viaGrpcStats.model_stats[0].inference_stats.success.count, viaGrpcStats.model_stats[0].execution_count]).toEqual([1, '25', '25']);
 
     // A worker killed: another takes its place, the service answers throughout, and the count
     // now is the survivor's alone, which shows that both had answered some.
@@ -129,6 +136,10 @@ describe.skipIf(!linux)('ort-napi serve --workers', () => {
     const survivor = await served(server.http);
     expect(survivor).toBeGreaterThan(0);
     expect(survivor).toBeLessThan(25);
+    // The dead worker's statistics went with it, as its metrics did (these count gRPC calls too).
+    const servedAll = [...(await once(`${server.http}/metrics`)).body.matchAll(/^ort_napi_inference_request_success_total\{model="lin",version="1",protocol="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(await succeeded()).toBe(servedAll);
+    expect(servedAll).toBeLessThan(26);
 
     // Unloaded through one worker: unloaded on all; loaded again: on all.
     expect((await once(`${server.http}/v2/repository/models/lin/unload`, 'POST')).status).toBe(200);

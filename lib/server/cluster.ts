@@ -21,12 +21,16 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { ServerAddresses } from './index.js';
+import { mergeStats, type ModelStat, type StatsSelection } from './statistics.js';
 
 const READY = 'ort-napi:ready';
 const METRICS = 'ort-napi:metrics';
 const REPOSITORY = 'ort-napi:repository';
 const REPLY = 'ort-napi:reply';
 const HISTORY = 'ort-napi:history';
+/** A worker asks the primary for every worker's statistics; the primary asks each worker for its own. */
+const STATS = 'ort-napi:stats';
+const LOCAL_STATS = 'ort-napi:local-stats';
 /** Set in the workers' environment: createServer() coordinates through the primary (isServeWorker). */
 const WORKER_ENV = 'ORT_NAPI_SERVE_WORKER';
 
@@ -35,6 +39,8 @@ type Message =
   | { type: typeof READY; addresses: ServerAddresses }
   | { type: typeof METRICS; id: number }
   | { type: typeof HISTORY; id: number }
+  | { type: typeof STATS; id: number; selection: StatsSelection }
+  | { type: typeof LOCAL_STATS; id: number; selection: StatsSelection }
   | { type: typeof REPOSITORY; id: number; op: Op; name: string }
   | { type: typeof REPLY; id: number; text?: string; error?: string };
 
@@ -48,6 +54,11 @@ export interface Coordination {
   metrics(local: Registry): Promise<string>;
   /** Loads or unloads a model here (`local`) and, that done, on every other worker. */
   repository(op: Op, name: string, local: () => Promise<void>): Promise<void>;
+  /**
+   * The statistics of the versions selected, summed over every worker (each reports those it has
+   * loaded); `local` gives this server's own.
+   */
+  statistics(selection: StatsSelection, local: (selection: StatsSelection) => ModelStat[]): Promise<ModelStat[]>;
   /**
    * Before it listens: the loads and unloads the other workers were told of, carried out here too
    * (a worker started after them, a replacement say, would otherwise serve what they unloaded).
@@ -101,7 +112,7 @@ class Requests {
     process.on('disconnect', () => this.#failAll('the cluster primary went away'));
   }
 
-  ask(message: { type: typeof METRICS } | { type: typeof HISTORY } | { type: typeof REPOSITORY; op: Op; name: string }): Promise<string | undefined> {
+  ask(message: { type: typeof METRICS } | { type: typeof HISTORY } | { type: typeof STATS; selection: StatsSelection } | { type: typeof REPOSITORY; op: Op; name: string }): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       if (!process.connected) return reject(new Error('the cluster primary is gone'));
       const id = this.#next++;
@@ -128,7 +139,7 @@ class Requests {
  * A worker's side: its registry offered to the primary's aggregation, and the primary's requests to
  * load or unload a model (another worker's) carried out with `apply`.
  */
-export function workerCoordination(registry: Registry | undefined, apply: (op: Op, name: string) => Promise<void>): Coordination {
+export function workerCoordination(registry: Registry | undefined, apply: (op: Op, name: string) => Promise<void>, stats: (selection: StatsSelection) => ModelStat[]): Coordination {
   if (!cluster.isWorker) throw new Error('workerCoordination() is for a cluster worker');
   // The primary asks each worker for its metrics as JSON (prom-client's own protocol); this
   // constructor adds the worker's listener for that. A worker asked before it got this far (just
@@ -144,11 +155,16 @@ export function workerCoordination(registry: Registry | undefined, apply: (op: O
         () => process.send?.({ type: REPLY, id: message.id }),
         (error: Error) => process.send?.({ type: REPLY, id: message.id, error: error.message }),
       );
+    } else if (message.type === LOCAL_STATS) {
+      process.send?.({ type: REPLY, id: message.id, text: JSON.stringify(stats(message.selection)) } satisfies Message);
     }
   });
   return {
     async metrics() {
       return (await requests.ask({ type: METRICS })) ?? '';
+    },
+    async statistics(selection) {
+      return JSON.parse((await requests.ask({ type: STATS, selection })) ?? '[]') as ModelStat[];
     },
     async catchUp() {
       const changes = JSON.parse((await requests.ask({ type: HISTORY })) ?? '[]') as { op: Op; name: string }[];
@@ -215,7 +231,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
   const history: { op: Op; name: string }[] = [];
   let nextId = 1;
   // Requests the primary made of workers (a repository change), answered by id.
-  const pending = new Map<number, { worker: Worker; done(error?: string): void }>();
+  const pending = new Map<number, { worker: Worker; done(error?: string, text?: string): void }>();
   let stopping: Promise<number> | undefined;
   let started = false;
   const restarts: number[] = [];
@@ -252,6 +268,22 @@ export function startPrimary(options: PrimaryOptions): Primary {
     ).then((errors) => errors.find((e) => e !== undefined));
   };
 
+  /**
+   * Every listening worker's statistics of a selection, summed. A worker that exits before it
+   * answers is left out: its figures went with it (a replacement starts from zero).
+   */
+  const gatherStats = (selection: StatsSelection): Promise<ModelStat[]> =>
+    Promise.all(
+      [...ready].map(
+        (worker) =>
+          new Promise<ModelStat[]>((resolve) => {
+            const id = nextId++;
+            pending.set(id, { worker, done: (error, text) => resolve(error === undefined && text !== undefined ? (JSON.parse(text) as ModelStat[]) : []) });
+            send(worker, { type: LOCAL_STATS, id, selection });
+          }),
+      ),
+    ).then((reports) => mergeStats(selection, reports));
+
   const onMessage = (worker: Worker, message: unknown) => {
     if (!isMessage(message)) return;
     switch (message.type) {
@@ -271,6 +303,12 @@ export function startPrimary(options: PrimaryOptions): Primary {
           (error: Error) => send(worker, { type: REPLY, id: message.id, error: `the workers' metrics could not be gathered: ${error.message}` }),
         );
         return;
+      case STATS:
+        gatherStats(message.selection).then(
+          (merged) => send(worker, { type: REPLY, id: message.id, text: JSON.stringify(merged) }),
+          (error: Error) => send(worker, { type: REPLY, id: message.id, error: `the workers' statistics could not be gathered: ${error.message}` }),
+        );
+        return;
       case HISTORY:
         // From now on it is told of every change as it happens.
         informed.add(worker);
@@ -284,7 +322,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
         const request = pending.get(message.id);
         if (!request) return;
         pending.delete(message.id);
-        request.done(message.error);
+        request.done(message.error, message.text);
         return;
       }
     }

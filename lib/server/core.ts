@@ -35,6 +35,12 @@ export type Protocol = 'http' | 'grpc';
 
 const UNKNOWN = { model: '', version: '' };
 
+/** A request's batch dimension: its first input's first dim (what a batching pool counts as its rows). */
+function rowsOf(feeds: Record<string, Tensor>): number {
+  for (const name in feeds) return feeds[name].dims[0] ?? 1;
+  return 1;
+}
+
 export class InferenceCore {
   /** True once the server started to drain: readiness turns false and new requests get 503. */
   draining = false;
@@ -51,14 +57,17 @@ export class InferenceCore {
     const started = performance.now();
     const span = startInferSpan(protocol, name, version, carrier);
     let labels = UNKNOWN; // unknown names stay out of the labels: no unbounded series
+    let model: ModelVersion | undefined;
     try {
       if (this.draining) throw new ServerError('UNAVAILABLE', 'the server is shutting down and takes no new requests');
-      const model = this.repository.resolve(name, version);
+      model = this.repository.resolve(name, version);
       labels = model.labels;
       if (span.isRecording()) span.setAttribute('inference.model.version', model.version);
       const call = prepare(model);
+      const decodeStart = performance.now();
       const feeds = this.#feeds(model, call.inputs);
       const wanted = this.#wanted(model, call.outputs);
+      const decoded = performance.now();
       const timeoutMs = call.timeoutMs ?? model.timeoutMs;
       if (timeoutMs !== undefined && timeoutMs <= 0) throw new ServerError('DEADLINE_EXCEEDED', 'the request deadline passed before it could run');
       const result = await model.pool.run(feeds, {
@@ -66,18 +75,23 @@ export class InferenceCore {
         timeoutMs: timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(timeoutMs)),
         observe: span.isRecording() ? (event) => recordPoolRun(span, event) : undefined,
       });
+      const ran = performance.now();
       const outputs: InferOutput[] = [];
       for (const out of wanted) {
         const tensor = result[out];
         if (tensor === null) continue; // an optional output the model left empty: absent from the response
         outputs.push({ name: out, datatype: outputDatatype(out, tensor), shape: tensor.dims.slice(), tensor });
       }
-      this.#metrics?.success(labels, protocol, (performance.now() - started) / 1000);
+      const ended = performance.now();
+      model.stats.succeeded(ended - started, decoded - decodeStart, ended - ran, rowsOf(feeds), ended);
+      this.#metrics?.success(labels, protocol, (ended - started) / 1000);
       endSpan(span);
       return { model, outputs };
     } catch (caught) {
       const error = toServerError(caught);
-      this.#metrics?.failure(labels, protocol, error.kind.toLowerCase(), (performance.now() - started) / 1000);
+      const ended = performance.now();
+      model?.stats.failed(ended - started, ended);
+      this.#metrics?.failure(labels, protocol, error.kind.toLowerCase(), (ended - started) / 1000);
       endSpan(span, error);
       throw error;
     }

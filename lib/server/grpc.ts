@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { checkShape, fromBinary, fromContents, quoted, toBinary } from './codec.js';
+import type { Coordination } from './cluster.js';
 import type { InferenceCore, InferInput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import { EXTENSIONS, SERVER_NAME } from './http.js';
@@ -24,6 +25,8 @@ export interface GrpcContext {
   version: string;
   ready(): boolean;
   log: { error(fields: object, message: string): void };
+  /** Statistics over every worker (cluster.ts), or this server's own. */
+  statistics: Coordination['statistics'];
 }
 
 function serviceDefinition(): grpc.ServiceDefinition {
@@ -123,6 +126,18 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
       } catch (error) {
         fail(callback, error);
       }
+    },
+    ModelStatistics: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+      let selection;
+      try {
+        selection = core.repository.statsSelection(call.request.name, call.request.version).map((v) => ({ name: v.name, version: v.version }));
+      } catch (error) {
+        return fail(callback, error);
+      }
+      context.statistics(selection, (s) => core.repository.statsOf(s)).then(
+        (stats) => callback(null, { model_stats: stats }),
+        (error) => fail(callback, error),
+      );
     },
     ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
       const state: Cancellation = { controller: controllers.take(), answered: false };

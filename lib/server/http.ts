@@ -1,5 +1,5 @@
 // http.ts: the v2 REST front end on fastify: health, metadata, infer (JSON and Triton's binary
-// tensor extension), the repository extension, and /metrics. Parses, calls the core, formats.
+// tensor extension), the repository and statistics extensions, and /metrics. Parses, calls the core, formats.
 import type { Socket } from 'node:net';
 import { deflate, gunzip, gzip, inflate, inflateRaw } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,7 +13,7 @@ import type { ModelVersion } from './repository.js';
 
 export const SERVER_NAME = 'ort-napi';
 /** What GET /v2 and ServerMetadata list: the v2 extensions this server implements on both protocols. */
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
 /** REST's list adds Triton's model configuration (GET .../config), which has no RPC in the v2 proto. */
 const HTTP_EXTENSIONS = [...EXTENSIONS, 'model_configuration'];
 /** A request's own deadline in milliseconds (Triton's `timeout` request parameter, in µs, works too). */
@@ -336,6 +336,19 @@ export function v2Routes(context: HttpContext) {
     };
     app.get('/v2/models/:name/config', config);
     app.get('/v2/models/:name/versions/:version/config', config);
+
+    // The statistics extension (Triton's): every loaded version's, one model's, or one version's.
+    const stats = async (request: FastifyRequest<{ Params: Partial<Params> }>, reply: FastifyReply) => {
+      try {
+        const selection = core.repository.statsSelection(request.params.name, request.params.version).map((v) => ({ name: v.name, version: v.version }));
+        return reply.send({ model_stats: await coordination.statistics(selection, (s) => core.repository.statsOf(s)) });
+      } catch (error) {
+        return sendError(reply, toServerError(error));
+      }
+    };
+    app.get('/v2/models/stats', stats);
+    app.get('/v2/models/:name/stats', stats);
+    app.get('/v2/models/:name/versions/:version/stats', stats);
 
     const ready = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
       try {

@@ -104,9 +104,9 @@ export function createServer(options: ServerOptions): V2Server {
   // Alone, a server does these itself; as a worker of `ort-napi serve --workers N` (cluster.ts),
   // through the primary, for every worker.
   const coordination: Coordination = isServeWorker()
-    ? workerCoordination(metrics?.registry, (op, name) => (op === 'load' ? repository.load(name) : repository.unload(name)))
-    : { metrics: (registry) => registry.metrics(), repository: (_op, _name, local) => local(), catchUp: async () => [] };
-  const context = { core, metrics, coordination, version: VERSION, ready: () => started && !core.draining, log: app.log };
+    ? workerCoordination(metrics?.registry, (op, name) => (op === 'load' ? repository.load(name) : repository.unload(name)), (selection) => repository.statsOf(selection))
+    : { metrics: (registry) => registry.metrics(), statistics: async (selection, local) => local(selection), repository: (_op, _name, local) => local(), catchUp: async () => [] };
+  const context = { core, metrics, coordination, statistics: coordination.statistics, version: VERSION, ready: () => started && !core.draining, log: app.log };
 
   app.register(v2Routes(context));
   app.setNotFoundHandler((request, reply) => {

@@ -7,6 +7,7 @@ import { SessionPool, type BatchingOptions, type ExecutionProviderConfig, type S
 import { datatypeOf, quoted, type Datatype } from './codec.js';
 import { ServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { Statistics, VersionStatistics, type ModelStat, type StatsSelection } from './statistics.js';
 
 /** A model's config.json (or `config` in code): how its pool runs. Every field is optional. */
 export interface ModelConfig {
@@ -59,6 +60,8 @@ export interface ModelVersion {
   readonly batching: BatchingOptions | undefined;
   /** Its metric labels, one object for its lifetime. */
   readonly labels: { readonly model: string; readonly version: string };
+  /** What the statistics extension reports of it, since it was loaded. */
+  readonly stats: VersionStatistics;
 }
 
 interface ModelEntry {
@@ -115,6 +118,7 @@ export class Repository {
   readonly #sources: Map<string, ModelSource>;
   readonly #models = new Map<string, ModelEntry>();
   readonly #metrics: Metrics | undefined;
+  readonly #statistics = new Statistics();
   readonly #prefix = `ort-napi-server-${++nextRepository}`;
   readonly #log: Log;
 
@@ -234,6 +238,28 @@ export class Repository {
   /** Drains and releases everything. */
   async close(): Promise<void> {
     await Promise.all([...this.#models.keys()].map((name) => this.unload(name).catch(() => undefined)));
+    this.#statistics.close();
+  }
+
+  /**
+   * The loaded versions a statistics request asks for: every model's (no name), one model's (no
+   * version), or one; an unknown or unloaded model, or version, is the error resolve() gives.
+   */
+  statsSelection(name?: string, version?: string): ModelVersion[] {
+    if (name === undefined || name === '') return [...this.#models.values()].flatMap((entry) => [...entry.versions.values()]).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.version) - Number(b.version)));
+    if (version !== undefined && version !== '') return [this.resolve(name, version)];
+    this.resolve(name); // unknown or unloaded: its error
+    return [...this.#models.get(name)!.versions.values()];
+  }
+
+  /** This server's statistics of the versions selected (those it has loaded), in the selection's order. */
+  statsOf(selection: StatsSelection): ModelStat[] {
+    const out: ModelStat[] = [];
+    for (const { name, version } of selection) {
+      const found = this.#models.get(name)?.versions.get(version);
+      if (found) out.push(found.stats.toJSON());
+    }
+    return out;
   }
 
   #entry(name: string, create: boolean): ModelEntry | undefined {
@@ -296,13 +322,16 @@ export class Repository {
       timeoutMs: config.timeoutMs,
       batching: config.batching,
       labels,
+      stats: new VersionStatistics(name, version, config.batching !== undefined),
     };
     this.#metrics?.track(poolName, labels, () => pool.stats());
+    this.#statistics.track(poolName, loaded.stats);
     return loaded;
   }
 
   async #closeVersion(version: ModelVersion): Promise<void> {
     await version.pool.close();
     this.#metrics?.untrack(version.pool.name);
+    this.#statistics.untrack(version.pool.name);
   }
 }
