@@ -156,7 +156,7 @@ describe('deploy/', () => {
     expect(await exited).toBe(0);
   });
 
-  it("the proto's services, messages and field numbers are KServe's grpc_predict_v2.proto, and Triton's for ModelStatistics", () => {
+  it("the proto's services, messages and field numbers are KServe's grpc_predict_v2.proto, and Triton's for its statistics and repository RPCs", () => {
     const definition = protoLoader.loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true });
     type Descriptor = { name: string; field: { name: string; number: number }[]; nestedType: Descriptor[] };
     const fields = (path: string) => {
@@ -166,7 +166,7 @@ describe('deploy/', () => {
       return Object.fromEntries(type.field.map((f) => [f.name, f.number]));
     };
     // As published in kserve/kserve docs/predict-api/v2/grpc_predict_v2.proto.
-    expect(Object.keys(definition['inference.GRPCInferenceService'])).toEqual(['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStatistics']);
+    expect(Object.keys(definition['inference.GRPCInferenceService'])).toEqual(['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStatistics', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload']);
     expect(fields('ModelReadyRequest')).toEqual({ name: 1, version: 2 });
     expect(fields('ServerMetadataResponse')).toEqual({ name: 1, version: 2, extensions: 3 });
     expect(fields('ModelMetadataResponse')).toEqual({ name: 1, versions: 2, platform: 3, inputs: 4, outputs: 5 });
@@ -185,5 +185,11 @@ describe('deploy/', () => {
     expect(fields('ModelStatistics')).toEqual({ name: 1, version: 2, last_inference: 3, inference_count: 4, execution_count: 5, inference_stats: 6, batch_stats: 7 });
     expect(fields('InferStatistics')).toEqual({ success: 1, fail: 2, queue: 3, compute_input: 4, compute_infer: 5, compute_output: 6, cache_hit: 7, cache_miss: 8 });
     expect(fields('InferBatchStatistics')).toEqual({ batch_size: 1, compute_input: 2, compute_infer: 3, compute_output: 4 });
+    expect(fields('RepositoryIndexRequest')).toEqual({ repository_name: 1, ready: 2 });
+    expect(fields('RepositoryIndexResponse')).toEqual({ models: 1 });
+    expect(fields('RepositoryIndexResponse.ModelIndex')).toEqual({ name: 1, version: 2, state: 3, reason: 4 });
+    expect(fields('ModelRepositoryParameter')).toEqual({ bool_param: 1, int64_param: 2, string_param: 3, bytes_param: 4 });
+    expect(fields('RepositoryModelLoadRequest')).toEqual({ repository_name: 1, model_name: 2, parameters: 3 });
+    expect(fields('RepositoryModelUnloadRequest')).toEqual({ repository_name: 1, model_name: 2, parameters: 3 });
   });
 });

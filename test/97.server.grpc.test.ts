@@ -191,6 +191,34 @@ describe("gRPC ModelStatistics (Triton's statistics extension)", () => {
   });
 });
 
+describe("gRPC model repository (Triton's RepositoryIndex, RepositoryModelLoad, RepositoryModelUnload)", () => {
+  it('index, unload (UNAVAILABLE after, not ready), load again; parameters the server would not honour are refused', async () => {
+    const index = (await call('RepositoryIndex', {})).models;
+    expect(index).toEqual(expect.arrayContaining([{ name: 'linear', version: '1', state: 'READY', reason: '' }, { name: 'versioned', version: '2', state: 'READY', reason: '' }]));
+    expect(await call('RepositoryModelUnload', { model_name: 'versioned', parameters: { unload_dependents: { bool_param: true } } })).toEqual({});
+    const after = await failure('ModelInfer', { model_name: 'versioned', inputs: [{ name: 'x', datatype: 'FP32', shape: [1] }], raw_input_contents: [f32([1])] });
+    expect([after.code, after.details]).toEqual([grpc.status.UNAVAILABLE, "model 'versioned' is not loaded (unavailable: unloaded)"]);
+    expect(await call('ModelReady', { name: 'versioned' })).toEqual({ ready: false });
+    expect((await call('RepositoryIndex', {})).models).toContainEqual({ name: 'versioned', version: '', state: 'UNAVAILABLE', reason: 'unloaded' });
+    expect((await call('RepositoryIndex', { ready: true })).models.map((m: Message) => m.name)).not.toContain('versioned');
+    // A config sent with the load would be ignored: refused instead, and nothing loads.
+    const config = await failure('RepositoryModelLoad', { model_name: 'versioned', parameters: { config: { string_param: '{"max_batch_size": 8}' } } });
+    expect(config.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(config.details).toMatch(/^the load parameter 'config' is not supported: a model loads from its folder in the repository/);
+    expect(await call('ModelReady', { name: 'versioned' })).toEqual({ ready: false });
+    expect(await call('RepositoryModelLoad', { model_name: 'versioned' })).toEqual({});
+    const back = await call('ModelInfer', { model_name: 'versioned', model_version: '1', inputs: [{ name: 'x', datatype: 'FP32', shape: [1] }], raw_input_contents: [f32([2])] });
+    expect(Array.from(new Float32Array(new Uint8Array(back.raw_output_contents[0]).buffer))).toEqual([-2]);
+    const unknown = await failure('RepositoryModelLoad', { model_name: 'nope' });
+    expect([unknown.code, unknown.details]).toEqual([grpc.status.NOT_FOUND, "unknown model 'nope': the repository has no such model"]);
+    const unnamed = await failure('RepositoryModelUnload', {});
+    expect([unnamed.code, unnamed.details]).toEqual([grpc.status.INVALID_ARGUMENT, 'the unload request names no model (model_name)']);
+    const other = await failure('RepositoryModelUnload', { model_name: 'versioned', parameters: { keep: { bool_param: true } } });
+    expect([other.code, other.details]).toEqual([grpc.status.INVALID_ARGUMENT, "the unload parameter 'keep' is not supported: the only one is 'unload_dependents'"]);
+    await expectHealthy();
+  });
+});
+
 describe('gRPC errors carry the spec status codes and leave the server healthy', () => {
   const cases: [string, Message, number, RegExp][] = [
     ['unknown model', { ...linearRequest([1, 2, 3]), model_name: 'nope' }, grpc.status.NOT_FOUND, /unknown model 'nope'/],

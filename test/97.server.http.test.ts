@@ -586,6 +586,14 @@ describe('repository extension', () => {
     const unknown = await post('/v2/repository/models/nope/load', '');
     expect(unknown.status).toBe(404);
     expect((await unknown.json()).error).toMatch(/unknown model 'nope'/);
+    // Triton's parameters: a config or files sent with a load would be ignored, so they are refused;
+    // unload_dependents is accepted (there are no ensembles).
+    const config = await post('/v2/repository/models/versioned/load', { parameters: { config: '{"max_batch_size": 8}' } });
+    expect([config.status, (await config.json()).error]).toEqual([400, "the load parameter 'config' is not supported: a model loads from its folder in the repository, with that folder's config.json (Triton's 'config' and 'file:' parameters are not taken)"]);
+    expect((await post('/v2/repository/models/versioned/load', { parameters: { 'file:1/model.onnx': 'AAAA' } })).status).toBe(400);
+    expect((await post('/v2/repository/models/versioned/load', 'not json')).status).toBe(400);
+    expect((await post('/v2/repository/models/versioned/unload', { parameters: { unload_dependents: true } })).status).toBe(200);
+    expect((await post('/v2/repository/models/versioned/load', { parameters: {} })).status).toBe(200);
     await expectHealthy();
   });
 });

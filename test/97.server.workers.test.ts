@@ -141,10 +141,12 @@ describe.skipIf(!linux)('ort-napi serve --workers', () => {
     expect(await succeeded()).toBe(servedAll);
     expect(servedAll).toBeLessThan(26);
 
-    // Unloaded through one worker: unloaded on all; loaded again: on all.
+    // Unloaded through one worker: unloaded on all; loaded again (over gRPC, Triton's RPC): on all.
     expect((await once(`${server.http}/v2/repository/models/lin/unload`, 'POST')).status).toBe(200);
     expect(new Set(await readiness(server.http, 8))).toEqual(new Set([503]));
-    expect((await once(`${server.http}/v2/repository/models/lin/load`, 'POST')).status).toBe(200);
+    const loader = new Service(server.grpc!, grpc.credentials.createInsecure());
+    await new Promise<void>((done, fail) => loader.RepositoryModelLoad({ model_name: 'lin' }, (error: Error | null) => (error ? fail(error) : done())));
+    loader.close();
     expect(new Set(await readiness(server.http, 8))).toEqual(new Set([200]));
 
     // A replacement carries out what the others were told: unloaded, a worker killed, its

@@ -10,7 +10,7 @@ import type { InferenceCore, InferInput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import { EXTENSIONS, SERVER_NAME } from './http.js';
 import { SpareControllers } from '../spare-controllers.js';
-import type { ModelVersion } from './repository.js';
+import { checkRepositoryParameters, type ModelVersion } from './repository.js';
 
 /** The proto beside the compiled file (dist/server), or in lib/server where the package ships it. */
 export const PROTO_PATH = [join(__dirname, 'grpc_predict_v2.proto'), join(__dirname, '..', '..', 'lib', 'server', 'grpc_predict_v2.proto')].find((p) => existsSync(p)) ?? join(__dirname, 'grpc_predict_v2.proto');
@@ -27,6 +27,8 @@ export interface GrpcContext {
   log: { error(fields: object, message: string): void };
   /** Statistics over every worker (cluster.ts), or this server's own. */
   statistics: Coordination['statistics'];
+  /** Repository changes on every worker (cluster.ts), or this server's own. */
+  repository: Coordination['repository'];
 }
 
 function serviceDefinition(): grpc.ServiceDefinition {
@@ -98,6 +100,20 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
     // model, 64 clients, 3 alternating pairs).
     'grpc.enable_channelz': 0,
   });
+  // A load or unload, on every worker (cluster.ts) before it is answered, as over REST.
+  const repositoryChange = (op: 'load' | 'unload', call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+    const name: string = call.request.model_name;
+    try {
+      checkRepositoryParameters(op, call.request.parameters);
+      if (!name) throw invalidArgument(`the ${op} request names no model (model_name)`);
+    } catch (error) {
+      return fail(callback, error);
+    }
+    context.repository(op, name, () => (op === 'load' ? core.repository.load(name) : core.repository.unload(name))).then(
+      () => callback(null, {}),
+      (error) => fail(callback, error),
+    );
+  };
   const handlers: grpc.UntypedServiceImplementation = {
     ServerLive: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => callback(null, { live: true }),
     ServerReady: (_call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => callback(null, { ready: context.ready() }),
@@ -139,6 +155,10 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
         (error) => fail(callback, error),
       );
     },
+    RepositoryIndex: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) =>
+      callback(null, { models: core.repository.index(call.request.ready === true).map((m) => ({ name: m.name, version: m.version ?? '', state: m.state, reason: m.reason })) }),
+    RepositoryModelLoad: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => repositoryChange('load', call, callback),
+    RepositoryModelUnload: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => repositoryChange('unload', call, callback),
     ModelInfer: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
       const state: Cancellation = { controller: controllers.take(), answered: false };
       (call as CancellableCall)[CANCELLATION] = state;

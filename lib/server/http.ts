@@ -9,7 +9,7 @@ import type { Coordination } from './cluster.js';
 import type { InferCall, InferenceCore, InferInput, InferOutput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import type { ModelVersion } from './repository.js';
+import { checkRepositoryParameters, type ModelVersion } from './repository.js';
 
 export const SERVER_NAME = 'ort-napi';
 /** What GET /v2 and ServerMetadata list: the v2 extensions this server implements on both protocols. */
@@ -390,22 +390,19 @@ export function v2Routes(context: HttpContext) {
       const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? parseJson(request.body) : {};
       return reply.send(core.repository.index(body.ready === true));
     });
-    app.post('/v2/repository/models/:name/load', async (request: FastifyRequest<{ Params: Params }>, reply) => {
-      try {
-        await coordination.repository('load', request.params.name, () => core.repository.load(request.params.name));
-        return reply.send({});
-      } catch (error) {
-        return sendError(reply, toServerError(error));
-      }
-    });
-    app.post('/v2/repository/models/:name/unload', async (request: FastifyRequest<{ Params: Params }>, reply) => {
-      try {
-        await coordination.repository('unload', request.params.name, () => core.repository.unload(request.params.name));
-        return reply.send({});
-      } catch (error) {
-        return sendError(reply, toServerError(error));
-      }
-    });
+    for (const op of ['load', 'unload'] as const) {
+      app.post(`/v2/repository/models/:name/${op}`, async (request: FastifyRequest<{ Params: Params }>, reply) => {
+        try {
+          const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? parseJson(request.body) : {};
+          checkRepositoryParameters(op, body.parameters);
+          const name = request.params.name;
+          await coordination.repository(op, name, () => (op === 'load' ? core.repository.load(name) : core.repository.unload(name)));
+          return reply.send({});
+        } catch (error) {
+          return sendError(reply, toServerError(error));
+        }
+      });
+    }
 
     if (metrics) {
       app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await coordination.metrics(metrics.registry)));

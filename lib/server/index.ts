@@ -106,7 +106,7 @@ export function createServer(options: ServerOptions): V2Server {
   const coordination: Coordination = isServeWorker()
     ? workerCoordination(metrics?.registry, (op, name) => (op === 'load' ? repository.load(name) : repository.unload(name)), (selection) => repository.statsOf(selection))
     : { metrics: (registry) => registry.metrics(), statistics: async (selection, local) => local(selection), repository: (_op, _name, local) => local(), catchUp: async () => [] };
-  const context = { core, metrics, coordination, statistics: coordination.statistics, version: VERSION, ready: () => started && !core.draining, log: app.log };
+  const context = { core, metrics, coordination, statistics: coordination.statistics, repository: coordination.repository, version: VERSION, ready: () => started && !core.draining, log: app.log };
 
   app.register(v2Routes(context));
   app.setNotFoundHandler((request, reply) => {

@@ -73,6 +73,24 @@ interface ModelEntry {
   busy: Promise<void>;
 }
 
+/**
+ * The parameters of a load or unload request (Triton's): refused unless honoured, never ignored (a
+ * client that sends a config must not be told it loaded with it). `parameters` is the request's
+ * map: JSON over REST, ModelRepositoryParameter messages over gRPC.
+ */
+export function checkRepositoryParameters(op: 'load' | 'unload', parameters: unknown): void {
+  if (parameters === undefined || parameters === null) return;
+  if (typeof parameters !== 'object' || Array.isArray(parameters)) throw new ServerError('INVALID_ARGUMENT', `the ${op} request's parameters must be an object`);
+  for (const key of Object.keys(parameters)) {
+    if (op === 'unload' && key === 'unload_dependents') continue; // no ensembles: a model has no dependents
+    const why =
+      op === 'load'
+        ? "a model loads from its folder in the repository, with that folder's config.json (Triton's 'config' and 'file:' parameters are not taken)"
+        : "the only one is 'unload_dependents'";
+    throw new ServerError('INVALID_ARGUMENT', `the ${op} parameter ${quoted(key)} is not supported: ${why}`);
+  }
+}
+
 export type Log = (level: 'info' | 'error', fields: object, message: string) => void;
 
 const CONFIG_KEYS = ['versions', 'pool', 'maxQueue', 'timeoutMs', 'batching', 'providers', 'sessionOptions'];
