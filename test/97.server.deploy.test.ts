@@ -156,7 +156,7 @@ describe('deploy/', () => {
     expect(await exited).toBe(0);
   });
 
-  it("the proto's services, messages and field numbers are KServe's grpc_predict_v2.proto, and Triton's for its statistics and repository RPCs", () => {
+  it("the proto's services, messages and field numbers are KServe's grpc_predict_v2.proto, and Triton's for its statistics, configuration and repository RPCs", () => {
     const definition = protoLoader.loadSync(join(root, 'lib', 'server', 'grpc_predict_v2.proto'), { keepCase: true });
     type Descriptor = { name: string; field: { name: string; number: number }[]; nestedType: Descriptor[] };
     const fields = (path: string) => {
@@ -166,7 +166,7 @@ describe('deploy/', () => {
       return Object.fromEntries(type.field.map((f) => [f.name, f.number]));
     };
     // As published in kserve/kserve docs/predict-api/v2/grpc_predict_v2.proto.
-    expect(Object.keys(definition['inference.GRPCInferenceService'])).toEqual(['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStatistics', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload']);
+    expect(Object.keys(definition['inference.GRPCInferenceService'])).toEqual(['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStatistics', 'ModelConfig', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload']);
     expect(fields('ModelReadyRequest')).toEqual({ name: 1, version: 2 });
     expect(fields('ServerMetadataResponse')).toEqual({ name: 1, version: 2, extensions: 3 });
     expect(fields('ModelMetadataResponse')).toEqual({ name: 1, versions: 2, platform: 3, inputs: 4, outputs: 5 });
@@ -185,6 +185,15 @@ describe('deploy/', () => {
     expect(fields('ModelStatistics')).toEqual({ name: 1, version: 2, last_inference: 3, inference_count: 4, execution_count: 5, inference_stats: 6, batch_stats: 7 });
     expect(fields('InferStatistics')).toEqual({ success: 1, fail: 2, queue: 3, compute_input: 4, compute_infer: 5, compute_output: 6, cache_hit: 7, cache_miss: 8 });
     expect(fields('InferBatchStatistics')).toEqual({ batch_size: 1, compute_input: 2, compute_infer: 3, compute_output: 4 });
+    expect(fields('ModelConfigRequest')).toEqual({ name: 1, version: 2 });
+    expect(fields('ModelConfigResponse')).toEqual({ config: 1 });
+    // model_config.proto's numbers, for the fields this server fills.
+    expect(fields('ModelConfig')).toEqual({ name: 1, platform: 2, backend: 17, max_batch_size: 4, input: 5, output: 6, dynamic_batching: 11 });
+    expect(fields('ModelInput')).toEqual({ name: 1, data_type: 2, dims: 4, optional: 8 });
+    expect(fields('ModelOutput')).toEqual({ name: 1, data_type: 2, dims: 3 });
+    expect(fields('ModelDynamicBatching')).toEqual({ preferred_batch_size: 1, max_queue_delay_microseconds: 2 });
+    const dataType = (definition['inference.DataType'] as unknown as { type: { value: { name: string; number: number }[] } }).type.value;
+    expect(Object.fromEntries(dataType.map((v) => [v.name, v.number]))).toEqual({ TYPE_INVALID: 0, TYPE_BOOL: 1, TYPE_UINT8: 2, TYPE_UINT16: 3, TYPE_UINT32: 4, TYPE_UINT64: 5, TYPE_INT8: 6, TYPE_INT16: 7, TYPE_INT32: 8, TYPE_INT64: 9, TYPE_FP16: 10, TYPE_FP32: 11, TYPE_FP64: 12, TYPE_STRING: 13, TYPE_BF16: 14 });
     expect(fields('RepositoryIndexRequest')).toEqual({ repository_name: 1, ready: 2 });
     expect(fields('RepositoryIndexResponse')).toEqual({ models: 1 });
     expect(fields('RepositoryIndexResponse.ModelIndex')).toEqual({ name: 1, version: 2, state: 3, reason: 4 });

@@ -72,7 +72,7 @@ describe('gRPC health and metadata', () => {
   it('ServerLive, ServerReady, ServerMetadata', async () => {
     expect(await call('ServerLive', {})).toEqual({ live: true });
     expect(await call('ServerReady', {})).toEqual({ ready: true });
-    expect(await call('ServerMetadata', {})).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'statistics'] });
+    expect(await call('ServerMetadata', {})).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics'] });
   });
 
   it('ModelReady and ModelMetadata, with and without a version; NOT_FOUND for unknown ones', async () => {
@@ -156,6 +156,31 @@ describe('gRPC ModelInfer', () => {
     });
     expect(twice.outputs.map((o: Message) => o.name)).toEqual(['y_FP16', 'y_BYTES']);
     expect(twice.raw_output_contents).toHaveLength(2);
+  });
+});
+
+describe("gRPC ModelConfig (Triton's model configuration extension)", () => {
+  it('the configuration GET .../config gives, in model_config.proto: max_batch_size, TYPE_* data types, dims, dynamic batching', async () => {
+    // int64 dims come as strings (longs: String), as for any int64 this client reads.
+    const numbers = (config: Message) => ({ ...config, input: config.input.map((t: Message) => ({ ...t, dims: t.dims.map(Number) })), output: config.output.map((t: Message) => ({ ...t, dims: t.dims.map(Number) })) });
+    const batched = (await call('ModelConfig', { name: 'batched', version: '1' })).config;
+    expect(numbers(batched)).toMatchObject({
+      name: 'batched',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 8,
+      input: [{ name: 'x', data_type: 'TYPE_FP32', dims: [3], optional: false }],
+      output: [{ name: 'y', data_type: 'TYPE_FP32', dims: [2] }],
+      dynamic_batching: { max_queue_delay_microseconds: '50000', preferred_batch_size: [] },
+    });
+    const rest = await (await fetch(`${base}/v2/models/linear/config`)).json();
+    const linear = (await call('ModelConfig', { name: 'linear' })).config;
+    expect(numbers(linear)).toMatchObject({ ...rest, input: rest.input.map((t: Message) => ({ ...t, optional: false })) });
+    expect(linear.dynamic_batching).toBeNull();
+    const types = (await call('ModelConfig', { name: 'types' })).config;
+    expect(types.input.map((t: Message) => t.data_type)).toEqual(DATATYPES.map(([d]) => (d === 'BYTES' ? 'TYPE_STRING' : `TYPE_${d}`)));
+    const unknown = await failure('ModelConfig', { name: 'nope' });
+    expect([unknown.code, unknown.details]).toEqual([grpc.status.NOT_FOUND, "unknown model 'nope'"]);
   });
 });
 

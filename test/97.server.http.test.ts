@@ -52,7 +52,7 @@ describe('health and metadata (curl)', () => {
     expect(ready.status).toBe(200);
     const meta = await curl(`${base}/v2`);
     expect(meta.status).toBe(200);
-    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'statistics', 'model_configuration'] });
+    expect(meta.json()).toEqual({ name: 'ort-napi', version: expect.any(String), extensions: ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics'] });
   });
 
   it.skipIf(curlMissing)("model configuration (Triton's extension, which its clients and perf_analyzer read): max_batch_size and dims as Triton shows them", async () => {

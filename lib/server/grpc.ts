@@ -8,7 +8,7 @@ import { checkShape, fromBinary, fromContents, quoted, toBinary } from './codec.
 import type { Coordination } from './cluster.js';
 import type { InferenceCore, InferInput } from './core.js';
 import { invalidArgument, ServerError, toServerError } from './errors.js';
-import { EXTENSIONS, SERVER_NAME } from './http.js';
+import { EXTENSIONS, SERVER_NAME, tritonConfig } from './http.js';
 import { SpareControllers } from '../spare-controllers.js';
 import { checkRepositoryParameters, type ModelVersion } from './repository.js';
 
@@ -154,6 +154,13 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
         (stats) => callback(null, { model_stats: stats }),
         (error) => fail(callback, error),
       );
+    },
+    ModelConfig: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
+      try {
+        callback(null, { config: tritonConfig(core.repository.resolve(call.request.name, call.request.version)) });
+      } catch (error) {
+        fail(callback, error);
+      }
     },
     RepositoryIndex: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) =>
       callback(null, { models: core.repository.index(call.request.ready === true).map((m) => ({ name: m.name, version: m.version ?? '', state: m.state, reason: m.reason })) }),

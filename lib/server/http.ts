@@ -13,9 +13,8 @@ import { checkRepositoryParameters, type ModelVersion } from './repository.js';
 
 export const SERVER_NAME = 'ort-napi';
 /** What GET /v2 and ServerMetadata list: the v2 extensions this server implements on both protocols. */
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
-/** REST's list adds Triton's model configuration (GET .../config), which has no RPC in the v2 proto. */
-const HTTP_EXTENSIONS = [...EXTENSIONS, 'model_configuration'];
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics'];
+
 /** A request's own deadline in milliseconds (Triton's `timeout` request parameter, in µs, works too). */
 export const TIMEOUT_HEADER = 'inference-timeout-ms';
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -64,7 +63,8 @@ function metadata(core: InferenceCore, model: ModelVersion): Json {
  * dims leave out the batch dim, as Triton's do; without, max_batch_size is 0 and dims are whole.
  * A type v2 cannot carry is TYPE_INVALID.
  */
-function tritonConfig(model: ModelVersion): Json {
+/** Triton's model configuration of a version (model_config.proto's JSON; ModelConfig over gRPC). */
+export function tritonConfig(model: ModelVersion): Json {
   const batching = model.batching;
   const tensor = (t: ModelVersion['inputs'][number], input: boolean) => ({
     name: t.name,
@@ -316,7 +316,7 @@ export function v2Routes(context: HttpContext) {
       const ready = context.ready();
       return reply.code(ready ? 200 : 503).send({ ready });
     });
-    app.get('/v2', async (_request, reply) => reply.send({ name: SERVER_NAME, version: context.version, extensions: HTTP_EXTENSIONS }));
+    app.get('/v2', async (_request, reply) => reply.send({ name: SERVER_NAME, version: context.version, extensions: EXTENSIONS }));
 
     const model = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
       try {
