@@ -264,6 +264,23 @@ function cpuTicks(pid: number): number {
   return ticks;
 }
 
+/**
+ * CPU time of this process's children that have exited, in clock ticks: across a load, the load
+ * generator's (wrk, h2load), the only child that exits while it runs.
+ */
+function exitedChildrenTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]); // cutime + cstime
+}
+
+/** The machine's CPU time, all CPUs: busy and in all, in clock ticks (/proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = user + nice + system + idle + iowait + irq + softirq + steal;
+  return { busy: total - idle - iowait, total };
+}
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(command, args, { env: { ...process.env, ...env }, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => (error ? reject(new Error(`${command} ${args.join(' ')}: ${error.message} ${stderr}`)) : resolve(stdout))),
@@ -318,6 +335,10 @@ interface Result {
   p99Us: number;
   errors: number;
   serverCpuUsPerRequest?: number;
+  /** The load generator's CPU (wrk, h2load), on the same machine. */
+  clientCpuUsPerRequest?: number;
+  /** The share of all the machine's CPU time that was busy during the load (0-1). */
+  machineBusy?: number;
 }
 
 /** A difference with its sign: +29, -373. */
@@ -413,8 +434,12 @@ async function main(argv: string[]): Promise<void> {
                   : [[side === 'bare' ? 'fastify + ort-napi run() (JSON)' : 'fastify + onnxruntime-node (JSON)', () => wrk(url, clients, seconds, jsonFile)]];
           for (const [variant, load] of variants) {
             const before = cpuTicks(server.child.pid!);
+            const clientBefore = exitedChildrenTicks();
+            const machineBefore = machineTicks();
             const r = await load();
             const ticks = cpuTicks(server.child.pid!) - before;
+            const clientTicks = exitedChildrenTicks() - clientBefore;
+            const machineAfter = machineTicks();
             results.push({
               model: name,
               clients,
@@ -424,6 +449,8 @@ async function main(argv: string[]): Promise<void> {
               p99Us: r.p99Us,
               errors: r.socketErrors + r.non2xx,
               serverCpuUsPerRequest: (ticks * 1e4) / Math.max(1, r.requests),
+              clientCpuUsPerRequest: (clientTicks * 1e4) / Math.max(1, r.requests),
+              machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total),
             });
             process.stderr.write(`  ${name} round ${round + 1} ${variant} x${clients}: ${Math.round(r.requests / (r.durationUs / 1e6))} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, p99 ${(r.p99Us / 1000).toFixed(2)} ms${r.socketErrors + r.non2xx ? `, ${r.socketErrors + r.non2xx} errors` : ''}\n`);
           }
@@ -442,8 +469,8 @@ async function main(argv: string[]): Promise<void> {
 
   // ---- the report: a table for people, JSON for scripts
   const lines = [
-    `| model | clients | server | req/s (median, min–max) | p50 ms | p99 ms | server CPU µs/req |`,
-    `| --- | ---: | --- | ---: | ---: | ---: | ---: |`,
+    `| model | clients | server | req/s (median, min–max) | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | machine busy |`,
+    `| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ];
   const summary: Record<string, unknown>[] = [];
   for (const name of modelNames) {
@@ -452,9 +479,9 @@ async function main(argv: string[]): Promise<void> {
         const rs = results.filter((r) => r.model === name && r.clients === clients && r.variant === variant);
         if (rs.length === 0) continue;
         const rps = rs.map((r) => r.rps);
-        const row = { model: name, clients, variant, rps: median(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps), p50Ms: median(rs.map((r) => r.p50Us)) / 1000, p99Ms: median(rs.map((r) => r.p99Us)) / 1000, serverCpuUsPerRequest: median(rs.map((r) => r.serverCpuUsPerRequest!)), errors: rs.reduce((s, r) => s + r.errors, 0) };
+        const row = { model: name, clients, variant, rps: median(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps), p50Ms: median(rs.map((r) => r.p50Us)) / 1000, p99Ms: median(rs.map((r) => r.p99Us)) / 1000, serverCpuUsPerRequest: median(rs.map((r) => r.serverCpuUsPerRequest!)), clientCpuUsPerRequest: median(rs.map((r) => r.clientCpuUsPerRequest!)), machineBusy: median(rs.map((r) => r.machineBusy!)), errors: rs.reduce((s, r) => s + r.errors, 0) };
         summary.push(row);
-        lines.push(`| ${name} | ${clients} | ${variant} | ${Math.round(row.rps).toLocaleString('en-US')} (${Math.round(row.rpsMin).toLocaleString('en-US')}–${Math.round(row.rpsMax).toLocaleString('en-US')}) | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Math.round(row.serverCpuUsPerRequest)}${row.errors ? ` (${row.errors} errors)` : ''} |`);
+        lines.push(`| ${name} | ${clients} | ${variant} | ${Math.round(row.rps).toLocaleString('en-US')} (${Math.round(row.rpsMin).toLocaleString('en-US')}–${Math.round(row.rpsMax).toLocaleString('en-US')}) | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Math.round(row.serverCpuUsPerRequest)}${row.errors ? ` (${row.errors} errors)` : ''} | ${Math.round(row.clientCpuUsPerRequest)} | ${Math.round(row.machineBusy * 100)}% |`);
       }
     }
   }
@@ -467,8 +494,8 @@ async function main(argv: string[]): Promise<void> {
     const bare1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'fastify + ort-napi run() (JSON)') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
     const grpc1 = summary.find((r) => r.model === name && r.clients === 1 && r.variant === 'ort-napi gRPC') as { p50Ms: number; serverCpuUsPerRequest: number } | undefined;
     const ours = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi v2 JSON') as { rps: number; p99Ms: number } | undefined;
-    const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number } | undefined;
-    const ceiling = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === CEILING) as { rps: number } | undefined;
+    const base = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'fastify + onnxruntime-node (JSON)') as { rps: number; p99Ms: number; machineBusy: number } | undefined;
+    const ceiling = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === CEILING) as { rps: number; serverCpuUsPerRequest: number; clientCpuUsPerRequest: number } | undefined;
     const workers = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === WORKERS_JSON) as { rps: number; p99Ms: number } | undefined;
     const grpcMax = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === 'ort-napi gRPC') as { rps: number } | undefined;
     const grpcCeilingRow = summary.find((r) => r.model === name && r.clients === Math.max(...clientsList) && r.variant === GRPC_CEILING) as { rps: number } | undefined;
@@ -479,6 +506,11 @@ async function main(argv: string[]): Promise<void> {
       (ours && base ? ` At ${Math.max(...clientsList)} clients, v2 JSON: ${(ours.rps / base.rps).toFixed(2)}x the baseline's throughput, p99 ${ours.p99Ms.toFixed(2)} vs ${base.p99Ms.toFixed(2)} ms.` : '') +
       (workers && base ? ` With --workers ${WORKERS}: ${(workers.rps / base.rps).toFixed(2)}x, p99 ${workers.p99Ms.toFixed(2)} ms.` : '') +
       (ceiling && base ? ` The HTTP ceiling (fastify answering without running the model, one process): ${Math.round(ceiling.rps).toLocaleString('en-US')} req/s, ${(ceiling.rps / base.rps).toFixed(2)}x the baseline's.` : '') +
+      // What twice the baseline's throughput asks of this machine, where the load generator shares
+      // its CPUs: the server and the client together may spend at most CPUs / (2 x baseline) a request.
+      (ceiling && base
+        ? ` Twice the baseline (${Math.round(2 * base.rps).toLocaleString('en-US')} req/s) on these ${cpus().length} CPUs, shared with the load generator, leaves at most ${((cpus().length * 1e6) / (2 * base.rps)).toFixed(0)} µs of CPU a request for server and client together; the client alone spent ${ceiling.clientCpuUsPerRequest.toFixed(0)} µs, and fastify answering without a model ${ceiling.serverCpuUsPerRequest.toFixed(0)} µs (the baseline's run kept the machine ${Math.round(base.machineBusy * 100)}% busy).`
+        : '') +
       (grpcCeilingRow && base ? ` The gRPC ceiling (grpc-js answering without running the model, one process): ${Math.round(grpcCeilingRow.rps).toLocaleString('en-US')} req/s, ${(grpcCeilingRow.rps / base.rps).toFixed(2)}x the baseline's${grpcMax ? `; ort-napi gRPC reaches ${((grpcMax.rps / grpcCeilingRow.rps) * 100).toFixed(0)}% of it` : ''}.` : ''));
   }
   process.stdout.write(lines.join('\n') + '\n');
