@@ -13,7 +13,8 @@
 // worker that dies, and turns SIGTERM into a drain of every worker. What the workers share goes
 // through it:
 // - GET /metrics on any worker answers for all of them (prom-client's AggregatorRegistry: counters
-//   and histograms summed, gauges too);
+//   and histograms summed, gauges too), and so do the statistics (Triton's extension: each worker's
+//   figures, asked of each by the primary, summed there);
 // - a repository load or unload is done on every worker before it is answered, and a worker
 //   started later carries out the loads and unloads made before it, before it listens.
 import cluster, { type Worker } from 'node:cluster';
@@ -230,7 +231,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
   // Loads and unloads made through any worker, in order: a worker started later replays them.
   const history: { op: Op; name: string }[] = [];
   let nextId = 1;
-  // Requests the primary made of workers (a repository change), answered by id.
+  // Requests the primary made of workers (a repository change, their statistics), answered by id.
   const pending = new Map<number, { worker: Worker; done(error?: string, text?: string): void }>();
   let stopping: Promise<number> | undefined;
   let started = false;
