@@ -55,11 +55,8 @@ export interface Coordination {
   metrics(local: Registry): Promise<string>;
   /** Loads or unloads a model here (`local`) and, that done, on every other worker. */
   repository(op: Op, name: string, local: () => Promise<void>): Promise<void>;
-  /**
-   * The statistics of the versions selected, summed over every worker (each reports those it has
-   * loaded); `local` gives this server's own.
-   */
-  statistics(selection: StatsSelection, local: (selection: StatsSelection) => ModelStat[]): Promise<ModelStat[]>;
+  /** The statistics of the versions selected, summed over every worker (each reports those it has loaded). */
+  statistics(selection: StatsSelection): Promise<ModelStat[]>;
   /**
    * Before it listens: the loads and unloads the other workers were told of, carried out here too
    * (a worker started after them, a replacement say, would otherwise serve what they unloaded).

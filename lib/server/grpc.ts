@@ -146,11 +146,11 @@ export function createGrpcServer(context: GrpcContext, options: { maxMessageByte
     ModelStatistics: (call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) => {
       let selection;
       try {
-        selection = core.repository.statsSelection(call.request.name, call.request.version).map((v) => ({ name: v.name, version: v.version }));
+        selection = core.repository.statsSelection(call.request.name, call.request.version);
       } catch (error) {
         return fail(callback, error);
       }
-      context.statistics(selection, (s) => core.repository.statsOf(s)).then(
+      context.statistics(selection).then(
         (stats) => callback(null, { model_stats: stats }),
         (error) => fail(callback, error),
       );

@@ -340,8 +340,7 @@ export function v2Routes(context: HttpContext) {
     // The statistics extension (Triton's): every loaded version's, one model's, or one version's.
     const stats = async (request: FastifyRequest<{ Params: Partial<Params> }>, reply: FastifyReply) => {
       try {
-        const selection = core.repository.statsSelection(request.params.name, request.params.version).map((v) => ({ name: v.name, version: v.version }));
-        return reply.send({ model_stats: await coordination.statistics(selection, (s) => core.repository.statsOf(s)) });
+        return reply.send({ model_stats: await coordination.statistics(core.repository.statsSelection(request.params.name, request.params.version)) });
       } catch (error) {
         return sendError(reply, toServerError(error));
       }

@@ -105,7 +105,7 @@ export function createServer(options: ServerOptions): V2Server {
   // through the primary, for every worker.
   const coordination: Coordination = isServeWorker()
     ? workerCoordination(metrics?.registry, (op, name) => (op === 'load' ? repository.load(name) : repository.unload(name)), (selection) => repository.statsOf(selection))
-    : { metrics: (registry) => registry.metrics(), statistics: async (selection, local) => local(selection), repository: (_op, _name, local) => local(), catchUp: async () => [] };
+    : { metrics: (registry) => registry.metrics(), statistics: async (selection) => repository.statsOf(selection), repository: (_op, _name, local) => local(), catchUp: async () => [] };
   const context = { core, metrics, coordination, statistics: coordination.statistics, repository: coordination.repository, version: VERSION, ready: () => started && !core.draining, log: app.log };
 
   app.register(v2Routes(context));

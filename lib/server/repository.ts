@@ -263,11 +263,15 @@ export class Repository {
    * The loaded versions a statistics request asks for: every model's (no name), one model's (no
    * version), or one; an unknown or unloaded model, or version, is the error resolve() gives.
    */
-  statsSelection(name?: string, version?: string): ModelVersion[] {
-    if (name === undefined || name === '') return [...this.#models.values()].flatMap((entry) => [...entry.versions.values()]).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.version) - Number(b.version)));
-    if (version !== undefined && version !== '') return [this.resolve(name, version)];
-    this.resolve(name); // unknown or unloaded: its error
-    return [...this.#models.get(name)!.versions.values()];
+  statsSelection(name?: string, version?: string): StatsSelection {
+    let versions: ModelVersion[];
+    if (name === undefined || name === '') versions = [...this.#models.values()].flatMap((entry) => [...entry.versions.values()]).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.version) - Number(b.version)));
+    else if (version !== undefined && version !== '') versions = [this.resolve(name, version)];
+    else {
+      this.resolve(name); // unknown or unloaded: its error
+      versions = [...this.#models.get(name)!.versions.values()];
+    }
+    return versions.map((v) => ({ name: v.name, version: v.version }));
   }
 
   /** This server's statistics of the versions selected (those it has loaded), in the selection's order. */
