@@ -61,9 +61,8 @@ function metadata(core: InferenceCore, model: ModelVersion): Json {
  * ModelConfig in JSON), for the clients that read it: Triton's examples and perf_analyzer take
  * max_batch_size and the dims from it. With dynamic batching, max_batch_size is the batch limit and
  * dims leave out the batch dim, as Triton's do; without, max_batch_size is 0 and dims are whole.
- * A type v2 cannot carry is TYPE_INVALID.
+ * A type v2 cannot carry is TYPE_INVALID. The gRPC ModelConfig RPC answers with the same object.
  */
-/** Triton's model configuration of a version (model_config.proto's JSON; ModelConfig over gRPC). */
 export function tritonConfig(model: ModelVersion): Json {
   const batching = model.batching;
   const tensor = (t: ModelVersion['inputs'][number], input: boolean) => ({
@@ -181,8 +180,8 @@ function timeoutOf(request: FastifyRequest, header: Json): number | undefined {
  * met already): a small body that inflates to gigabytes is refused with 413 once `limit` bytes
  * came out, and nothing larger is ever held.
  */
-function decodeBody(encoding: string | string[] | undefined, body: Buffer, limit: number, done: (error: Error | null, body?: Buffer) => void): void {
-  const coding = (Array.isArray(encoding) ? encoding.join(',') : (encoding ?? '')).trim().toLowerCase();
+function decodeBody(encoding: string | string[], body: Buffer, limit: number, done: (error: Error | null, body?: Buffer) => void): void {
+  const coding = (Array.isArray(encoding) ? encoding.join(',') : encoding).trim().toLowerCase();
   if (coding === '' || coding === 'identity') return done(null, body);
   // "deflate" is the zlib format (RFC 9110); some clients send a bare deflate stream, which has no
   // zlib header (a compression-method nibble of 8 and a check of the first two bytes mod 31).
@@ -204,8 +203,7 @@ function decodeBody(encoding: string | string[] | undefined, body: Buffer, limit
 const COMPRESS_FROM = 1024;
 
 /** The coding to answer in, from the request's Accept-Encoding: gzip or deflate, the one of higher q (gzip on a tie). */
-function responseCoding(accept: string | string[] | undefined): 'gzip' | 'deflate' | undefined {
-  if (accept === undefined) return undefined;
+function responseCoding(accept: string | string[]): 'gzip' | 'deflate' | undefined {
   let best: 'gzip' | 'deflate' | undefined;
   let bestQ = 0;
   for (const part of (Array.isArray(accept) ? accept.join(',') : accept).split(',')) {
