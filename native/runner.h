@@ -22,12 +22,20 @@
 // the result took 50-70 µs, and the caches it came back to were cold (measured on a 2-vCPU KVM
 // guest with an 850 µs run: 50 µs from the end of Run to the start of the hand-back, 45 µs to
 // build the outputs, against 11 and 30 with the loop kept busy). So when a run is the only one in
-// flight on its environment and its session's runs are measured (not a first one) at about 300 µs
-// or more (shorter ones would be woken at once, a cost to a busy loop), the Waker wakes
-// that loop shortly before the run is due to end, and the loop then turns without sleeping
-// (lib/wait.ts) until the result is in or a bound passes. The result then finds the loop awake.
-// The cost is the loop's turns in that window: about twice the margin (30 µs plus a sixteenth of
-// the run, at most 230 µs) of CPU per run, as the wake-up is moved earlier by its usual lateness.
+// flight on its environment and its session's runs are measured (not a first one):
+// - at about 300 µs or more, the Waker wakes that loop shortly before the run is due to end, and
+//   the loop then turns without sleeping (lib/wait.ts) until the result is in or a bound passes.
+//   The result then finds the loop awake. The cost is the loop's turns in that window: about twice
+//   the margin (30 µs plus a sixteenth of the run, at most 230 µs) of CPU per run, as the wake-up
+//   is moved earlier by its usual lateness.
+// - shorter (runs under 30 µs execute inline and never get here), a wake-up would be due about
+//   as soon as the run starts: the loop stays awake from the submission instead, for the run's
+//   expected time and a margin, if the run leaves a core free for it (its session computes on
+//   fewer threads than there are cores, and nothing else runs on the runners). Measured on a
+//   2-vCPU KVM guest with a 170 µs run: 90 µs from the end of Run to the hand-back with the loop
+//   asleep, 9.5 awake; and a runner woken from sleep for the next run took 16 µs, one still
+//   watching (the caller's next run now comes sooner) 1.5. The cost is the loop's CPU for the
+//   run's length, on a core the run does not use.
 // Runs of several callers at once get none of it (their results keep the loop awake anyway).
 // ORT_NAPI_RUN_WAIT=sleep turns it off.
 #pragma once
@@ -79,8 +87,9 @@ class Port : public std::enable_shared_from_this<Port> {
 
   // Main thread. Takes ownership of `task` and queues it on the runners; throws OrtFailure (the
   // task freed) when no runner thread can be had. `expected_nanos`: how long the task's work is
-  // measured to take, 0 if unknown (see "The wait for a result" above).
-  void Submit(Task* task, int64_t expected_nanos = 0);
+  // measured to take, 0 if unknown, and `run_threads` the threads it computes on (0: every core);
+  // see "The wait for a result" above.
+  void Submit(Task* task, int64_t expected_nanos = 0, unsigned run_threads = 0);
 
  private:
   friend class Runners;

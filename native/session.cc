@@ -182,6 +182,10 @@ std::shared_ptr<SessionCore> LoadSession(std::shared_ptr<OrtEnvHandle> env, cons
   core->env = std::move(env);
   SessionOptionsPtr options = MakeSessionOptions(config, core->env->get());
   for (const auto& entry : config.initializers) core->initializers.push_back(entry.second);
+  // Its own intra-op threads, the runner's among them; ONNX Runtime's default is one per core, and
+  // global pools or parallel execution may use every core too.
+  if (!config.use_global_thread_pools && config.execution_mode != ORT_PARALLEL && config.intra_op_threads > 0)
+    core->run_threads = static_cast<unsigned>(config.intra_op_threads);
   if (bytes != nullptr && KeepsModelBytes(config)) {
     // The session reads them for as long as it lives, longer than the caller's array is pinned.
     const char* first = static_cast<const char*>(bytes);
@@ -424,6 +428,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
     }
     // How long this session's runs take, once measured (the first runs set up kernels and the arena).
     const int64_t expected = core->runs_measured.load(std::memory_order_relaxed) >= 3 ? core->run_nanos.load(std::memory_order_relaxed) : 0;
+    const unsigned run_threads = core->run_threads;
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);
@@ -433,7 +438,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
     }
     auto task = std::make_unique<RunTask>(env, std::move(call));
     Napi::Value promise(env, task->promise());
-    AddonData::Of(env).port->Submit(task.release(), expected);
+    AddonData::Of(env).port->Submit(task.release(), expected, run_threads);
     return promise;
   });
 }

@@ -47,6 +47,7 @@ struct SessionCore {
   std::vector<std::shared_ptr<OwnedTensor>> initializers;  // AddInitializer's values live as long as the session
   std::vector<char> model_bytes;  // a copy of the model, where ONNX Runtime reads it after the load
   size_t huge_page_bytes = 0;     // of the load's memory, collapsed onto huge pages (huge_pages.h)
+  unsigned run_threads = 0;       // the threads a Run computes on, 0 if they may be every core (runner.h)
 
   // What this session's Run calls take: a moving average of Run alone (any thread writes it; a lost
   // update between two runners only delays the average by one run). See ShortRuns.

@@ -3,10 +3,12 @@
 // process goes while such a wake-up is due.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { random, slowChain } from './support/models.js';
+
+if (cpus().length < 2) console.log('[53.wait-awake] skipping the shorter run\'s wait: it needs a core beside the run\'s one, and this machine has 1');
 import { InferenceSession, Tensor } from './support/ort.js';
 
 const root = resolve(__dirname, '..');
@@ -106,6 +108,57 @@ describe('waiting for a lone run awake', () => {
     expect(asleep.wakes).toBe(0);
     expect(asleep.turns).toBe(0);
     expect(asleep.threads.filter((t) => t.name === 'ort-napi-wake')).toHaveLength(0);
+  });
+
+  // A run too short for the waker (its wake-up would be due about as it starts) keeps the loop
+  // turning from its submission, where it leaves a core for the loop: its session computes on fewer
+  // threads than there are cores. Runs are kept off the calling thread (ORT_NAPI_INLINE_RUN_US=0),
+  // so a model of a few µs stands for one of 30-300 µs on any machine, with nothing timed.
+  test.skipIf(cpus().length < 2)('a shorter lone run keeps the loop turning from its start, where its session leaves a core free', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ort-napi-wait-')), 'short.onnx');
+    writeFileSync(path, slowChain(16, 2));
+    const script = `${prelude(path)}
+      const small = new Tensor('float32', Float32Array.from({ length: 256 }, (_, i) => i / 256), [16, 16]);
+      const lone = async (options) => {
+        const session = await InferenceSession.create(${JSON.stringify(path)}, options);
+        for (let i = 0; i < 4; i++) await session.run({ x: small });
+        const expected = Buffer.from(session.runSync({ x: small }).y.data.buffer);
+        wakes = turns = 0;
+        countTurns(true);
+        let same = 0;
+        for (let i = 0; i < 40; i++) {
+          const { y } = await session.run({ x: small });
+          if (Buffer.from(y.data.buffer, y.data.byteOffset, y.data.byteLength).equals(expected)) same++;
+        }
+        countTurns(false);
+        await session.release();
+        return { wakes, turns, same };
+      };
+      (async () => {
+        const one = await lone({ intraOpNumThreads: 1 });
+        const every = await lone({}); // ONNX Runtime's default: a thread per core
+        const parallel = await lone({ intraOpNumThreads: 1, executionMode: 'parallel' });
+        console.log(JSON.stringify({ one, every, parallel }));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    type Counts = { wakes: number; turns: number; same: number };
+    const outcome = (env: NodeJS.ProcessEnv) => {
+      const result = node(script, { ORT_NAPI_INLINE_RUN_US: '0', ...env });
+      expect(result.status, result.stderr).toBe(0);
+      return JSON.parse(result.stdout.trim().split('\n').pop()!) as { one: Counts; every: Counts; parallel: Counts };
+    };
+
+    const awake = outcome({ ORT_NAPI_RUN_WAIT: '' });
+    for (const counts of Object.values(awake)) expect(counts.same).toBe(40);
+    // One thread of 2 or more cores: the loop turns through the runs (one wait may span several,
+    // the next run submitted before the last wait's turn ended).
+    expect(awake.one.wakes).toBeGreaterThan(0);
+    expect(awake.one.turns).toBeGreaterThanOrEqual(40);
+    // A run that may take every core, or more threads than its intra-op ones: the loop sleeps.
+    expect(awake.every).toMatchObject({ wakes: 0, turns: 0 });
+    expect(awake.parallel).toMatchObject({ wakes: 0, turns: 0 });
+
+    const asleep = outcome({ ORT_NAPI_RUN_WAIT: 'sleep' });
+    expect(asleep.one).toMatchObject({ wakes: 0, turns: 0, same: 40 });
   });
 
   test('several runs in flight at once arm no wake-up: their results keep the loop busy', async () => {
