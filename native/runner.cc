@@ -400,36 +400,41 @@ std::shared_ptr<Port> Port::Create(Napi::Env env) {
   return port;
 }
 
-void Port::Submit(Task* task, int64_t expected_nanos, unsigned run_threads) {
+void Port::Submit(Task* task, RunExpected expected) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     executing_.insert(task);
   }
   // A lone run of a known length: wake the loop a little before it is due, by how late woken loops
-  // have been starting plus a margin for the run's own spread (runs vary by a few percent). The
-  // margin is bounded, and so is the CPU the wait costs: a long run whose end strays further than
-  // that finds the loop asleep, as it did before, and loses a wake-up's worth of a long run. A run
-  // too short for the loop to sleep through half of it (with a wake-up 100 µs late, as they are on
-  // an idle VM) is not watched: its wake-up would come at once, a cost to a busy loop (2-3% of a
-  // server's requests a second with a 20 µs model, measured). The learned lateness only moves the
-  // wake-up, so a busy spell that made wake-ups late does not turn the wait off for good.
-  // A shorter lone run, whose wake-up would be due about now, keeps the loop awake from here
-  // instead, where it leaves a core for the loop (its threads fewer than the cores, nothing else on
-  // the runners). Its margin is wider, a quarter of the run, as a short run's end strays further
-  // in proportion.
+  // have been starting plus a margin for the run's own spread (runs on a quiet machine vary by a
+  // few percent): 30 µs and a sixteenth of the run. The margin is bounded, and so is the CPU the
+  // wait costs: a long run whose end strays further than that finds the loop asleep, as it did
+  // before, and loses a wake-up's worth of a long run. The learned lateness only moves the wake-up,
+  // so a busy spell that made wake-ups late does not turn the wait off for good.
+  // Where the run leaves a core for the loop (its threads fewer than the cores, nothing else of
+  // this process on the runners), the loop's turns take nothing from the run, and the margin is
+  // also at least twice how far the session's runs have been straying from their average. Where
+  // it does not, a turning loop takes a core from the run's own threads, and the margin stays
+  // narrow.
+  // A run too short for the loop to sleep through half of it (with a wake-up 100 µs late, as they
+  // are on an idle VM) has its wake-up due about as it starts: where it leaves a core for the
+  // loop, it keeps the loop awake from here instead, up to its expected end plus 30 µs and a
+  // quarter of the run or twice its spread; elsewhere the loop sleeps.
+  static const unsigned cores = std::thread::hardware_concurrency();  // reads /sys: 8 µs a call, measured
+  const int64_t nanos = expected.nanos, spread = 2 * expected.spread_nanos;
+  const bool lone = outstanding_ == 0 && nanos > 0 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
+  const bool core_free = lone && expected.threads != 0 && expected.threads < cores && Runners::Get().Quiet();
+  const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
+  const int64_t margin = core_free ? 30000 + std::min<int64_t>(std::max(nanos / 16, spread), 200000) : base_margin;
+  const bool long_run = nanos >= 2 * (100000 + base_margin);
   bool watched = false;
-  const int64_t margin = 30000 + std::min<int64_t>(expected_nanos / 16, 200000);
-  const bool lone = outstanding_ == 0 && expected_nanos > 0 && WaitAwake() &&
-                    !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
-  if (lone && expected_nanos >= 2 * (100000 + margin)) {
+  if (lone && long_run) {
     wait_margin_ns_ = margin;
-    due_ = Clock::now() + std::chrono::nanoseconds(expected_nanos);
+    due_ = Clock::now() + std::chrono::nanoseconds(nanos);
     wake_at_ = due_ - std::chrono::nanoseconds(wake_late_ns_ + margin);
     watched = Waker::Get().Arm(weak_from_this(), task, wake_at_);
   }
-  static const unsigned cores = std::thread::hardware_concurrency();  // reads /sys: 8 µs a call, measured
-  const bool awake_now = lone && !watched && expected_nanos < 2 * (100000 + margin) && run_threads != 0 &&
-                         run_threads < cores && Runners::Get().Quiet();
+  const bool awake_now = core_free && !long_run;
   try {
     Runners::Get().Post(task, shared_from_this());
   } catch (const std::system_error& error) {
@@ -444,7 +449,7 @@ void Port::Submit(Task* task, int64_t expected_nanos, unsigned run_threads) {
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
   if (awake_now) {
     try {  // nothing may leave as an exception now that the task is posted
-      const double micros = static_cast<double>((expected_nanos + 30000 + expected_nanos / 4) / 1000);
+      const double micros = static_cast<double>((nanos + 30000 + std::max(nanos / 4, spread)) / 1000);
       AddonData::Of(Napi::Env(env_)).wait_hook.Call({Napi::Number::New(env_, micros)});
     } catch (...) {
     }

@@ -26,8 +26,8 @@
 // - at about 300 µs or more, the Waker wakes that loop shortly before the run is due to end, and
 //   the loop then turns without sleeping (lib/wait.ts) until the result is in or a bound passes.
 //   The result then finds the loop awake. The cost is the loop's turns in that window: about twice
-//   the margin (30 µs plus a sixteenth of the run, at most 230 µs) of CPU per run, as the wake-up
-//   is moved earlier by its usual lateness.
+//   the margin (30 µs plus a sixteenth of the run or twice its learned spread, at most 230 µs) of
+//   CPU per run, as the wake-up is moved earlier by its usual lateness.
 // - shorter (runs under 30 µs execute inline and never get here), a wake-up would be due about
 //   as soon as the run starts: the loop stays awake from the submission instead, for the run's
 //   expected time and a margin, if the run leaves a core free for it (its session computes on
@@ -76,6 +76,13 @@ class Task {
   napi_value promise_ = nullptr;
 };
 
+// What is known of a run's length, for the wait for its result (above). All 0: nothing.
+struct RunExpected {
+  int64_t nanos = 0;         // how long its session's runs take (a moving average)
+  int64_t spread_nanos = 0;  // how far they stray from that (a moving average)
+  unsigned threads = 0;      // the threads it computes on; 0 if they may be every core
+};
+
 // The hand-back point of one Node environment. Runner threads deliver finished tasks here; the
 // environment's loop completes them. When the environment is torn down (a Worker terminated), its
 // cleanup hook cancels its tasks and waits until no runner touches them, so nothing it lent
@@ -86,10 +93,8 @@ class Port : public std::enable_shared_from_this<Port> {
   ~Port() = default;
 
   // Main thread. Takes ownership of `task` and queues it on the runners; throws OrtFailure (the
-  // task freed) when no runner thread can be had. `expected_nanos`: how long the task's work is
-  // measured to take, 0 if unknown, and `run_threads` the threads it computes on (0: every core);
-  // see "The wait for a result" above.
-  void Submit(Task* task, int64_t expected_nanos = 0, unsigned run_threads = 0);
+  // task freed) when no runner thread can be had.
+  void Submit(Task* task, RunExpected expected = {});
 
  private:
   friend class Runners;

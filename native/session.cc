@@ -401,8 +401,14 @@ void SessionCore::RecordRun(int64_t nanos) noexcept {
   int64_t average = run_nanos.load(std::memory_order_relaxed);
   // A run far over the bound counts at once (the inputs grew, the machine got busy): the next run
   // goes back to a runner rather than holding the caller's thread again.
-  if (seen == 0 || nanos > 4 * InlineRunNanos()) average = nanos;
-  else average += (nanos - average) / 4;
+  if (seen == 0 || nanos > 4 * InlineRunNanos()) {
+    average = nanos;
+  } else {
+    // The spread sets how long past a run's expected end its loop is kept awake (runner.h).
+    const int64_t spread = run_spread_nanos.load(std::memory_order_relaxed);
+    run_spread_nanos.store(spread + (std::abs(nanos - average) - spread) / 8, std::memory_order_relaxed);
+    average += (nanos - average) / 4;
+  }
   run_nanos.store(average, std::memory_order_relaxed);
 }
 
@@ -427,8 +433,12 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
       if (info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value()) return env.Undefined();
     }
     // How long this session's runs take, once measured (the first runs set up kernels and the arena).
-    const int64_t expected = core->runs_measured.load(std::memory_order_relaxed) >= 3 ? core->run_nanos.load(std::memory_order_relaxed) : 0;
-    const unsigned run_threads = core->run_threads;
+    RunExpected expected;
+    if (core->runs_measured.load(std::memory_order_relaxed) >= 3) {
+      expected.nanos = core->run_nanos.load(std::memory_order_relaxed);
+      expected.spread_nanos = core->run_spread_nanos.load(std::memory_order_relaxed);
+    }
+    expected.threads = core->run_threads;
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
       call->Prepare(env, info[0], info[1], info[2], true);
@@ -438,7 +448,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
     }
     auto task = std::make_unique<RunTask>(env, std::move(call));
     Napi::Value promise(env, task->promise());
-    AddonData::Of(env).port->Submit(task.release(), expected, run_threads);
+    AddonData::Of(env).port->Submit(task.release(), expected);
     return promise;
   });
 }

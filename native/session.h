@@ -57,6 +57,7 @@ struct SessionCore {
   bool ShortRuns() const noexcept;
 
   std::atomic<int64_t> run_nanos{0};
+  std::atomic<int64_t> run_spread_nanos{0};  // a moving average of how far a run strays from run_nanos
   std::atomic<uint32_t> runs_measured{0};
 
   SessionCore() = default;
