@@ -9,6 +9,7 @@
 //                                        a session and its feeds (format: encodeFeeds in models.ts);
 //                                        warms the session up with 10 runs
 //   run <id> <iterations>                that many Runs, each timed alone: {"medianUs","meanUs","p90Us"}
+//   pin <cpu>                            runs from now on on that CPU alone (Linux), -1 on any
 //   quit
 // Session options are the ones the bench gives the bindings, set explicitly: intraOpNumThreads,
 // sequential execution, all graph optimizations, the CPU memory arena and memory patterns on (ONNX
@@ -23,11 +24,17 @@
 #include "huge_pages.h"
 
 #include <dlfcn.h>
+#ifdef __linux__
+#include <sched.h>
+#include <unistd.h>
+#endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -175,6 +182,21 @@ int main(int argc, char** argv) {
         std::sort(times.begin(), times.end());
         std::printf("{\"medianUs\":%.4f,\"meanUs\":%.4f,\"p90Us\":%.4f}\n", times[times.size() / 2], mean,
                     times[static_cast<size_t>(times.size() * 0.9)]);
+      } else if (command == "pin") {
+        // `id` is the CPU. A virtual machine's vCPUs need not be alike (on other hosts' cores, or
+        // beside busier neighbours): the bench measures the floor on each (run.ts, "vCPUs").
+#ifdef __linux__
+        const int cpu = std::stoi(id);
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+        for (int c = 0; c < cpus; ++c)
+          if (cpu < 0 || c == cpu) CPU_SET(c, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity: " + std::string(std::strerror(errno)));
+        std::printf("{\"ok\":true}\n");
+#else
+        throw std::runtime_error("pin is Linux's");
+#endif
       } else {
         throw std::runtime_error("unknown command: " + line);
       }

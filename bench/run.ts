@@ -205,6 +205,27 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
   return { tables, goals, summary };
 }
 
+/**
+ * The floor's silero run pinned to each vCPU in turn (3 rotations of 300 runs; the median per
+ * vCPU), Linux only. A virtual machine's vCPUs need not be alike, and a binding whose run lands on
+ * another vCPU than the floor's reads faster or slower by that much (seen here: 146 against 175 µs).
+ */
+function vcpuSpeeds(): number[] | undefined {
+  const count = cpus().length;
+  if (process.platform !== 'linux' || count < 2 || count > 64) return undefined;
+  const commands = [`load s ${join(modelsDir, 'silero.onnx')} ${join(modelsDir, 'silero.feeds')}`];
+  for (let round = 0; round < 3; round++)
+    for (let i = 0; i < count; i++) commands.push(`pin ${(i + round) % count}`, 'run s 300');
+  const child = spawnSync(floor, [ortLib, '1'], { input: commands.join('\n') + '\nquit\n', encoding: 'utf8', env: childEnv });
+  const answers = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as { medianUs?: number; error?: string });
+  const failed = answers.find((a) => a.error !== undefined);
+  if (child.status !== 0 || failed) throw new Error(`the floor's vCPU check failed: ${failed?.error ?? child.stderr}`);
+  const runs = answers.filter((a) => a.medianUs !== undefined).map((a) => a.medianUs!);
+  const per: number[][] = Array.from({ length: count }, () => []);
+  runs.forEach((us, k) => per[(Math.floor(k / count) + (k % count)) % count].push(us));
+  return per.map(mid);
+}
+
 function main(): void {
   const started = performance.now();
   const { comparisons, trials, trialRepeats } = suite(quick);
@@ -213,6 +234,7 @@ function main(): void {
     writeFileSync(join(modelsDir, `${name}.onnx`), model.bytes());
     writeFileSync(join(modelsDir, `${name}.feeds`), encodeFeeds(model.feeds(1)));
   }
+  const vcpus = vcpuSpeeds();
   const measured: Measured[] = [];
   for (const [i, comparison] of comparisons.entries()) {
     process.stderr.write(`[${i + 1}/${comparisons.length}, ${fmt((performance.now() - started) / 1000, 0)} s] ${JSON.stringify(comparison)}\n`);
@@ -237,9 +259,10 @@ function main(): void {
   const header =
     `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}; ` +
     `ONNX Runtime ${ortVersion} (onnxruntime-node's own libonnxruntime) under every side. ` +
-    `Each ratio: median [min–max] of ${repeats} repeats, the sides interleaved in rotating blocks in one process per comparison.`;
+    `Each ratio: median [min–max] of ${repeats} repeats, the sides interleaved in rotating blocks in one process per comparison.` +
+    (vcpus ? ` The floor's silero run pinned to each vCPU in turn: ${vcpus.map((us, i) => `vCPU ${i} ${fmt(us)} µs`).join(', ')}.` : '');
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, onnxruntime: ortVersion, quick, goals, summary, comparisons: measured, trials: trialRuns }, null, 2) + '\n');
+  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, vcpuSileroFloorUs: vcpus ?? null, onnxruntime: ortVersion, quick, goals, summary, comparisons: measured, trials: trialRuns }, null, 2) + '\n');
   writeFileSync(jsonPath.replace(/\.json$/, '.md'), `${header}\n\n${render(tables, true)}\n`);
   process.stdout.write(`${header}\n\n${render(tables, markdown)}\n`);
   process.stderr.write(`done in ${fmt((performance.now() - started) / 1000, 0)} s; ${jsonPath} and ${jsonPath.replace(/\.json$/, '.md')} written\n`);
