@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -370,6 +372,66 @@ class Waker {
 // The data of the threadsafe-function call that wakes a loop for a run's result (not a Task).
 char g_wake_marker;
 
+#if defined(__linux__)
+// A cgroup's CPU quota in CPUs, rounded up (cgroup v2's cpu.max, or v1's cfs quota), 0 if none
+// is set or none can be read.
+unsigned QuotaCpus() noexcept {
+  auto read = [](const std::string& path) {
+    std::string text;
+    if (std::FILE* file = std::fopen(path.c_str(), "r")) {
+      char buffer[256] = {};
+      text.assign(buffer, std::fread(buffer, 1, sizeof buffer - 1, file));
+      std::fclose(file);
+    }
+    return text;
+  };
+  const auto ceil_div = [](long long quota, long long period) {
+    return quota > 0 && period > 0 ? static_cast<unsigned>((quota + period - 1) / period) : 0u;
+  };
+  try {
+    // /proc/self/cgroup: "0::/path" (v2), "N:cpu,cpuacct:/path" (v1).
+    std::string lines = read("/proc/self/cgroup");
+    for (size_t at = 0; at < lines.size();) {
+      const size_t end = std::min(lines.find('\n', at), lines.size());
+      const std::string line = lines.substr(at, end - at);
+      at = end + 1;
+      const size_t first = line.find(':'), second = line.find(':', first + 1);
+      if (first == std::string::npos || second == std::string::npos) continue;
+      const std::string controllers = line.substr(first + 1, second - first - 1), path = line.substr(second + 1);
+      if (controllers.empty()) {
+        long long quota = 0, period = 0;
+        if (std::sscanf(read("/sys/fs/cgroup" + path + "/cpu.max").c_str(), "%lld %lld", &quota, &period) == 2)
+          return ceil_div(quota, period);
+      } else if ((',' + controllers + ',').find(",cpu,") != std::string::npos) {
+        for (const char* root : {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"}) {
+          const long long quota = std::atoll(read(root + path + "/cpu.cfs_quota_us").c_str());
+          const long long period = std::atoll(read(root + path + "/cpu.cfs_period_us").c_str());
+          if (period > 0) return ceil_div(quota, period);
+        }
+      }
+    }
+  } catch (...) {
+  }
+  return 0;
+}
+#endif
+
+// The CPUs this process may use: those online, narrowed to its affinity (taskset, a container's
+// cpuset) and to its cgroup's quota, on Linux. Read once.
+unsigned AvailableCpus() noexcept {
+  static const unsigned cpus = [] {
+    unsigned n = std::max(1u, std::thread::hardware_concurrency());  // online CPUs only
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = std::min(n, static_cast<unsigned>(std::max(1, CPU_COUNT(&set))));
+    if (const unsigned quota = QuotaCpus()) n = std::min(n, quota);
+#endif
+    return n;
+  }();
+  return cpus;
+}
+
 // Whether loops wait for a lone run's result awake (ORT_NAPI_RUN_WAIT=sleep: they sleep).
 bool WaitAwake() {
   static const bool awake = [] {
@@ -411,8 +473,8 @@ void Port::Submit(Task* task, RunExpected expected) {
   // wait costs: a long run whose end strays further than that finds the loop asleep, as it did
   // before, and loses a wake-up's worth of a long run. The learned lateness only moves the wake-up,
   // so a busy spell that made wake-ups late does not turn the wait off for good.
-  // Where the run leaves a core for the loop (its threads fewer than the cores, nothing else of
-  // this process on the runners), the loop's turns take nothing from the run, and the margin is
+  // Where the run leaves a core for the loop (its threads fewer than the CPUs this process may use,
+  // nothing else of it on the runners), the loop's turns take nothing from the run, and the margin is
   // also at least twice how far the session's runs have been straying from their average. Where
   // it does not, a turning loop takes a core from the run's own threads, and the margin stays
   // narrow.
@@ -420,10 +482,11 @@ void Port::Submit(Task* task, RunExpected expected) {
   // are on an idle VM) has its wake-up due about as it starts: where it leaves a core for the
   // loop, it keeps the loop awake from here instead, up to its expected end plus 30 µs and a
   // quarter of the run or twice its spread; elsewhere the loop sleeps.
-  static const unsigned cores = std::thread::hardware_concurrency();  // reads /sys: 8 µs a call, measured
+  // With one CPU to use there is no wait at all: a turning loop would take it from the run.
+  const unsigned cpus = AvailableCpus();  // read once: /sys costs 8 µs a read, measured
   const int64_t nanos = expected.nanos, spread = 2 * expected.spread_nanos;
-  const bool lone = outstanding_ == 0 && nanos > 0 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
-  const bool core_free = lone && expected.threads != 0 && expected.threads < cores && Runners::Get().Quiet();
+  const bool lone = outstanding_ == 0 && nanos > 0 && cpus > 1 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
+  const bool core_free = lone && expected.threads != 0 && expected.threads < cpus && Runners::Get().Quiet();
   const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
   const int64_t margin = core_free ? 30000 + std::min<int64_t>(std::max(nanos / 16, spread), 200000) : base_margin;
   const bool long_run = nanos >= 2 * (100000 + base_margin);

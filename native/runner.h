@@ -31,13 +31,13 @@
 // - shorter (runs under 30 µs execute inline and never get here), a wake-up would be due about
 //   as soon as the run starts: the loop stays awake from the submission instead, for the run's
 //   expected time and a margin, if the run leaves a core free for it (its session computes on
-//   fewer threads than there are cores, and nothing else runs on the runners). Measured on a
-//   2-vCPU KVM guest with a 170 µs run: 90 µs from the end of Run to the hand-back with the loop
-//   asleep, 9.5 awake; and a runner woken from sleep for the next run took 16 µs, one still
-//   watching (the caller's next run now comes sooner) 1.5. The cost is the loop's CPU for the
-//   run's length, on a core the run does not use.
-// Runs of several callers at once get none of it (their results keep the loop awake anyway).
-// ORT_NAPI_RUN_WAIT=sleep turns it off.
+//   fewer threads than the CPUs the process may use, and nothing else runs on the runners).
+//   Measured on a 2-vCPU KVM guest with a 170 µs run: 90 µs from the end of Run to the hand-back
+//   with the loop asleep, 9.5 awake; and a runner woken from sleep for the next run took 16 µs,
+//   one still watching (the caller's next run now comes sooner) 1.5. The cost is the loop's CPU
+//   for the run's length, on a core the run does not use.
+// Runs of several callers at once get none of it (their results keep the loop awake anyway), nor
+// does a process confined to one CPU. ORT_NAPI_RUN_WAIT=sleep turns it off.
 #pragma once
 
 #include <napi.h>
