@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -47,6 +48,91 @@ size_t RunnerCount() {
   }();
   return count;
 }
+
+// Whether the CPUs have lately been contended, from Linux's pressure stall information
+// (/proc/pressure/cpu): some task waited for a CPU in more than 15% of the time, 4 samples (200 ms)
+// in a row. A loop kept awake for a run takes a CPU that something else then waits for: measured
+// on 2 vCPUs with the v2 server, 4 clients and wrk on the same machine (26-59% stalled), one
+// process answered 2-12% fewer requests a second with its loop awake, and two (35-87%) 20% fewer.
+// Sampled by the runners after a task, at most every 50 ms. Once contended, the loops sleep for a
+// hold that doubles each time contention is found again (10 s to about 5 minutes), so that a busy
+// machine is not re-probed every 50 ms; a caller awaiting runs alone on a quiet machine (1-10%
+// stalled) never meets it. Where PSI is not available, nothing is known and nothing changes.
+class Pressure {
+ public:
+  static Pressure& Get() {
+    static Pressure* pressure = new Pressure();  // never destroyed: runners may sample at exit
+    return *pressure;
+  }
+
+  bool Contended() const noexcept { return contended_.load(std::memory_order_relaxed); }
+
+  // A runner, between tasks.
+  void Sample() noexcept {
+    const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now - last_ns_.load(std::memory_order_relaxed) < kInterval || unavailable_.load(std::memory_order_relaxed)) return;
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return;  // another runner is sampling
+    const int64_t total = ReadStallMicros();
+    if (total < 0) {
+      unavailable_.store(true, std::memory_order_relaxed);
+      return;
+    }
+    const int64_t since = now - last_ns_.load(std::memory_order_relaxed);
+    const bool first = last_total_ < 0;
+    const int64_t stalled = total - last_total_;
+    last_total_ = total;
+    last_ns_.store(now, std::memory_order_relaxed);
+    if (first || since > 1000 * kInterval) return;  // no interval to judge (the first, or after an idle spell)
+    if (contended_.load(std::memory_order_relaxed)) {
+      if (now >= hold_until_) contended_.store(false, std::memory_order_relaxed);  // try again
+      return;
+    }
+    // Stalled (µs) over elapsed (ns): more than 15%, 4 samples in a row. A process's start (V8
+    // compiling on its own threads) makes a few such samples; a busy server, all of them (26-59%
+    // for one process with 4 clients and wrk on 2 vCPUs, against 1-10% for a lone caller).
+    over_ = stalled * 1000 * 100 > since * 15 ? over_ + 1 : 0;
+    if (over_ >= 4) {
+      over_ = 0;
+      if (now - found_at_ > 40 * hold_ns_) hold_ns_ = kFirstHold;  // long quiet since the last: start over
+      found_at_ = now;
+      hold_until_ = now + hold_ns_;
+      hold_ns_ = std::min<int64_t>(2 * hold_ns_, 32 * kFirstHold);
+      contended_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  static constexpr int64_t kInterval = 50000000;      // ns
+  static constexpr int64_t kFirstHold = 10000000000;  // ns
+
+  // The "some" line's total, in µs; -1 if unreadable.
+  static int64_t ReadStallMicros() noexcept {
+#if defined(__linux__)
+    std::FILE* file = std::fopen("/proc/pressure/cpu", "r");
+    if (file == nullptr) return -1;
+    char text[256] = {};
+    const size_t read = std::fread(text, 1, sizeof text - 1, file);
+    std::fclose(file);
+    text[read] = '\0';
+    const char* total = std::strstr(text, "total=");
+    if (std::strncmp(text, "some", 4) != 0 || total == nullptr) return -1;
+    return std::strtoll(total + 6, nullptr, 10);
+#else
+    return -1;
+#endif
+  }
+
+  std::mutex mutex_;
+  std::atomic<int64_t> last_ns_{0};
+  std::atomic<bool> unavailable_{false};
+  std::atomic<bool> contended_{false};
+  int64_t last_total_ = -1;  // under mutex_, as are the four below
+  int over_ = 0;             // samples in a row over the bound
+  int64_t found_at_ = 0;
+  int64_t hold_until_ = 0;
+  int64_t hold_ns_ = kFirstHold;
+};
 
 // The process-wide runner threads. Never destroyed: at process exit a runner may still be inside
 // ONNX Runtime, and joining it from a static destructor would hang the exit.
@@ -172,6 +258,7 @@ class Runners {
         }
       }
       item.port->Finished(item.task);
+      Pressure::Get().Sample();
     }
   }
 
@@ -441,6 +528,16 @@ bool WaitAwake() {
   return awake;
 }
 
+// ORT_NAPI_RUN_WAIT=awake: the loops wait awake even while the CPUs are contended (Pressure), for
+// a machine whose cores are known to be the process's.
+bool IgnoreContention() {
+  static const bool ignore = [] {
+    const char* text = std::getenv("ORT_NAPI_RUN_WAIT");
+    return text != nullptr && std::strcmp(text, "awake") == 0;
+  }();
+  return ignore;
+}
+
 std::shared_ptr<Port> Port::Create(Napi::Env env) {
   std::shared_ptr<Port> port(new Port());
   port->env_ = env;
@@ -482,11 +579,13 @@ void Port::Submit(Task* task, RunExpected expected) {
   // are on an idle VM) has its wake-up due about as it starts: where it leaves a core for the
   // loop, it keeps the loop awake from here instead, up to its expected end plus 30 µs and a
   // quarter of the run or twice its spread; elsewhere the loop sleeps.
-  // With one CPU to use there is no wait at all: a turning loop would take it from the run.
+  // With one CPU to use there is no wait at all: a turning loop would take it from the run. Nor
+  // is a core free while the CPUs are contended (Pressure).
   const unsigned cpus = AvailableCpus();  // read once: /sys costs 8 µs a read, measured
   const int64_t nanos = expected.nanos, spread = 2 * expected.spread_nanos;
   const bool lone = outstanding_ == 0 && nanos > 0 && cpus > 1 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
-  const bool core_free = lone && expected.threads != 0 && expected.threads < cpus && Runners::Get().Quiet();
+  const bool core_free = lone && expected.threads != 0 && expected.threads < cpus &&
+                         (IgnoreContention() || !Pressure::Get().Contended()) && Runners::Get().Quiet();
   const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
   const int64_t margin = core_free ? 30000 + std::min<int64_t>(std::max(nanos / 16, spread), 200000) : base_margin;
   const bool long_run = nanos >= 2 * (100000 + base_margin);

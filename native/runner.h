@@ -37,7 +37,9 @@
 //   one still watching (the caller's next run now comes sooner) 1.5. The cost is the loop's CPU
 //   for the run's length, on a core the run does not use.
 // Runs of several callers at once get none of it (their results keep the loop awake anyway), nor
-// does a process confined to one CPU. ORT_NAPI_RUN_WAIT=sleep turns it off.
+// does a process confined to one CPU; while the CPUs are contended (runner.cc, Pressure), no run
+// counts as leaving a core free. ORT_NAPI_RUN_WAIT=sleep turns it all off; =awake ignores the
+// contention.
 #pragma once
 
 #include <napi.h>

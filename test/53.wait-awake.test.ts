@@ -1,14 +1,16 @@
 // 53.wait-awake: a lone run's result finds its event loop awake (native/runner.h, "The wait for a
 // result"; lib/wait.ts), the results stay right, and nothing breaks when the environment or the
 // process goes while such a wake-up is due.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { random, slowChain } from './support/models.js';
 
 const tasksetFound = process.platform === 'linux' && spawnSync('taskset', ['--version']).status === 0;
+const pressureFound = existsSync('/proc/pressure/cpu');
+if (!pressureFound) console.log('[53.wait-awake] the wait under contended CPUs is not checked: /proc/pressure/cpu (Linux PSI) is absent here');
 if (cpus().length < 2) console.log('[53.wait-awake] skipping the shorter run\'s wait: it needs a core beside the run\'s one, and this machine has 1');
 import { InferenceSession, Tensor } from './support/ort.js';
 
@@ -151,7 +153,9 @@ describe('waiting for a lone run awake', () => {
       return JSON.parse(result.stdout.trim().split('\n').pop()!) as { one: Counts; every: Counts; parallel: Counts };
     };
 
-    const awake = outcome({ ORT_NAPI_RUN_WAIT: '' });
+    // ORT_NAPI_RUN_WAIT=awake: the test files running beside this one may contend for the CPUs,
+    // which would otherwise make the loop sleep (the next test).
+    const awake = outcome({ ORT_NAPI_RUN_WAIT: 'awake' });
     for (const counts of Object.values(awake)) expect(counts.same).toBe(40);
     // One thread of 2 or more cores: the loop turns through the runs (one wait may span several,
     // the next run submitted before the last wait's turn ended).
@@ -171,8 +175,48 @@ describe('waiting for a lone run awake', () => {
       console.log('[53.wait-awake] a process confined to one CPU is not checked: taskset (util-linux) is not installed');
       return;
     }
-    const confined = outcome({ ORT_NAPI_RUN_WAIT: '' }, true);
+    const confined = outcome({ ORT_NAPI_RUN_WAIT: 'awake' }, true);
     expect(confined.one).toMatchObject({ wakes: 0, turns: 0, same: 40 });
+  });
+
+  // Contended CPUs (Linux's pressure stall information: tasks waiting for a CPU) make the loops
+  // sleep: a turning loop would take a CPU that something else waits for.
+  test.skipIf(cpus().length < 2 || !pressureFound)('a shorter lone run leaves the loop asleep while the CPUs are contended', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ort-napi-wait-')), 'short.onnx');
+    writeFileSync(path, slowChain(16, 2));
+    const script = `${prelude(path)}
+      const small = new Tensor('float32', Float32Array.from({ length: 256 }, (_, i) => i / 256), [16, 16]);
+      (async () => {
+        const session = await InferenceSession.create(${JSON.stringify(path)}, { intraOpNumThreads: 1 });
+        for (let i = 0; i < 4; i++) await session.run({ x: small });
+        process.send('load');
+        await new Promise((r) => process.once('message', r));
+        // Runs for a second under load: the runners sample the pressure every 50 ms.
+        for (const end = Date.now() + 1000; Date.now() < end; ) await session.run({ x: small });
+        countTurns(true);
+        for (let i = 0; i < 40; i++) await session.run({ x: small });
+        countTurns(false);
+        console.log(JSON.stringify({ wakes, turns }));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ORT_NAPI_INLINE_RUN_US: '0', ORT_NAPI_RUN_WAIT: '' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    // Two busy processes per CPU, started once the child's session is measured.
+    const burners: ChildProcess[] = [];
+    child.on('message', () => {
+      for (let i = 0; i < 2 * cpus().length; i++) burners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+      setTimeout(() => child.send('go'), 300);
+    });
+    try {
+      const code = await new Promise((r) => child.on('exit', r));
+      expect(code, err).toBe(0);
+    } finally {
+      for (const burner of burners) burner.kill('SIGKILL');
+    }
+    // The same session on a quiet machine waits awake (the test above); under load, never.
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ wakes: 0, turns: 0 });
   });
 
   test('several runs in flight at once arm no wake-up: their results keep the loop busy', async () => {
