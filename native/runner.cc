@@ -519,23 +519,19 @@ unsigned AvailableCpus() noexcept {
   return cpus;
 }
 
-// Whether loops wait for a lone run's result awake (ORT_NAPI_RUN_WAIT=sleep: they sleep).
-bool WaitAwake() {
-  static const bool awake = [] {
+// ORT_NAPI_RUN_WAIT: how loops wait for a lone run's result. `sleep`: asleep, always; `awake`:
+// awake where a core is free, even while the CPUs are contended (Pressure), for a machine whose
+// cores are known to be the process's; unset (or anything else): awake where a core is free and
+// the CPUs are not contended.
+enum class WaitMode { kSleep, kAwake, kAuto };
+WaitMode RunWait() {
+  static const WaitMode mode = [] {
     const char* text = std::getenv("ORT_NAPI_RUN_WAIT");
-    return text == nullptr || std::strcmp(text, "sleep") != 0;
+    if (text != nullptr && std::strcmp(text, "sleep") == 0) return WaitMode::kSleep;
+    if (text != nullptr && std::strcmp(text, "awake") == 0) return WaitMode::kAwake;
+    return WaitMode::kAuto;
   }();
-  return awake;
-}
-
-// ORT_NAPI_RUN_WAIT=awake: the loops wait awake even while the CPUs are contended (Pressure), for
-// a machine whose cores are known to be the process's.
-bool IgnoreContention() {
-  static const bool ignore = [] {
-    const char* text = std::getenv("ORT_NAPI_RUN_WAIT");
-    return text != nullptr && std::strcmp(text, "awake") == 0;
-  }();
-  return ignore;
+  return mode;
 }
 
 std::shared_ptr<Port> Port::Create(Napi::Env env) {
@@ -583,9 +579,10 @@ void Port::Submit(Task* task, RunExpected expected) {
   // is a core free while the CPUs are contended (Pressure).
   const unsigned cpus = AvailableCpus();  // read once: /sys costs 8 µs a read, measured
   const int64_t nanos = expected.nanos, spread = 2 * expected.spread_nanos;
-  const bool lone = outstanding_ == 0 && nanos > 0 && cpus > 1 && WaitAwake() && !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
+  const bool lone = outstanding_ == 0 && nanos > 0 && cpus > 1 && RunWait() != WaitMode::kSleep &&
+                    !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
   const bool core_free = lone && expected.threads != 0 && expected.threads < cpus &&
-                         (IgnoreContention() || !Pressure::Get().Contended()) && Runners::Get().Quiet();
+                         (RunWait() == WaitMode::kAwake || !Pressure::Get().Contended()) && Runners::Get().Quiet();
   const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
   const int64_t margin = core_free ? 30000 + std::min<int64_t>(std::max(nanos / 16, spread), 200000) : base_margin;
   const bool long_run = nanos >= 2 * (100000 + base_margin);
