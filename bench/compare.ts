@@ -12,7 +12,8 @@
 //
 // - latency: sequential runs, awaited one by one (runSync() back to back); a block's figure is the
 //   median time per run. Sides: the floor (ONNX Runtime's C API from C++, bench/floor.cc),
-//   ort-napi's run() and runSync(), onnxruntime-node's run().
+//   ort-napi's run() and runSync(), onnxruntime-node's run(). Every side of one repeat computes on
+//   the same CPU (Placement, below).
 // - throughput: `callers` async loops, each awaiting one run after another, for blockMs: runs/s.
 //   monitorEventLoopDelay (1 ms resolution) records the event loop's delay during each block, and an
 //   'idle' side does nothing for blockMs, so that the loop's own p99 on this machine, measured in
@@ -27,7 +28,8 @@
 // - batching: a SessionPool with dynamic batching against an unbatched one, 64 callers of one row
 //   each: requests/s and the callers' latency.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -66,13 +68,59 @@ class Floor {
 }
 
 /** Runs each side once unrecorded, then `repeats` rounds in rotating order; one record per side per round. */
-async function interleave(sides: readonly string[], repeats: number, block: (side: string) => Promise<Figures>): Promise<Record<string, Figures[]>> {
-  for (const side of sides) await block(side);
+async function interleave(
+  sides: readonly string[],
+  repeats: number,
+  block: (side: string, repeat: number) => Promise<Figures>,
+): Promise<Record<string, Figures[]>> {
+  for (const side of sides) await block(side, -1);
   const out: Record<string, Figures[]> = Object.fromEntries(sides.map((s) => [s, []]));
   for (let r = 0; r < repeats; r++) {
-    for (const side of rotation(sides, r)) out[side].push(await block(side));
+    for (const side of rotation(sides, r)) out[side].push(await block(side, r));
   }
   return out;
+}
+
+/**
+ * Placement, for latency (Linux, 2 CPUs or more): every side of a repeat computes on the same CPU,
+ * and the repeats take the CPUs in turn. A virtual machine's vCPUs need not be alike: on the 2-vCPU
+ * guest of the README the floor's silero run took 137 µs pinned to one and 186 pinned to the
+ * other, and which one was faster changed within the hour (run.ts prints both). Left free, each
+ * side's runs stay on whichever vCPU the scheduler last gave its thread, so a ratio to the floor
+ * measured where the two had landed as much as the binding: silero's run() read 1.26× one day and
+ * 1.95× another, on the same build.
+ * What computes where: the floor's process; the main thread for runSync() and onnxruntime-node's
+ * run() (both run on it); ort-napi's runner threads for its run(), the main thread then on the
+ * other CPUs, where it awaits (as the scheduler places them when free: one awaits while the other
+ * computes). The floor program sets the affinity of the threads named (sched_setaffinity).
+ * `npm run bench -- --unpinned` leaves every thread free.
+ */
+class Placement {
+  readonly #cpus = cpus().length;
+
+  private constructor(private readonly floor: Floor) {}
+
+  static of(floor: Floor, pinned: boolean): Placement | undefined {
+    return pinned && process.platform === 'linux' && cpus().length >= 2 ? new Placement(floor) : undefined;
+  }
+
+  /** The CPU of repeat `repeat` (the unrecorded warm-up round, -1, takes the first). */
+  cpu(repeat: number): number {
+    return Math.max(0, repeat) % this.#cpus;
+  }
+
+  /** Moves the computing thread of `where` onto `cpu` and the main thread, unless it computes, off it. */
+  async computeOn(cpu: number, where: 'floor' | 'main' | 'runners'): Promise<void> {
+    const others = Array.from({ length: this.#cpus }, (_, c) => c).filter((c) => c !== cpu).join(',');
+    const main = process.pid; // the main thread's id is the process's
+    if (where === 'floor') await this.floor.send(`pin ${cpu}`);
+    if (where === 'runners') {
+      const runners = readdirSync('/proc/self/task').filter((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'ort-napi-run');
+      if (runners.length === 0) throw new Error('no ort-napi runner thread to pin: run() has not run yet');
+      await this.floor.send(`pin ${cpu} ${runners.join(' ')}`);
+    }
+    await this.floor.send(`pin ${where === 'main' ? cpu : others} ${main}`);
+  }
 }
 
 /**
@@ -107,21 +155,32 @@ async function alternating(sides: Record<string, () => Promise<unknown>>, repeat
   return out;
 }
 
-/** Sessions of both bindings over `model`, with the feeds the floor reads too. */
+/**
+ * Sessions of both bindings over `model`, with the feeds the floor reads too.
+ * onnxruntime-node is loaded first: both register as onnxruntime-common's 'cpu' backend, and
+ * onnxruntime-common keeps the first that registered (lib/backend.ts), so that code written for
+ * onnxruntime-node runs on ort-napi where ort-napi loaded first. Until 2026-11-27 this bench loaded
+ * ort-napi first, and its "onnxruntime-node" side was ort-napi behind onnxruntime-common's session
+ * (found when ort-napi's runner thread showed that side's CPU time). The check below keeps it honest.
+ */
 async function open(model: string, dir: string) {
-  const napi = require(join(root, 'dist', 'index.js'));
   const ortNode = require('onnxruntime-node');
+  const napi = require(join(root, 'dist', 'index.js'));
   const path = join(dir, `${model}.onnx`);
   const feeds = MODELS[model as keyof typeof MODELS].feeds(1);
   const feedsOf = (lib: { Tensor: new (type: string, data: unknown, dims: number[]) => unknown }) =>
     Object.fromEntries(feeds.map((f) => [f.name, new lib.Tensor(f.type, f.data, f.dims)]));
+  const nodeSession = await ortNode.InferenceSession.create(path, { ...SESSION_OPTIONS, executionProviders: ['cpu'] });
+  const handler = (nodeSession as { handler?: object }).handler;
+  if (handler?.constructor.name !== 'OnnxruntimeSessionHandler')
+    throw new Error(`the onnxruntime-node side's session runs on ${handler?.constructor.name ?? 'an unknown'} handler, not onnxruntime-node's`);
   return {
     napi,
     path,
     napiFeeds: feedsOf(napi),
     napiSession: await napi.InferenceSession.create(path, { ...SESSION_OPTIONS }),
     nodeFeeds: feedsOf(ortNode),
-    nodeSession: await ortNode.InferenceSession.create(path, { ...SESSION_OPTIONS, executionProviders: ['cpu'] }),
+    nodeSession,
   };
 }
 
@@ -187,7 +246,13 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
     const { meanUs } = await block(Math.max(3, Math.round((c.blockMs * 250) / first.meanUs)));
     iterations[side] = Math.max(5, Math.round((c.blockMs * 1000) / meanUs));
   }
-  const sides = await interleave(Object.keys(blocks), c.repeats, async (side) => ({ ...(await blocks[side](iterations[side])), iterations: iterations[side] }));
+  const placement = Placement.of(floor, c.pinned !== false);
+  const computes = (side: string) => (side.startsWith('floor') ? 'floor' : side.startsWith('run()') ? 'runners' : 'main');
+  const sides = await interleave(Object.keys(blocks), c.repeats, async (side, repeat) => {
+    const cpu = placement?.cpu(repeat);
+    if (placement && cpu !== undefined) await placement.computeOn(cpu, computes(side));
+    return { ...(await blocks[side](iterations[side])), iterations: iterations[side], ...(cpu !== undefined && { cpu }) };
+  });
   floor.close();
   return sides;
 }

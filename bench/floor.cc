@@ -9,7 +9,9 @@
 //                                        a session and its feeds (format: encodeFeeds in models.ts);
 //                                        warms the session up with 10 runs
 //   run <id> <iterations>                that many Runs, each timed alone: {"medianUs","meanUs","p90Us"}
-//   pin <cpu>                            runs from now on on that CPU alone (Linux), -1 on any
+//   pin <cpus> [tid ...]                 pins the floor's own thread (no tids) or those threads (of any
+//                                        process of this user: the bench's node) to <cpus>, a CPU or a
+//                                        comma-separated list of them, -1 for any (Linux)
 //   quit
 // Session options are the ones the bench gives the bindings, set explicitly: intraOpNumThreads,
 // sequential execution, all graph optimizations, the CPU memory arena and memory patterns on (ONNX
@@ -183,16 +185,29 @@ int main(int argc, char** argv) {
         std::printf("{\"medianUs\":%.4f,\"meanUs\":%.4f,\"p90Us\":%.4f}\n", times[times.size() / 2], mean,
                     times[static_cast<size_t>(times.size() * 0.9)]);
       } else if (command == "pin") {
-        // `id` is the CPU. A virtual machine's vCPUs need not be alike (on other hosts' cores, or
-        // beside busier neighbours): the bench measures the floor on each (run.ts, "vCPUs").
+        // `id` is the CPUs. A virtual machine's vCPUs need not be alike (on other hosts' cores, or
+        // beside busier neighbours): the bench measures the floor on each (run.ts, "vCPUs") and runs
+        // every side of a repeat on the same one (compare.ts, "Placement").
 #ifdef __linux__
-        const int cpu = std::stoi(id);
         cpu_set_t set;
         CPU_ZERO(&set);
         const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-        for (int c = 0; c < cpus; ++c)
-          if (cpu < 0 || c == cpu) CPU_SET(c, &set);
-        if (sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity: " + std::string(std::strerror(errno)));
+        if (id == "-1") {
+          for (int c = 0; c < cpus; ++c) CPU_SET(c, &set);
+        } else {
+          std::istringstream list(id);
+          for (std::string cpu; std::getline(list, cpu, ',');) {
+            const int c = std::stoi(cpu);
+            if (c < 0 || c >= CPU_SETSIZE) throw std::runtime_error("no such CPU: " + cpu);
+            CPU_SET(c, &set);
+          }
+        }
+        std::vector<pid_t> threads;
+        for (long tid; words >> tid;) threads.push_back(static_cast<pid_t>(tid));
+        if (threads.empty()) threads.push_back(0);  // this thread
+        for (pid_t tid : threads)
+          if (sched_setaffinity(tid, sizeof set, &set) != 0)
+            throw std::runtime_error("sched_setaffinity(" + std::to_string(tid) + "): " + std::strerror(errno));
         std::printf("{\"ok\":true}\n");
 #else
         throw std::runtime_error("pin is Linux's");

@@ -5,6 +5,7 @@
 //   --quick      a smoke run of about a minute: 5 repeats of short blocks, no detector, no fresh-process trials
 //   --markdown   print the tables as markdown (what the README's Performance section shows)
 //   --json PATH  where the JSON goes (default bench/results/latest.json; latest.md beside it)
+//   --unpinned   latency sides computing wherever the scheduler puts them (compare.ts, Placement)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -17,6 +18,7 @@ import { suite, type Comparison, type Trial } from './suite.js';
 const root = resolve(__dirname, '..', '..', '..', '..');
 const quick = process.argv.includes('--quick');
 const markdown = process.argv.includes('--markdown');
+const pinned = !process.argv.includes('--unpinned');
 const jsonArg = process.argv.indexOf('--json');
 const jsonPath = jsonArg > 0 ? resolve(process.argv[jsonArg + 1]) : join(root, 'bench', 'results', 'latest.json');
 const modelsDir = join(root, 'bench', 'build', 'models');
@@ -228,7 +230,7 @@ function vcpuSpeeds(): number[] | undefined {
 
 function main(): void {
   const started = performance.now();
-  const { comparisons, trials, trialRepeats } = suite(quick);
+  const { comparisons, trials, trialRepeats } = suite(quick, pinned);
   mkdirSync(modelsDir, { recursive: true });
   for (const [name, model] of Object.entries(MODELS)) {
     writeFileSync(join(modelsDir, `${name}.onnx`), model.bytes());
@@ -260,9 +262,12 @@ function main(): void {
     `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}; ` +
     `ONNX Runtime ${ortVersion} (onnxruntime-node's own libonnxruntime) under every side. ` +
     `Each ratio: median [min–max] of ${repeats} repeats, the sides interleaved in rotating blocks in one process per comparison.` +
-    (vcpus ? ` The floor's silero run pinned to each vCPU in turn: ${vcpus.map((us, i) => `vCPU ${i} ${fmt(us)} µs`).join(', ')}.` : '');
+    (vcpus ? ` The floor's silero run pinned to each vCPU in turn: ${vcpus.map((us, i) => `vCPU ${i} ${fmt(us)} µs`).join(', ')}.` : '') +
+    (pinned && process.platform === 'linux' && cpu.length >= 2
+      ? ` Latency: in each repeat every side computes on the same CPU, the repeats taking the CPUs in turn.`
+      : ` Latency: every side computes where the scheduler puts it.`);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, vcpuSileroFloorUs: vcpus ?? null, onnxruntime: ortVersion, quick, goals, summary, comparisons: measured, trials: trialRuns }, null, 2) + '\n');
+  writeFileSync(jsonPath, JSON.stringify({ date: new Date().toISOString(), machine, vcpuSileroFloorUs: vcpus ?? null, onnxruntime: ortVersion, quick, pinned, goals, summary, comparisons: measured, trials: trialRuns }, null, 2) + '\n');
   writeFileSync(jsonPath.replace(/\.json$/, '.md'), `${header}\n\n${render(tables, true)}\n`);
   process.stdout.write(`${header}\n\n${render(tables, markdown)}\n`);
   process.stderr.write(`done in ${fmt((performance.now() - started) / 1000, 0)} s; ${jsonPath} and ${jsonPath.replace(/\.json$/, '.md')} written\n`);

@@ -15,8 +15,12 @@ export const SESSION_OPTIONS = {
 export type LatencySide = 'floor' | 'run()' | 'runSync()' | 'onnxruntime-node';
 
 export type Comparison =
-  /** Sequential runs, one at a time: per-run time of each side, and its ratio to the floor. */
-  | { kind: 'latency'; model: ModelName; repeats: number; blockMs: number }
+  /**
+   * Sequential runs, one at a time: per-run time of each side, and its ratio to the floor. `pinned`
+   * (the default): each repeat's sides compute on one CPU, the repeats taking the CPUs in turn
+   * (compare.ts, Placement); false leaves the scheduler to place them.
+   */
+  | { kind: 'latency'; model: ModelName; repeats: number; blockMs: number; pinned?: boolean }
   /** `callers` concurrent callers for blockMs: runs/s and event-loop delay, an idle loop beside them. */
   | { kind: 'throughput'; model: ModelName; callers: number; repeats: number; blockMs: number }
   /** An unbatched SessionPool against run() on a session with the same options: µs per request. */
@@ -40,14 +44,14 @@ export interface Suite {
   trialRepeats: number;
 }
 
-export function suite(quick: boolean): Suite {
+export function suite(quick: boolean, pinned = true): Suite {
   const repeats = quick ? 5 : 7;
   const models: ModelName[] = quick ? ['tiny', 'silero', 'classifier'] : ['tiny', 'silero', 'classifier', 'detector'];
   // Blocks long enough to hold many runs, short enough that drift between sides stays small.
   const latencyMs = (m: ModelName) => (m === 'detector' ? 600 : quick ? 60 : 250);
   const throughputMs = (m: ModelName) => (m === 'detector' ? 1500 : quick ? 120 : 500);
   const comparisons: Comparison[] = [];
-  for (const model of models) comparisons.push({ kind: 'latency', model, repeats, blockMs: latencyMs(model) });
+  for (const model of models) comparisons.push({ kind: 'latency', model, repeats, blockMs: latencyMs(model), ...(!pinned && { pinned }) });
   for (const model of models) {
     for (const callers of [1, 4, 8]) comparisons.push({ kind: 'throughput', model, callers, repeats, blockMs: throughputMs(model) });
   }
