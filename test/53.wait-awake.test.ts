@@ -2,7 +2,7 @@
 // result"; lib/wait.ts), the results stay right, and nothing breaks when the environment or the
 // process goes while such a wake-up is due.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -191,8 +191,8 @@ describe('waiting for a lone run awake', () => {
         for (let i = 0; i < 4; i++) await session.run({ x: small });
         process.send('load');
         await new Promise((r) => process.once('message', r));
-        // Runs for a second under load: the runners sample the pressure every 50 ms.
-        for (const end = Date.now() + 1000; Date.now() < end; ) await session.run({ x: small });
+        // Runs for 3 s under load: the runners judge the pressure over windows of 2 s.
+        for (const end = Date.now() + 3000; Date.now() < end; ) await session.run({ x: small });
         countTurns(true);
         for (let i = 0; i < 40; i++) await session.run({ x: small });
         countTurns(false);
@@ -217,6 +217,82 @@ describe('waiting for a lone run awake', () => {
     }
     // The same session on a quiet machine waits awake (the test above); under load, never.
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ wakes: 0, turns: 0 });
+  });
+
+  // The judgement itself, on a pressure file whose stall total this test writes (the format of
+  // /proc/pressure/cpu, named by ORT_NAPI_PRESSURE_FILE): a burst such as a process's start makes
+  // (a few hundred ms, as the bench's node and floor processes loading side by side stalled 53-63%)
+  // leaves the wait on; contention that lasts turns it off.
+  test.skipIf(cpus().length < 2 || process.platform !== 'linux')('a burst of contention leaves the wait on; contention that lasts turns it off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ort-napi-wait-'));
+    const path = join(dir, 'short.onnx');
+    writeFileSync(path, slowChain(16, 2));
+    const file = join(dir, 'cpu.pressure');
+    // The stall total grows at `share` of the time that passes, rewritten every 5 ms (atomically).
+    let total = 0;
+    let share = 0;
+    let at = performance.now();
+    const write = () => {
+      const now = performance.now();
+      total += (now - at) * 1000 * share;
+      at = now;
+      writeFileSync(`${file}.new`, `some avg10=0.00 avg60=0.00 avg300=0.00 total=${Math.round(total)}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`);
+      renameSync(`${file}.new`, file);
+    };
+    write();
+    const writer = setInterval(write, 5);
+    const script = `${prelude(path)}
+      const small = new Tensor('float32', Float32Array.from({ length: 256 }, (_, i) => i / 256), [16, 16]);
+      const phase = (name) => new Promise((r) => { process.send(name); process.once('message', r); });
+      const count = async (session) => {
+        wakes = turns = 0;
+        countTurns(true);
+        for (let i = 0; i < 40; i++) await session.run({ x: small });
+        countTurns(false);
+        return { wakes, turns };
+      };
+      (async () => {
+        const session = await InferenceSession.create(${JSON.stringify(path)}, { intraOpNumThreads: 1 });
+        for (let i = 0; i < 4; i++) await session.run({ x: small });
+        await phase('burst');
+        // 300 ms stalled at 60%, then 2%: more than a window of runs, the burst inside it.
+        for (const end = Date.now() + 2600; Date.now() < end; ) await session.run({ x: small });
+        const burst = await count(session);
+        await phase('lasting');
+        // 30% from now on: the window under way when it began may end below 15%, the next not.
+        for (const end = Date.now() + 4600; Date.now() < end; ) await session.run({ x: small });
+        const lasting = await count(session);
+        console.log(JSON.stringify({ burst, lasting }));
+      })().catch((e) => { console.error(e); process.exit(9); });`;
+    const child = spawn(process.execPath, ['-e', script], {
+      cwd: root,
+      env: { ...process.env, ORT_NAPI_INLINE_RUN_US: '0', ORT_NAPI_RUN_WAIT: '', ORT_NAPI_PRESSURE_FILE: file },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    child.on('message', (name) => {
+      write();
+      share = name === 'burst' ? 0.6 : 0.3;
+      if (name === 'burst')
+        setTimeout(() => {
+          write();
+          share = 0.02;
+        }, 300);
+      child.send('go');
+    });
+    try {
+      const code = await new Promise((r) => child.on('exit', r));
+      expect(code, err).toBe(0);
+    } finally {
+      clearInterval(writer);
+    }
+    const { burst, lasting } = JSON.parse(out.trim().split('\n').pop()!);
+    expect(burst.wakes).toBeGreaterThan(0);
+    expect(burst.turns).toBeGreaterThanOrEqual(40);
+    expect(lasting).toEqual({ wakes: 0, turns: 0 });
   });
 
   test('several runs in flight at once arm no wake-up: their results keep the loop busy', async () => {
