@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { OrtError } from './errors.js';
-import { waitAwake } from './wait.js';
+import { pollWith, waitAwake } from './wait.js';
 import type { NativeProvider } from './providers.js';
 import type { NativeTypeDesc } from './values.js';
 
@@ -120,6 +120,8 @@ export interface NativeBinding {
   availableProviders(): string[];
   /** Process exit: no new work starts; runs executing are terminated and waited for (bounded). */
   stopForExit(): void;
+  /** From the loop kept turning for a lone run (wait.ts): settles it if it has finished; `last`: the turning stops. */
+  pollRun(last: boolean): boolean;
   allocateTensor(type: number, dims: readonly number[], deviceId: number, cudaLibraryPath: string | undefined): import('./tensor.js').DeviceHandle;
   /**
    * JSON for v2 infer requests (native/json.cc): what JSON.parse gives, but `inputs[i].data`, where
@@ -156,6 +158,7 @@ function listPrebuilds(): string {
 
 export const native: NativeBinding = loadAddon();
 native.setup(OrtError, waitAwake);
+pollWith(native.pollRun);
 // When the process exits (process.exit(), the end of the loop, an uncaught error), the runner
 // threads leave ONNX Runtime before its static destructors run: a run still inside it then would
 // execute against a half-destroyed library. (The addon's atexit hook is the backstop; this one runs

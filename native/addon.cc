@@ -104,6 +104,15 @@ Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
 
 Napi::Value LogLevelJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), LogLevel()); }
 
+// [sync] pollRun(last): from the loop kept turning for a lone run (lib/wait.ts): settles that run
+// if it has finished (true); `last`, the loop stops turning after this (Port::Poll).
+Napi::Value PollRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<Port>& port = AddonData::Of(env).port;
+  const bool last = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  return Napi::Boolean::New(env, port != nullptr && port->Poll(env, last));
+}
+
 // [sync] stopForExit(): the process is exiting (see lib/binding.ts).
 Napi::Value StopForExit(const Napi::CallbackInfo& info) {
   StopRunnersAtExit();
@@ -204,6 +213,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("logLevel", Napi::Function::New<LogLevelJs>(env, "logLevel"));
   exports.Set("availableProviders", Napi::Function::New<AvailableProviders>(env, "availableProviders"));
   exports.Set("stopForExit", Napi::Function::New<StopForExit>(env, "stopForExit"));
+  exports.Set("pollRun", Napi::Function::New<PollRun>(env, "pollRun"));
   exports.Set("parseJson", Napi::Function::New<ParseJson>(env, "parseJson"));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;
