@@ -141,6 +141,13 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   #inFlight = 0;
   #onIdle: (() => void) | undefined;
   readonly #maxConcurrentRuns: number;
+  /**
+   * Whether each of this session's runs computes on its calling thread alone (one intra-op
+   * thread, no inter-op or shared pool). Such a session's short run may execute inline beside its
+   * other runs executing on runners: it shares no pool with them. Any other session's runs
+   * execute inline only alone: one beside others would wait for the pool they hold.
+   */
+  readonly #runsOnCaller: boolean;
   #executing = 0;
   readonly #waiting: (() => void)[] = [];
   #releasing: Promise<void> | undefined;
@@ -205,7 +212,9 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       }
       throw error;
     }
-    const created = new InferenceSession(constructing, session, maxConcurrentRuns);
+    // Each Run on its calling thread alone: one intra-op thread, no inter-op pool, no shared pools.
+    const runsOnCaller = nativeOptions.intraOpNumThreads === 1 && nativeOptions.executionMode !== 1 && !nativeOptions.useGlobalThreadPools;
+    const created = new InferenceSession(constructing, session, maxConcurrentRuns, runsOnCaller);
     // Sessions onnxruntime-common's backend path makes are its callers' to release, as in
     // onnxruntime-node, which never warns: no warning for them.
     if (!(options as Record<symbol, unknown> | undefined)?.[UNWATCHED]) {
@@ -215,10 +224,11 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   }
 
   /** Sessions are made by InferenceSession.create(). */
-  private constructor(token: typeof constructing, session: NativeSession, maxConcurrentRuns: number) {
+  private constructor(token: typeof constructing, session: NativeSession, maxConcurrentRuns: number, runsOnCaller: boolean) {
     if (token !== constructing) throw new TypeError('sessions are made by InferenceSession.create()');
     this.#native = session;
     this.#maxConcurrentRuns = maxConcurrentRuns;
+    this.#runsOnCaller = runsOnCaller;
     const metadata = session.metadata();
     this.inputMetadata = Object.freeze(metadata.inputs.map(toMetadata));
     this.outputMetadata = Object.freeze(metadata.outputs.map(toMetadata));
@@ -325,11 +335,17 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const slot = this.#acquireSlot(signal, call.ticket);
       if (slot) await slot;
       try {
-        // Alone on this session and within the loop turn's budget: native runs it here if the
+        // Alone on this session (or beside its runs on runners, where each run computes on its
+        // calling thread alone) and within the loop turn's budget: native runs it here if the
         // session's runs are shorter than a hand-off (inline.ts). Such a run is over before a signal
         // could stop it, so one with a signal may run here too: only a run on a runner needs the
         // run options (and listener) that let a signal terminate it.
-        const inline = this.#executing === 1 && !turnSpent();
+        // Beside: with several callers, a run that went to a runner (the budget spent between the
+        // checks, or the session's first runs, not yet measured) kept every other caller's run off
+        // the calling thread while it was in flight, and with callers enough one always was: four
+        // callers awaiting the tiny model went from 125,000 runs/s alone to 55,000, two runners
+        // busy handing runs of 2 µs back and forth.
+        const inline = (this.#executing === 1 || this.#runsOnCaller) && !turnSpent();
         const result = signal && !inline ? undefined : this.#native.run(call.feeds, call.fetches, call.options, inline, signal !== undefined);
         if (Array.isArray(result)) raw = result;
         else raw = result ? await result : await this.#runAbortable(call, signal!);

@@ -418,8 +418,9 @@ bool SessionCore::ShortRuns() const noexcept {
 }
 
 // An async run hands its work to a runner thread and back: 10-30 µs of thread wake-ups, more than
-// the whole of a small model's Run. When lib/ allows it (`inline_ok`: no AbortSignal, nothing else
-// of this session executing, the event loop's inline budget not spent) and this session's runs are
+// the whole of a small model's Run. When lib/ allows it (`inline_ok`: nothing else of this session
+// executing, or only runs that compute on their calling thread alone as this one will; the event
+// loop's inline budget not spent; see session.ts) and this session's runs are
 // measured to be shorter than that, the run executes here instead and its outputs come back at
 // once; lib/ resolves the caller's promise with them.
 Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
