@@ -143,7 +143,7 @@ describe('short runs on the calling thread', () => {
     // The default bound (30 µs): a run of the tiny model measured over 4 times that (preempted)
     // sends the next to a runner, one more way a run gets there.
     // Runners that sleep between tasks (no spin) hand runs back later, so runs overlap longer.
-    const env = { ...process.env, ORT_NAPI_RUN_SPIN_US: '0', ORT_NAPI_RUN_WAIT: 'sleep' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ORT_NAPI_RUN_SPIN_US: '0', ORT_NAPI_RUN_WAIT: 'sleep' };
     delete env.ORT_NAPI_INLINE_RUN_US;
     const out = execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
     const { ticks } = JSON.parse(out.trim().split('\n').pop()!);
