@@ -15,6 +15,7 @@
 //   ort-napi's run() and runSync(), onnxruntime-node's run(). Every side of one repeat computes on
 //   the same CPU (Placement, below).
 // - throughput: `callers` async loops, each awaiting one run after another, for blockMs: runs/s.
+//   One caller is placed as in latency (Placement); several are left free.
 //   monitorEventLoopDelay (1 ms resolution) records the event loop's delay during each block, and an
 //   'idle' side does nothing for blockMs, so that the loop's own p99 on this machine, measured in
 //   the same rotation, is the baseline for the others'.
@@ -257,14 +258,20 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
   return sides;
 }
 
-async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: string) {
+async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: string, floorProgram: string) {
   const s = await open(c.model, dir);
   const loads: Record<string, (() => Promise<unknown>) | null> = {
     'ort-napi': () => s.napiSession.run(s.napiFeeds),
     'onnxruntime-node': () => s.nodeSession.run(s.nodeFeeds),
     idle: null,
   };
-  return interleave(Object.keys(loads), c.repeats, async (side) => {
+  // One caller computes on one thread at a time, as in latency: placed alike (the floor program,
+  // started for its `pin` command alone, sets the threads' affinity). Several callers of ort-napi
+  // compute on every runner by design, and are left free.
+  const floor = c.callers === 1 && c.pinned !== false ? new Floor(floorProgram) : undefined;
+  const placement = floor && Placement.of(floor, true);
+  const sides = await interleave(Object.keys(loads), c.repeats, async (side, repeat) => {
+    if (placement) await placement.computeOn(placement.cpu(repeat), side === 'ort-napi' ? 'runners' : 'main');
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const once = loads[side];
@@ -278,6 +285,8 @@ async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: s
     loop.disable();
     return { runsPerSec, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 };
   });
+  floor?.close();
+  return sides;
 }
 
 async function pool(c: Extract<Comparison, { kind: 'pool' }>, dir: string) {
@@ -328,7 +337,7 @@ async function main(): Promise<Record<string, Figures[]>> {
     case 'latency':
       return latency(c, dir, process.argv[4]);
     case 'throughput':
-      return throughput(c, dir);
+      return throughput(c, dir, process.argv[4]);
     case 'pool':
       return pool(c, dir);
     case 'batching':

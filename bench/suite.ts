@@ -22,7 +22,7 @@ export type Comparison =
    */
   | { kind: 'latency'; model: ModelName; repeats: number; blockMs: number; pinned?: boolean }
   /** `callers` concurrent callers for blockMs: runs/s and event-loop delay, an idle loop beside them. */
-  | { kind: 'throughput'; model: ModelName; callers: number; repeats: number; blockMs: number }
+  | { kind: 'throughput'; model: ModelName; callers: number; repeats: number; blockMs: number; pinned?: boolean }
   /** An unbatched SessionPool against run() on a session with the same options: µs per request. */
   | { kind: 'pool'; model: ModelName; callers: number; repeats: number; blockMs: number }
   /**
@@ -53,7 +53,7 @@ export function suite(quick: boolean, pinned = true): Suite {
   const comparisons: Comparison[] = [];
   for (const model of models) comparisons.push({ kind: 'latency', model, repeats, blockMs: latencyMs(model), ...(!pinned && { pinned }) });
   for (const model of models) {
-    for (const callers of [1, 4, 8]) comparisons.push({ kind: 'throughput', model, callers, repeats, blockMs: throughputMs(model) });
+    for (const callers of [1, 4, 8]) comparisons.push({ kind: 'throughput', model, callers, repeats, blockMs: throughputMs(model), ...(!pinned && { pinned }) });
   }
   // A difference of a few µs between two sides of tens of µs: many short blocks.
   for (const model of ['tiny', 'silero'] as ModelName[]) {
