@@ -350,7 +350,6 @@ class Runners {
     return true;
   }
 
-
   static constexpr long kSpinMicros = 100;
 
   std::mutex mutex_;
@@ -696,8 +695,8 @@ bool Port::Closed() {
 
 void Port::Finished(Task* task) {
   Waker::Get().Disarm(task);
-  // The loop turning for this run takes it from here (Poll): no threadsafe-function call, whose
-  // hand-back through the loop's poll phase took 9 µs with the loop awake. Tagged before the task
+  // The loop turning for this run takes it from here (Poll), sooner than the threadsafe function
+  // hands it back through the loop's poll phase (9 µs with the loop awake). Tagged before the task
   // leaves `executing_`, so that Cleanup, which waits for that, finds it there.
   uintptr_t watched = reinterpret_cast<uintptr_t>(task);
   const bool polled = watch_.compare_exchange_strong(watched, watched | 1, std::memory_order_acq_rel);
