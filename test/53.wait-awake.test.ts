@@ -12,6 +12,7 @@ const tasksetFound = process.platform === 'linux' && spawnSync('taskset', ['--ve
 const pressureFound = existsSync('/proc/pressure/cpu');
 if (!pressureFound) console.log('[53.wait-awake] the wait under contended CPUs is not checked: /proc/pressure/cpu (Linux PSI) is absent here');
 if (cpus().length < 2) console.log('[53.wait-awake] skipping the shorter run\'s wait: it needs a core beside the run\'s one, and this machine has 1');
+if (process.platform !== 'linux') console.log('[53.wait-awake] the contention judgement is not checked: the pressure file (ORT_NAPI_PRESSURE_FILE) is read on Linux only');
 import { InferenceSession, Tensor } from './support/ort.js';
 
 const root = resolve(__dirname, '..');
