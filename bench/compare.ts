@@ -83,8 +83,9 @@ async function interleave(
 }
 
 /**
- * Placement, for latency (Linux, 2 CPUs or more): every side of a repeat computes on the same CPU,
- * and the repeats take the CPUs in turn. A virtual machine's vCPUs need not be alike: on the 2-vCPU
+ * Placement, for latency and one caller's throughput (Linux, 2 CPUs or more): every side of a
+ * repeat computes on the same CPU, and the repeats take the CPUs in turn. A virtual machine's
+ * vCPUs need not be alike: on the 2-vCPU
  * guest of the README the floor's silero run took 137 µs pinned to one and 186 pinned to the
  * other, and which one was faster changed within the hour (run.ts prints both). Left free, each
  * side's runs stay on whichever vCPU the scheduler last gave its thread, so a ratio to the floor

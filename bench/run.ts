@@ -5,7 +5,8 @@
 //   --quick      a smoke run of about a minute: 5 repeats of short blocks, no detector, no fresh-process trials
 //   --markdown   print the tables as markdown (what the README's Performance section shows)
 //   --json PATH  where the JSON goes (default bench/results/latest.json; latest.md beside it)
-//   --unpinned   latency sides computing wherever the scheduler puts them (compare.ts, Placement)
+//   --unpinned   latency and one-caller throughput sides computing wherever the scheduler puts
+//                them (compare.ts, Placement)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
