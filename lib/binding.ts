@@ -10,6 +10,8 @@ import type { NativeTypeDesc } from './values.js';
 
 /** [typeCode, data, dims]: a tensor as it crosses the native boundary. */
 export type NativeTensor = [number, ArrayBufferView | string[], number[]];
+/** A run's outputs (native/run.cc, Collect): one ArrayBuffer with a header and the copied outputs' bytes, then a slot per output. */
+export type NativeOutputs = [ArrayBuffer, ...unknown[]];
 
 export interface NativeValueInfo extends NativeTypeDesc {
   name: string;
@@ -84,14 +86,15 @@ export interface NativeIoBinding {
 
 export interface NativeSession {
   metadata(): NativeMetadata;
-  /** feeds: [inputIndex, typeCode, data, dims]*; fetches: [outputIndex, typeCode|null, data|null, dims|null]* */
   /**
-   * With `inline` true, a session measured to run shorter than a hand-off runs here and returns its
-   * outputs at once; with `onlyInline` too, one that is not returns undefined and starts nothing.
+   * What to run is in the run descriptor (setRunDescriptor; session.ts, describe), its data in
+   * `slots`. With `inline` true, a session measured to run shorter than a hand-off runs here and
+   * returns its outputs at once; with `onlyInline` too, one that is not returns undefined and
+   * starts nothing.
    */
-  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline: boolean, onlyInline: boolean): Promise<(NativeTensor | null)[]> | (NativeTensor | null)[] | undefined;
-  run(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<(NativeTensor | null)[]>;
-  runSync(feeds: unknown[], fetches: unknown[], options: NativeRunOptions | undefined): (NativeTensor | null)[];
+  run(slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline: boolean, onlyInline: boolean): Promise<NativeOutputs> | NativeOutputs | undefined;
+  run(slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<NativeOutputs>;
+  runSync(slots: unknown[], options: NativeRunOptions | undefined): NativeOutputs;
   release(): void;
   endProfiling(): string;
   createIoBinding(): NativeIoBinding;
@@ -109,6 +112,8 @@ export interface NativeLibraryInfo {
 
 export interface NativeBinding {
   setup(ortError: typeof OrtError, waitAwake: (micros: number) => void): void;
+  /** Returns the array it replaces. */
+  setRunDescriptor(array: Float64Array): Float64Array | undefined;
   init(libraryPath: string): NativeLibraryInfo;
   versions(): NativeLibraryInfo;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;

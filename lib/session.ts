@@ -1,17 +1,18 @@
 // session.ts: InferenceSession: loads a model off the main thread, validates feeds against its metadata, runs it.
 import type { Stats } from 'node:fs';
-import { loadOrt, native, type NativeRunOptions, type NativeRunOptionsHandle, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
+import { markAsUntransferable } from 'node:worker_threads';
+import { loadOrt, native, type NativeRunOptions, type NativeRunOptionsHandle, type NativeOutputs, type NativeSession, type NativeTensor, type NativeValueInfo } from './binding.js';
 import { ReleasedError } from './errors.js';
 import { IoBinding } from './io-binding.js';
 import { describeModel, unwatch, watch } from './lifetime.js';
 import { normalizeRunOptions, normalizeSessionOptions, type RunOptions, type SessionOptions } from './options.js';
 import { cudaLibrary } from './providers.js';
-import { ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, type TensorType } from './tensor.js';
+import { ARRAY_BY_CODE, ELEMENT_TYPES, isDetached, setDeviceAllocator, storageLength, Tensor, TYPE_BY_CODE, typeName, type TensorData, type TensorType } from './tensor.js';
 import { nextTurn, turnSpent } from './inline.js';
 import { lend } from './lending.js';
 import { checkModelFile, explainLoadFailure } from './model-file.js';
 import { dimsText, invalid, outOfRange } from './validate.js';
-import { ABSENT, decodeValue, encodeValue, toTensor, toTypeInfo, type TypeInfo } from './values.js';
+import { ABSENT, decodeValue, encodeValue, toTypeInfo, type Raw, type TypeInfo } from './values.js';
 import { resultIn } from './wait.js';
 
 export type ValueKind = TypeInfo['kind'];
@@ -85,8 +86,15 @@ function toMetadata(info: NativeValueInfo): ValueMetadata {
 
 /** A prepared call: flat arrays for the addon, and what is needed to name its results. */
 interface Call {
-  feeds: unknown[];
-  fetches: unknown[];
+  /**
+   * What to run, for the addon's run descriptor (describe()): [length, feedCount, fetchCount, per
+   * feed: input index, element type code (-1: a sequence or map), rank, dims..., per fetch: output
+   * index, -1 or a preallocated output's type code, then its rank and dims]. Numbers only: they
+   * reach native through one Float64Array instead of a call into V8 for each.
+   */
+  descriptor: number[];
+  /** Each feed's data (or encoded value), then each preallocated fetch's. */
+  slots: unknown[];
   names: string[];
   preallocated: (Tensor | null)[] | undefined;
   options: NativeRunOptions | undefined;
@@ -276,16 +284,22 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       // the addon after the loop's wait twice: 2 to 3 µs a request of a 1 ms model.)
       this.#inFlight++;
       this.#executing++;
-      let out: (NativeTensor | null)[] | Promise<(NativeTensor | null)[]> | undefined;
+      let out: NativeOutputs | Promise<NativeOutputs> | undefined;
       try {
-        out = this.#native.run(call.feeds, call.fetches, call.options, true, signal !== undefined) as typeof out;
+        out = this.#native.run(describe(call), call.options, true, signal !== undefined) as typeof out;
       } catch (error) {
         this.#ended(1);
         throw error;
       }
       if (Array.isArray(out)) {
-        this.#ended(1);
-        return collect(call, out);
+        // Collected first: the outputs' block is the addon's, reused by the next sync run.
+        let result: RunResult;
+        try {
+          result = collect(call, out);
+        } finally {
+          this.#ended(1);
+        }
+        return result;
       }
       if (out !== undefined) return this.#submitted(call, out);
       this.#ended(1);
@@ -294,8 +308,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   }
 
   /** A run that _run submitted, holding the slot and the count in flight that _run took. */
-  async #submitted(call: Call, run: Promise<(NativeTensor | null)[]>): Promise<RunResult> {
-    let raw: (NativeTensor | null)[] | undefined;
+  async #submitted(call: Call, run: Promise<NativeOutputs>): Promise<RunResult> {
+    let raw: NativeOutputs | undefined;
     let failure: unknown;
     try {
       raw = await run;
@@ -322,7 +336,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
 
   async #runCall(call: Call): Promise<RunResult> {
     const signal = call.signal;
-    let raw: (NativeTensor | null)[];
+    let raw: NativeOutputs | undefined;
+    let collected: RunResult | undefined;
     this.#inFlight++;
     try {
       signal?.throwIfAborted();
@@ -346,8 +361,9 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
         // callers awaiting the tiny model went from 125,000 runs/s alone to 55,000, two runners
         // busy handing runs of 2 µs back and forth.
         const inline = (this.#executing === 1 || this.#runsOnCaller) && !turnSpent();
-        const result = signal && !inline ? undefined : this.#native.run(call.feeds, call.fetches, call.options, inline, signal !== undefined);
-        if (Array.isArray(result)) raw = result;
+        const result = signal && !inline ? undefined : this.#native.run(describe(call), call.options, inline, signal !== undefined);
+        // An inline run's outputs are collected at once: their block is the addon's, reused by the next sync run.
+        if (Array.isArray(result)) collected = collect(call, result);
         else raw = result ? await result : await this.#runAbortable(call, signal!);
       } finally {
         resultIn();
@@ -360,13 +376,15 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
     } finally {
       if (--this.#inFlight === 0 && this.#onIdle) this.#onIdle();
     }
-    return collectFor(call, raw);
+    if (collected === undefined) return collectFor(call, raw!);
+    call.done?.(true, undefined);
+    return collected;
   }
 
   /** A run whose own ONNX Runtime run options are terminated when `signal` aborts. */
-  #runAbortable(call: Call, signal: AbortSignal): Promise<(NativeTensor | null)[]> {
+  #runAbortable(call: Call, signal: AbortSignal): Promise<NativeOutputs> {
     signal.throwIfAborted();
-    return runStoppable(call.options, signal, (handle) => this.#native.run(call.feeds, call.fetches, handle));
+    return runStoppable(call.options, signal, (handle) => this.#native.run(describe(call), handle));
   }
 
   /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
@@ -376,7 +394,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): SignatureOutputs<S> {
     const call = this.#prepare(feeds, arg1, arg2);
     call.signal?.throwIfAborted(); // a sync run cannot be stopped once started
-    return collect(call, this.#native.runSync(call.feeds, call.fetches, call.options)) as SignatureOutputs<S>;
+    return collect(call, this.#native.runSync(describe(call), call.options)) as SignatureOutputs<S>;
   }
 
   /**
@@ -453,7 +471,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
    * Checks the feeds against the model's inputs and, given `flat`, appends each one's index, element
    * type code, data and dims for native (a queued pool request is checked without it).
    */
-  #flattenFeeds(feeds: unknown, flat: unknown[] | undefined): void {
+  #flattenFeeds(feeds: unknown, call: Call | undefined): void {
     if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds) || feeds instanceof Tensor) {
       throw invalid('feeds', 'an object mapping input names to Tensors', feeds);
     }
@@ -472,11 +490,18 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       const value = (feeds as Record<string, unknown>)[name];
       if (meta.isTensor) {
         const tensor = checkTensor(`input '${name}'`, value, meta);
-        flat?.push(index, ELEMENT_TYPES[tensor.type].code, tensor.data, tensor.dims);
+        if (call) {
+          describeTensor(call, index, tensor);
+          call.descriptor[1]++;
+        }
         continue;
       }
       const encoded = encodeValue(`input '${name}'`, value, meta, (what, v, type) => checkTensor(what, v, { name, isTensor: true, ...(type as Extract<TypeInfo, { kind: 'tensor' }>) }));
-      if (encoded !== ABSENT) flat?.push(index, -1, encoded, null);
+      if (encoded !== ABSENT && call) {
+        call.descriptor.push(index, -1);
+        call.slots.push(encoded);
+        call.descriptor[1]++;
+      }
     }
     if (known !== this.inputNames.length) {
       // An optional input may be left out (or given as null).
@@ -487,8 +512,8 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
 
   #prepare(feeds: unknown, arg1: unknown, arg2: unknown): Call {
     if (this.#releasing) throw new ReleasedError('this InferenceSession');
-    const flatFeeds: unknown[] = [];
-    this.#flattenFeeds(feeds, flatFeeds);
+    const call: Call = { descriptor: [0, 0, 0], slots: [], names: this.outputNames as string[], preallocated: undefined, options: undefined, signal: undefined, ticket: undefined, done: undefined };
+    this.#flattenFeeds(feeds, call);
 
     let options: unknown = arg1;
     let fetchNames: string[] = this.outputNames as string[];
@@ -513,14 +538,19 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       options = arg2;
     }
     if (fetchNames.length === 0) throw new TypeError('fetches must name at least one output');
-    const flatFetches: unknown[] = [];
     for (let i = 0; i < fetchNames.length; i++) {
       const out = preallocated?.[i];
-      if (out) flatFetches.push(this.#outputIndex.get(fetchNames[i]), ELEMENT_TYPES[out.type].code, out.data, out.dims);
-      else flatFetches.push(this.#outputIndex.get(fetchNames[i]), null, null, null);
+      const index = this.#outputIndex.get(fetchNames[i])!;
+      if (out) describeTensor(call, index, out);
+      else call.descriptor.push(index, -1);
     }
+    call.descriptor[2] = fetchNames.length;
     const runOptions = normalizeRunOptions(options);
-    return { feeds: flatFeeds, fetches: flatFetches, names: fetchNames, preallocated, options: runOptions.native, signal: runOptions.signal, ticket: undefined, done: undefined };
+    call.names = fetchNames;
+    call.preallocated = preallocated;
+    call.options = runOptions.native;
+    call.signal = runOptions.signal;
+    return call;
   }
 
   /**
@@ -643,7 +673,7 @@ function concurrentRunsFor(options: SessionOptions | undefined, runThreads: numb
 }
 
 /** collect(), then the call's RunDone (if any) told how it went. */
-function collectFor(call: Call, raw: (NativeTensor | null)[]): RunResult {
+function collectFor(call: Call, raw: NativeOutputs): RunResult {
   if (call.done === undefined) return collect(call, raw);
   let result: RunResult;
   try {
@@ -656,21 +686,77 @@ function collectFor(call: Call, raw: (NativeTensor | null)[]): RunResult {
   return result;
 }
 
-function collect(call: Call, raw: (NativeTensor | null)[]): RunResult {
+/** Appends a tensor to a call: its index, element type, rank and dims, and its data as a slot. */
+function describeTensor(call: Call, index: number, tensor: Tensor): void {
+  const dims = tensor.dims;
+  call.descriptor.push(index, ELEMENT_TYPES[tensor.type].code, dims.length);
+  for (let d = 0; d < dims.length; d++) call.descriptor.push(dims[d]);
+  call.slots.push(tensor.data);
+}
+
+// The run descriptor this environment's addon reads each run from (native/run.cc, Descriptor):
+// filled just before each call that starts a run, never handed out of this module.
+let runDescriptor = newRunDescriptor(1024);
+
+function newRunDescriptor(length: number): Float64Array {
+  const array = new Float64Array(length);
+  markAsUntransferable(array.buffer);
+  native.setRunDescriptor(array);
+  return array;
+}
+
+/** Puts `call` in the run descriptor; returns its slots, for the call into the addon that follows at once. */
+function describe(call: Call): unknown[] {
+  const numbers = call.descriptor;
+  numbers[0] = numbers.length;
+  if (numbers.length > runDescriptor.length) runDescriptor = newRunDescriptor(Math.max(numbers.length, 2 * runDescriptor.length));
+  runDescriptor.set(numbers);
+  return call.slots;
+}
+
+// Codes in the outputs' header (native/run.cc, Collect). In place of an element type, -1: the
+// output is its slot, encoded whole; WRITTEN_IN_PLACE: a preallocated output, written into.
+const WRITTEN_IN_PLACE = -2;
+const IN_SLOT = -1; // in place of a byte offset: the tensor's bytes are its slot's ArrayBuffer
+
+/** The run's outputs as the caller gets them, each numeric tensor on an ArrayBuffer of its own. */
+function collect(call: Call, raw: NativeOutputs): RunResult {
   const out: RunResult = {};
-  for (let i = 0; i < raw.length; i++) {
-    const value = raw[i];
-    const target = call.preallocated?.[i];
-    if (target && value !== null) {
-      // A preallocated string output: ONNX Runtime wrote its own strings, copied into the caller's array.
-      const strings = (value as NativeTensor)[1] as string[];
-      const into = target.data as string[];
-      for (let j = 0; j < strings.length; j++) into[j] = strings[j];
-      out[call.names[i]] = target;
-      continue;
+  const block = raw[0];
+  const head = new Float64Array(block);
+  const names = call.names;
+  let h = 1;
+  for (let i = 0; i < names.length; i++) {
+    const code = head[h++];
+    if (code >= 0) {
+      const rank = head[h++];
+      const dims: number[] = [];
+      for (let d = 0; d < rank; d++) dims.push(head[h++]);
+      const offset = head[h++];
+      const bytes = head[h++];
+      const array = ARRAY_BY_CODE[code];
+      if (array === undefined) throw new TypeError(`output '${names[i]}' has element type ${typeName(code)}, which ort-napi does not convert yet`);
+      // A copy, not a view of the block: callers pass `tensor.data.buffer` on whole (and a sync
+      // run's block is reused). A TypedArray from a TypedArray is the cheapest copy V8 makes, half
+      // the time of ArrayBuffer#slice.
+      const data = offset === IN_SLOT ? new array(raw[i + 1] as ArrayBuffer) : new array(new array(block, offset, bytes / array.BYTES_PER_ELEMENT));
+      out[names[i]] = Tensor._trusted(TYPE_BY_CODE[code]!, data as TensorData, dims);
+    } else if (code === WRITTEN_IN_PLACE) {
+      out[names[i]] = call.preallocated![i]!;
+    } else {
+      const value = raw[i + 1] as Raw;
+      const target = call.preallocated?.[i];
+      if (target) {
+        // A preallocated string output: ONNX Runtime wrote its own strings, copied into the caller's array.
+        const strings = (value as NativeTensor)[1] as string[];
+        const into = target.data as string[];
+        for (let j = 0; j < strings.length; j++) into[j] = strings[j];
+        out[names[i]] = target;
+      } else {
+        // Strings, sequences, maps and optionals.
+        out[names[i]] = decodeValue(value) as Tensor;
+      }
     }
-    // Tensors are the common case; sequences, maps and optionals come back as arrays, Maps and null.
-    out[call.names[i]] = value === null ? call.preallocated![i]! : Array.isArray(value) ? toTensor(value) : (decodeValue(value) as Tensor);
   }
   return out;
 }

@@ -30,7 +30,13 @@ export interface TensorDataTypeMap {
 
 export type TensorType = keyof TensorDataTypeMap;
 export type TensorData = TensorDataTypeMap[TensorType];
-type TypedArrayConstructor = { new (length: number): ArrayBufferView & ArrayLike<unknown>; from(items: Iterable<unknown>): unknown };
+type TypedArrayConstructor = {
+  new (length: number): ArrayBufferView & ArrayLike<unknown>;
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): ArrayBufferView & ArrayLike<unknown>;
+  new (array: ArrayBufferView): ArrayBufferView & ArrayLike<unknown>;
+  readonly BYTES_PER_ELEMENT: number;
+  from(items: Iterable<unknown>): unknown;
+};
 
 interface ElementType {
   readonly code: number; // ONNXTensorElementDataType
@@ -74,8 +80,13 @@ export function storageLength(type: TensorType, size: number): number {
   return Math.ceil(size / per);
 }
 
-const TYPE_BY_CODE: (TensorType | undefined)[] = [];
-for (const [name, info] of Object.entries(ELEMENT_TYPES)) TYPE_BY_CODE[info.code] = name as TensorType;
+/** Element type names and TypedArray constructors by ONNX code (for the addon's outputs). */
+export const TYPE_BY_CODE: (TensorType | undefined)[] = [];
+export const ARRAY_BY_CODE: (TypedArrayConstructor | undefined)[] = [];
+for (const [name, info] of Object.entries(ELEMENT_TYPES)) {
+  TYPE_BY_CODE[info.code] = name as TensorType;
+  if (info.array) ARRAY_BY_CODE[info.code] = info.array;
+}
 
 /** The element type name of an ONNX code, or `onnx-type-<code>` for one ort-napi does not convert. */
 export function typeName(code: number): TensorType | `onnx-type-${number}` {

@@ -90,7 +90,7 @@ export function encodeValue(what: string, value: unknown, type: TypeInfo, checkT
   }
 }
 
-type Raw = NativeTensor | { sequence: Raw[] } | { keys: NativeTensor; values: NativeTensor } | { none: true };
+export type Raw = NativeTensor | { sequence: Raw[] } | { keys: NativeTensor; values: NativeTensor } | { none: true };
 
 /** A tensor the addon made: its type, data and dims agree by construction, so nothing is checked or copied. */
 export function toTensor(raw: NativeTensor): Tensor {

@@ -21,14 +21,15 @@ class RunCall {
   RunCall(const RunCall&) = delete;
   RunCall& operator=(const RunCall&) = delete;
 
-  // Main thread. feeds: flat [inputIndex, typeCode, data, dims, ...]; fetches: flat
-  // [outputIndex, typeCode | null, data | null, dims | null, ...] (a type code marks a
-  // preallocated output that ONNX Runtime writes in place). With `pin`, the arrays lent to ONNX
-  // Runtime are referenced until Unpin (an async run); a sync run's caller holds them anyway.
-  void Prepare(Napi::Env env, Napi::Value feeds, Napi::Value fetches, Napi::Value options, bool pin);
+  // Main thread. What to run is in the environment's run descriptor (run.cc, Descriptor), the
+  // data in `slots`: each feed's, then each preallocated fetch's (the caller's memory ONNX Runtime
+  // writes into). With `pin`, the arrays lent to ONNX Runtime are referenced until Unpin (an async
+  // run); a sync run's caller holds them anyway.
+  void Prepare(Napi::Env env, Napi::Value slots, Napi::Value options, bool pin);
   void Execute();  // any thread; throws OrtFailure
-  // Main thread: outputs in fetch order as [typeCode, data, dims] (null for preallocated ones).
-  Napi::Value Collect(Napi::Env env);
+  // Main thread: the outputs, in fetch order, as [block, slot...] (run.cc, Collect); a sync run's
+  // `block` reused from the last one.
+  Napi::Value Collect(Napi::Env env, bool reuse_block);
   void Unpin(napi_env env);  // main thread; idempotent
   void Cancel() noexcept;    // any thread
 

@@ -24,21 +24,16 @@ std::string DimsText(const std::vector<int64_t>& dims) {
   return text + "]";
 }
 
-// No ONNX model comes near this rank; it bounds what a dims array may make us allocate.
-constexpr uint32_t kMaxRank = 1024;
+}  // namespace
 
-std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueName& what, size_t* count) {
-  if (!value.IsArray()) throw Napi::TypeError::New(env, what.str() + ": dims must be an array of integers");
-  Napi::Array array = value.As<Napi::Array>();
-  // Checked before anything is allocated for them: a sparse array can claim 2^32-1 entries.
-  if (array.Length() > kMaxRank)
-    throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(array.Length()) + " dims is more than the " +
+std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count) {
+  if (rank > kMaxRank)
+    throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(rank) + " dims is more than the " +
                                          std::to_string(kMaxRank) + " ort-napi accepts");
-  std::vector<int64_t> dims(array.Length());
+  std::vector<int64_t> dims(rank);
   size_t product = 1;
-  for (uint32_t i = 0; i < dims.size(); ++i) {
-    Napi::Value dim = array.Get(i);
-    double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+  for (size_t i = 0; i < rank; ++i) {
+    const double d = values[i];
     if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d)))
       throw Napi::RangeError::New(env, what.str() + ": dims[" + std::to_string(i) + "] must be a non-negative integer");
     dims[i] = static_cast<int64_t>(d);
@@ -49,6 +44,23 @@ std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueNam
   }
   *count = product;
   return dims;
+}
+
+namespace {
+
+std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueName& what, size_t* count) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, what.str() + ": dims must be an array of integers");
+  Napi::Array array = value.As<Napi::Array>();
+  // Checked before anything is allocated for them: a sparse array can claim 2^32-1 entries.
+  if (array.Length() > kMaxRank)
+    throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(array.Length()) + " dims is more than the " +
+                                         std::to_string(kMaxRank) + " ort-napi accepts");
+  std::vector<double> values(array.Length());
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    Napi::Value dim = array.Get(i);
+    values[i] = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+  }
+  return DimsFromNumbers(env, values.data(), values.size(), what, count);
 }
 
 }  // namespace
@@ -91,12 +103,6 @@ napi_typedarray_type TypedArrayFor(ONNXTensorElementDataType type) {
   }
 }
 
-// Outputs up to this size are copied into a plain ArrayBuffer. That measured faster than an
-// external one (whose finalizer needs a weak handle and a garbage collection to run), and their
-// memory goes back to ONNX Runtime's arena at once, still warm in cache for the next run. Larger
-// outputs, where a copy costs, are handed out without one.
-constexpr size_t kCopyBelowBytes = 16384;
-
 // What an external ArrayBuffer needs to give its memory back to ONNX Runtime.
 struct Lease {
   OrtValue* value;
@@ -110,6 +116,26 @@ void ReleaseLease(napi_env env, void*, void* hint) {
   g_ort->ReleaseValue(lease->value);
   delete lease;
 }
+
+}  // namespace
+
+napi_value LeaseToJs(Napi::Env env, ValuePtr& value, void* bytes, size_t byte_length) {
+  auto* lease = new Lease{value.get(), static_cast<int64_t>(byte_length)};
+  napi_value buffer = nullptr;
+  napi_status status = napi_create_external_arraybuffer(env, bytes, byte_length, ReleaseLease, lease, &buffer);
+  if (status != napi_ok) {
+    delete lease;
+    // napi_no_external_buffers_allowed (Electron's V8 sandbox): the caller copies instead.
+    if (status != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, status, nullptr);
+    return nullptr;
+  }
+  value.release();  // now owned by the ArrayBuffer
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, lease->bytes, &ignored);
+  return buffer;
+}
+
+namespace {
 
 Napi::Value StringsToJs(Napi::Env env, OrtValue* value, size_t count) {
   size_t total = 0;
@@ -137,11 +163,16 @@ const OrtMemoryInfo* CpuMemoryInfo() {
 
 ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const ValueName& what,
                       LentRange* lent) {
-  *lent = {nullptr, 0};
   if (!type.IsNumber()) throw Napi::TypeError::New(env, what.str() + ": the element type code must be a number");
   auto elem = static_cast<ONNXTensorElementDataType>(type.As<Napi::Number>().Int32Value());
   size_t count = 0;
   std::vector<int64_t> shape = DimsFromJs(env, dims, what, &count);
+  return TensorFromJs(env, elem, data, shape, count, what, lent);
+}
+
+ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value data, const std::vector<int64_t>& shape,
+                      size_t count, const ValueName& what, LentRange* lent) {
+  *lent = {nullptr, 0};
   OrtValue* raw = nullptr;
 
   if (elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
@@ -290,20 +321,7 @@ Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what
   }
 
   napi_value buffer = nullptr;
-  if (byte_length > kCopyBelowBytes && !shares_input) {
-    auto* lease = new Lease{value.get(), static_cast<int64_t>(byte_length)};
-    napi_status status = napi_create_external_arraybuffer(env, bytes, byte_length, ReleaseLease, lease, &buffer);
-    if (status == napi_ok) {
-      value.release();  // now owned by the ArrayBuffer
-      int64_t ignored = 0;
-      napi_adjust_external_memory(env, lease->bytes, &ignored);
-    } else {
-      delete lease;
-      // napi_no_external_buffers_allowed (Electron's V8 sandbox): fall back to one copy below.
-      if (status != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, status, Napi::Value());
-      buffer = nullptr;
-    }
-  }
+  if (byte_length > kCopyBelowBytes && !shares_input) buffer = LeaseToJs(env, value, bytes, byte_length);
   void* out = bytes;
   if (buffer == nullptr) {
     NAPI_THROW_IF_FAILED(env, napi_create_arraybuffer(env, byte_length, &out, &buffer), Napi::Value());

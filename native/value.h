@@ -33,12 +33,29 @@ struct ValueName {
 // until the value is released.
 ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const ValueName& what,
                       LentRange* lent);
+// The same, with the element type and dims read already (DimsFromNumbers: `count` elements).
+ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value data, const std::vector<int64_t>& shape,
+                      size_t count, const ValueName& what, LentRange* lent);
+// No ONNX model comes near this rank; it bounds what a dims array may make us allocate.
+constexpr uint32_t kMaxRank = 1024;
+// Dims given as numbers, checked (`rank` before any is read): each a non-negative integer, their product within memory's reach.
+std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count);
 
 // Hands a tensor to JS as [typeCode, TypedArray | string[], dims]. Numbers are not copied: the
 // TypedArray views ONNX Runtime's memory and the OrtValue is released when it is collected.
 Napi::Value TensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
 // The same, for a value already known to be a tensor.
 Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what, const std::vector<LentRange>& lent);
+
+// Outputs up to this size are copied into a plain ArrayBuffer. That measured faster than an
+// external one (whose finalizer needs a weak handle and a garbage collection to run), and their
+// memory goes back to ONNX Runtime's arena at once, still warm in cache for the next run. Larger
+// outputs, where a copy costs, are handed out without one.
+constexpr size_t kCopyBelowBytes = 16384;
+
+// An external ArrayBuffer over a tensor's `bytes`, which then owns the tensor (`value` is released
+// to it). Null where the runtime allows no external buffers (Electron's V8 sandbox): copy then.
+napi_value LeaseToJs(Napi::Env env, ValuePtr& value, void* bytes, size_t byte_length);
 
 // A tensor whose memory the addon owns: for values ONNX Runtime keeps beyond the call that gave
 // them (session initializers). Built from a JS tensor by copying it once.

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { addMul, identity, matmul, random, slowChain } from './support/models.js';
+import { runSyncDescribed, tensorAt } from './support/native-run.js';
 import { InferenceSession, ort, OrtError, Tensor, type Ort } from './support/ort.js';
 
 let session: Ort.InferenceSession;
@@ -116,24 +117,51 @@ describe('the native layer does not trust its caller', () => {
     expect(() => native.createSession(new Uint8Array(0), {})).toThrow('createSession: the model bytes are empty');
     expect(() => native.createSession('x.onnx', { intraOpNumThreads: 'two' } as never)).toThrow('option intraOpNumThreads must be a number');
     const s = await native.createSession(identity('float32', ['n']), {});
-    expect(() => s.runSync([0, 1, new Float32Array(2), [3]], [0, null, null, null], undefined)).toThrow("input 'x': data holds 2 elements but dims [3] need 3");
-    expect(() => s.runSync([0, 1, new Float64Array(2), [2]], [0, null, null, null], undefined)).toThrow("input 'x': the TypedArray's element size does not match its element type");
-    expect(() => s.runSync([0, 1, [1, 2], [2]], [0, null, null, null], undefined)).toThrow("input 'x': data must be a TypedArray");
-    expect(() => s.runSync([9, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('run: input index out of range');
-    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [5, null, null, null], undefined)).toThrow('run: output index out of range');
-    expect(() => s.runSync([0, 1, new Float32Array(2), [-2]], [0, null, null, null], undefined)).toThrow("input 'x': dims[0] must be a non-negative integer");
-    expect(() => s.runSync([0, 99, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow("input 'x': element type code 99 is not supported");
+    const run = (numbers: number[], slots: unknown[]) => () => runSyncDescribed(native, s, numbers, slots);
+    const y = [0, -1]; // fetch output 0 into memory of ONNX Runtime's
+    expect(run([1, 1, ...tensorAt(0, 1, [3]), ...y], [new Float32Array(2)])).toThrow("input 'x': data holds 2 elements but dims [3] need 3");
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], [new Float64Array(2)])).toThrow("input 'x': the TypedArray's element size does not match its element type");
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], [[1, 2]])).toThrow("input 'x': data must be a TypedArray");
+    expect(run([1, 1, ...tensorAt(9, 1, [2]), ...y], [new Float32Array(2)])).toThrow('run: an input index is out of range');
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), 5, -1], [new Float32Array(2)])).toThrow('run: an output index is out of range');
+    expect(run([1, 1, ...tensorAt(0, 1, [-2]), ...y], [new Float32Array(2)])).toThrow("input 'x': dims[0] must be a non-negative integer");
+    expect(run([1, 1, ...tensorAt(0, 99, [2]), ...y], [new Float32Array(2)])).toThrow("input 'x': element type code 99 is not supported");
+    expect(run([1, 1, ...tensorAt(0, 300, [2]), ...y], [new Float32Array(2)])).toThrow('run: a type code is out of range');
+    // A descriptor that says less than it claims, or more than it holds, is refused, not read past.
+    expect(run([1, 1, 0, 1, 1], [new Float32Array(2)])).toThrow('run: the run descriptor ends early');
+    expect(run([1, 1, 0, 1, 3, 2], [new Float32Array(2)])).toThrow('run: the run descriptor ends early');
+    expect(run([2 ** 21, 1], [])).toThrow('run: the feed count is out of range');
+    const lie = new Float64Array(4);
+    lie.set([1000, 1, 1, 0]);
+    const previous = native.setRunDescriptor(lie);
+    try {
+      expect(() => s.runSync([new Float32Array(2)], undefined)).toThrow("run: the run descriptor's length is out of range");
+      expect(() => native.setRunDescriptor(new Float32Array(4) as never)).toThrow('setRunDescriptor: expected a Float64Array');
+      // One detached after it was set up: looked up at each run, found empty.
+      const detachable = new Float64Array(8);
+      detachable.set([6, 1, 1, ...tensorAt(0, 1, [])]);
+      native.setRunDescriptor(detachable);
+      structuredClone(detachable.buffer, { transfer: [detachable.buffer] });
+      expect(() => s.runSync([new Float32Array(1)], undefined)).toThrow('run: no run descriptor is set up');
+    } finally {
+      native.setRunDescriptor(previous!);
+    }
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], ['not an array'] as never)).toThrow("input 'x': data must be a TypedArray");
+    expect(() => s.runSync('not an array' as never, undefined)).toThrow('run: the data slots must be an array');
     // V8's own receiver check, or ours where it does not apply
-    expect(() => s.run.call({}, [], [], undefined)).toThrow(/Illegal invocation|this is not an ort-napi session/);
+    expect(() => s.run.call({}, [], undefined)).toThrow(/Illegal invocation|this is not an ort-napi session/);
     s.release();
     s.release();
-    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('the session was released');
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], [new Float32Array(2)])).toThrow('the session was released');
   });
 
-  test('an index, type code or device id that is no integer is named (not node-addon-api\'s "A number was expected")', async () => {
+  test('an index, type code, rank or device id that is no integer is named (not node-addon-api\'s "A number was expected")', async () => {
     const s = await native.createSession(identity('float32', ['n']), {});
-    expect(() => s.runSync([{}, 1, new Float32Array(2), [2]], [0, null, null, null], undefined)).toThrow('run: an input index must be an integer from 0 to 4294967295');
-    expect(() => s.runSync([0, 1, new Float32Array(2), [2]], [1.5, null, null, null], undefined)).toThrow('run: an output index must be an integer from 0 to 4294967295');
+    const run = (numbers: number[]) => () => runSyncDescribed(native, s, numbers, [new Float32Array(2)]);
+    expect(run([1, 1, NaN, 1, 1, 2, 0, -1])).toThrow('run: an input index is out of range');
+    expect(run([1, 1, ...tensorAt(0, 1, [2]), 1.5, -1])).toThrow('run: an output index is out of range');
+    expect(run([1, 1, 0, 0.5, 1, 2, 0, -1])).toThrow('run: a type code is out of range');
+    expect(run([1, 1, 0, 1, Infinity, 2, 0, -1])).toThrow('run: a rank is out of range');
     const binding = s.createIoBinding();
     expect(() => binding.bindInput('0' as never, 1, new Float32Array(2), [2])).toThrow('bindInput: the input index must be an integer from 0 to 4294967295');
     expect(() => binding.bindOutput(NaN, null, null, null)).toThrow('bindOutput: the output index must be an integer from 0 to 4294967295');

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildModel, type Dim } from './support/onnx.js';
+import { runSyncDescribed, tensorAt } from './support/native-run.js';
 import { InferenceSession, Tensor } from './support/ort.js';
 
 const require = createRequire(import.meta.url);
@@ -23,7 +24,7 @@ async function ortVerdict(declared: Dim[], given: number[]): Promise<string | un
   const session = await native.createSession(identity(declared), {} as never);
   try {
     const count = given.reduce((a, b) => a * b, 1);
-    session.runSync([0, 1, new Float32Array(count), given], [0, null, null, null], undefined);
+    runSyncDescribed(native, session, [1, 1, ...tensorAt(0, 1, given), 0, -1], [new Float32Array(count)]);
     return undefined;
   } catch (error) {
     return (error as Error).message;

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { runSyncDescribed } from './support/native-run.js';
 import { identity, matmul, slowChain } from './support/models.js';
 import { buildModel, unaryModel } from './support/onnx.js';
 import { InferenceSession, Tensor } from './support/ort.js';
@@ -285,9 +286,13 @@ describe('the native boundary', () => {
       outputs: [{ name: 'y', type: 'float32', dims: undefined }],
       nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
     }), {} as never);
+    // In the run descriptor (a rank, then that many dims), and in a dims array (a sequence input's, an I/O binding's).
+    expect(() => runSyncDescribed(native, session, [1, 1, 0, 1, 2 ** 31, 0, -1], [new Float32Array(1)])).toThrow('2147483648 dims is more than the 1024 ort-napi accepts');
     const dims: number[] = [];
     dims.length = 2 ** 31;
-    expect(() => session.runSync([0, 1, new Float32Array(1), dims], [0, null, null, null], undefined)).toThrow('2147483648 dims is more than the 1024 ort-napi accepts');
+    const binding = session.createIoBinding();
+    expect(() => binding.bindInput(0, 1, new Float32Array(1), dims)).toThrow('2147483648 dims is more than the 1024 ort-napi accepts');
+    binding.release();
     session.release();
   });
 
