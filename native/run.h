@@ -27,6 +27,9 @@ class RunCall {
   // run); a sync run's caller holds them anyway.
   void Prepare(Napi::Env env, Napi::Value slots, Napi::Value options, bool pin);
   void Execute();  // any thread; throws OrtFailure
+  // The thread that executed it, after Execute: copies the outputs that go back as copies and
+  // releases them there (run.cc). Collect then builds from the copies.
+  void StageOutputs();
   // Main thread: the outputs, in fetch order, as [block, slot...] (run.cc, Collect); a sync run's
   // `block` reused from the last one.
   Napi::Value Collect(Napi::Env env, bool reuse_block);
@@ -47,6 +50,19 @@ class RunCall {
   std::vector<bool> hand_back_;         // parallel to outputs_: preallocated in ONNX Runtime's memory (strings)
   std::vector<napi_ref> pins_;          // raw: leaked, never deleted, if the environment goes first
   std::vector<LentRange> lent_;
+
+  // How each output goes back (run.cc, Collect): planned where it ran, or in Collect.
+  struct OutputPlan {
+    bool numeric = false, copy = false;
+    TensorShape shape;
+    void* bytes = nullptr;  // ONNX Runtime's memory; null once staged
+    size_t byte_length = 0, offset = 0;
+  };
+  void PlanOutputs();
+  std::vector<OutputPlan> plan_;
+  size_t header_ = 0, copied_ = 0;  // the block's header, in doubles, and its copied bytes
+  std::vector<char> staged_bytes_;  // the copied outputs' bytes, where StageOutputs ran
+  bool staged_ = false;
 };
 
 // A RunCall executed on the runner threads.
