@@ -127,6 +127,8 @@ export interface NativeBinding {
   stopForExit(): void;
   /** From the loop kept turning for a lone run (wait.ts): settles it if it has finished; `last`: the turning stops. */
   pollRun(last: boolean): boolean;
+  /** Of the runs the turning loop polled for: [left by their runner with no call of its own, with one]. For tests. */
+  handBackCounts(): [number, number];
   allocateTensor(type: number, dims: readonly number[], deviceId: number, cudaLibraryPath: string | undefined): import('./tensor.js').DeviceHandle;
   /**
    * JSON for v2 infer requests (native/json.cc): what JSON.parse gives, but `inputs[i].data`, where

@@ -125,6 +125,17 @@ Napi::Value PollRun(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, port != nullptr && port->Poll(env, last));
 }
 
+// [sync] handBackCounts() -> [quietly, withCall]: this environment's runs that its turning loop
+// polled for, left by their runner with no call of its own or with one (Port::PolledQuietly). For tests.
+Napi::Value HandBackCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<Port>& port = AddonData::Of(env).port;
+  Napi::Array counts = Napi::Array::New(env, 2);
+  counts.Set(0u, Napi::Number::New(env, port ? static_cast<double>(port->PolledQuietly()) : 0));
+  counts.Set(1u, Napi::Number::New(env, port ? static_cast<double>(port->PolledWithCall()) : 0));
+  return counts;
+}
+
 // [sync] stopForExit(): the process is exiting (see lib/binding.ts).
 Napi::Value StopForExit(const Napi::CallbackInfo& info) {
   StopRunnersAtExit();
@@ -227,6 +238,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("availableProviders", Napi::Function::New<AvailableProviders>(env, "availableProviders"));
   exports.Set("stopForExit", Napi::Function::New<StopForExit>(env, "stopForExit"));
   exports.Set("pollRun", Napi::Function::New<PollRun>(env, "pollRun"));
+  exports.Set("handBackCounts", Napi::Function::New<HandBackCounts>(env, "handBackCounts"));
   exports.Set("parseJson", Napi::Function::New<ParseJson>(env, "parseJson"));
   exports.Set("sourceHash", ORT_NAPI_SOURCE_HASH);
   return exports;

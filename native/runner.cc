@@ -160,6 +160,8 @@ class Pressure {
 
 // The process-wide runner threads. Never destroyed: at process exit a runner may still be inside
 // ONNX Runtime, and joining it from a static destructor would hang the exit.
+unsigned AvailableCpus() noexcept;
+
 class Runners {
  public:
   static Runners& Get() {
@@ -337,18 +339,29 @@ class Runners {
   // without a futex wake-up (tens of microseconds on a busy or virtual machine). Post wakes a
   // sleeper only when no runner is spinning, so a sleeper is not woken just to spin beside it.
   // Whether work was seen.
+  // The spin gives its core up (sched_yield) every 50 µs, or at each check where another thread
+  // may want the core: the CPUs contended (Pressure), or one CPU for the process. Yielding at every
+  // check, as it did, made a system call before most runs (runner.h, "System calls").
   bool Spin(long spin_micros) {
     if (spin_micros == 0) return false;
-    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_micros);
+    const auto start = std::chrono::steady_clock::now();
+    const auto until = start + std::chrono::microseconds(spin_micros);
+    auto yield_at = start + std::chrono::microseconds(50);
+    const bool share = Pressure::Get().Contended() || single_cpu_;
     for (unsigned i = 1; queued_.load(std::memory_order_relaxed) == 0; ++i) {
       Pause();
       if ((i & 63) == 0) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::yield();  // a core shared with the event loop's thread goes to it first
+        const auto now = std::chrono::steady_clock::now();
+        if (now > until) return false;
+        if (share || now >= yield_at) {
+          std::this_thread::yield();  // a core shared with the event loop's thread goes to it first
+          yield_at = now + std::chrono::microseconds(50);
+        }
       }
     }
     return true;
   }
+  const bool single_cpu_ = AvailableCpus() <= 1;
 
   static constexpr long kSpinMicros = 100;
 
@@ -635,15 +648,17 @@ void Port::TurnFor(Napi::Env env, Task* task, double micros) {
   // settled): a waker's wake-up for an earlier run can arrive after it (Wait).
   uintptr_t current = watch_.load(std::memory_order_acquire);
   while ((current & 1) == 0 &&
-         !watch_.compare_exchange_weak(current, reinterpret_cast<uintptr_t>(task), std::memory_order_acq_rel)) {
+         !watch_.compare_exchange_weak(current, reinterpret_cast<uintptr_t>(task), std::memory_order_seq_cst)) {
   }
+  polling_.store(true, std::memory_order_seq_cst);
   try {  // nothing may leave as an exception: the task is posted
     AddonData::Of(env).wait_hook.Call({Napi::Number::New(env, micros)});
     return;
   } catch (...) {
   }
   // The loop is not turning: nothing would pick the result up from `watch_`.
-  const uintptr_t watched = watch_.exchange(0, std::memory_order_acq_rel);
+  polling_.store(false, std::memory_order_seq_cst);
+  const uintptr_t watched = watch_.exchange(0, std::memory_order_seq_cst);
   if ((watched & 1) != 0) {
     Task* finished = reinterpret_cast<Task*>(watched & ~uintptr_t{1});
     if (!Deliver(finished)) delete finished;
@@ -659,7 +674,12 @@ bool Port::SettleWatched(napi_env env) {
 }
 
 bool Port::Poll(Napi::Env env, bool last) {
-  uintptr_t watched = watch_.load(std::memory_order_acquire);
+  // After its last poll the loop stops turning: from then on the runner is to make the
+  // threadsafe-function call itself (Finished). Cleared before `watch_` is read for the last time:
+  // all four accesses sequentially consistent, either the runner reads `polling_` cleared and
+  // calls, or this poll reads its tag and settles the run.
+  if (last) polling_.store(false, std::memory_order_seq_cst);
+  uintptr_t watched = watch_.load(std::memory_order_seq_cst);
   if (watched == 0) return false;
   // Within a few µs of the run's expected end, watch for it here rather than go round the loop
   // once more (an epoll call and the loop's phases: 2-4 µs a turn on a virtual machine), up to
@@ -678,8 +698,11 @@ bool Port::Poll(Napi::Env env, bool last) {
     if (!last) return false;  // still executing
     // The loop stops turning: the runner is to hand the result back as any other. Unless it
     // finished just now, and tagged it.
-    if (watch_.compare_exchange_strong(watched, 0, std::memory_order_acq_rel)) return false;
+    if (watch_.compare_exchange_strong(watched, 0, std::memory_order_seq_cst)) return false;
   }
+  // Settled here, and the loop stops turning; `polling_` stays set, as the runner that tagged the run
+  // may not have read it yet (cleared now, it would make the call this poll has made needless).
+  // Set only matters while a run is in `watch_`, which only TurnFor puts there, setting it again.
   return SettleWatched(env);
 }
 
@@ -699,16 +722,22 @@ void Port::Finished(Task* task) {
   // hands it back through the loop's poll phase (9 µs with the loop awake). Tagged before the task
   // leaves `executing_`, so that Cleanup, which waits for that, finds it there.
   uintptr_t watched = reinterpret_cast<uintptr_t>(task);
-  const bool polled = watch_.compare_exchange_strong(watched, watched | 1, std::memory_order_acq_rel);
+  const bool polled = watch_.compare_exchange_strong(watched, watched | 1, std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     executing_.erase(task);
   }
-  // Still one threadsafe-function call, carrying no task: should the loop stop turning before it
-  // polls, that call settles the run instead (CallJs), so no result waits on the loop's turns alone.
-  // Its cost is the runner's, after the run; the loop's poll comes first, and the call then finds
-  // nothing to do. (Left in `watch_` if the environment is going: Cleanup frees it.)
   if (polled) {
+    // The loop still turning for it polls again (Poll) and settles it: nothing more to do here,
+    // and no system call (runner.h, "System calls"). Otherwise one threadsafe-function call, carrying
+    // no task, settles it (CallJs), so no result waits on turns that have stopped. (Left in
+    // `watch_` if the environment is going: Cleanup frees it.)
+    if (polling_.load(std::memory_order_seq_cst)) {
+      polled_quietly_.fetch_add(1, std::memory_order_relaxed);
+      quiet_.notify_all();  // Cleanup may be waiting for the task just taken out of `executing_`
+      return;
+    }
+    polled_with_call_.fetch_add(1, std::memory_order_relaxed);
     Deliver(&g_poll_marker);
     return;
   }

@@ -16,12 +16,22 @@
 //     turning for a lone run (below) takes that run's result itself as it finishes (Port::Poll,
 //     watching for it for up to 20 µs around its expected end), rather than through the threadsafe
 //     function's eventfd and the loop's next poll phase: 4-7 µs less a run, measured in one process
-//     with the poll switched on and off in alternating blocks (silero and classifier models). The
-//     runner still makes a threadsafe-function call, without the task, so that a result the loop
-//     has not picked up when it stops turning is settled all the same.
+//     with the poll switched on and off in alternating blocks (silero and classifier models). Only
+//     once the loop has stopped turning does the runner make a threadsafe-function call, without
+//     the task, so that a result the loop has not picked up is settled all the same (Port::polling_).
 // Together they cost 10-30 µs of wake-ups, more than a small model's whole Run: a session whose
 // runs are measured shorter than that runs them on the caller's thread instead (SessionWrap::Run,
 // within lib/inline.ts's budget per loop turn), skipping both.
+//
+// System calls. Between two runs, a runner makes none where it can: no sched_yield while it spins
+// (but every 50 µs, or where another thread may want its core), no threadsafe-function call while
+// the loop polls for its result, and it releases the outputs it copied itself (run.cc,
+// StageOutputs). On a host with page-table isolation and no PCID (this 2-vCPU guest: "Mitigation:
+// PTI", no pcid flag), every entry into the kernel flushes the TLB, and the next Run refills it:
+// in C++ around the floor (silero, a worker thread handed each run by a spinning caller), one
+// getppid() between runs made each Run 22-35 µs slower (135 -> 170 µs). The runner made 2-3
+// system calls a run (an eventfd write, a futex, a sched_yield), and its Runs took 15-25 µs longer
+// than the same Run on the main thread on the same CPU.
 //
 // The wait for a result. An event loop with nothing else to do sleeps while its run executes. On a
 // virtual machine its idle vCPU halts, and the hypervisor lends the core out: waking it again for
@@ -108,6 +118,10 @@ class Port : public std::enable_shared_from_this<Port> {
   // it has finished, and says whether it did. `last`: the loop stops turning after this call, so
   // a run still executing is left to be handed back as any other.
   bool Poll(Napi::Env env, bool last);
+  // Of the runs the loop watched for (TurnFor) and found finished: how many the runner left to its
+  // polls with no call of its own, and how many it made the marker call for (Finished). For tests.
+  uint64_t PolledQuietly() const noexcept { return polled_quietly_.load(std::memory_order_relaxed); }
+  uint64_t PolledWithCall() const noexcept { return polled_with_call_.load(std::memory_order_relaxed); }
 
  private:
   friend class Runners;
@@ -150,6 +164,12 @@ class Port : public std::enable_shared_from_this<Port> {
   // runner that finishes that run, cleared by the main thread as it settles it or stops turning.
   // Non-zero only while the loop turns, so a result left here is always picked up.
   std::atomic<uintptr_t> watch_{0};
+  // Whether the loop turns for the run in `watch_` and will poll again: set by TurnFor, cleared by
+  // the loop's last poll (Port::Poll). While it is set, the runner that tags the run makes no
+  // threadsafe-function call for it (Finished): no system call between two runs on the runner
+  // ("System calls", above).
+  std::atomic<bool> polling_{false};
+  std::atomic<uint64_t> polled_quietly_{0}, polled_with_call_{0};
   bool closed_ = false;
 };
 

@@ -128,6 +128,7 @@ describe('waiting for a lone run awake', () => {
         for (let i = 0; i < 4; i++) await session.run({ x: small });
         const expected = Buffer.from(session.runSync({ x: small }).y.data.buffer);
         wakes = turns = 0;
+        const [quiet0, called0] = native.handBackCounts();
         countTurns(true);
         let same = 0;
         for (let i = 0; i < 40; i++) {
@@ -135,16 +136,18 @@ describe('waiting for a lone run awake', () => {
           if (Buffer.from(y.data.buffer, y.data.byteOffset, y.data.byteLength).equals(expected)) same++;
         }
         countTurns(false);
+        const [quiet1, called1] = native.handBackCounts();
         await session.release();
-        return { wakes, turns, same };
+        return { wakes, turns, same, quietly: quiet1 - quiet0, withCall: called1 - called0 };
       };
+      const { native } = require(require.resolve('ort-napi').replace(/index\.js$/, 'binding.js'));
       (async () => {
         const one = await lone({ intraOpNumThreads: 1 });
         const every = await lone({}); // ONNX Runtime's default: a thread per core
         const parallel = await lone({ intraOpNumThreads: 1, executionMode: 'parallel' });
         console.log(JSON.stringify({ one, every, parallel }));
       })().catch((e) => { console.error(e); process.exit(9); });`;
-    type Counts = { wakes: number; turns: number; same: number };
+    type Counts = { wakes: number; turns: number; same: number; quietly: number; withCall: number };
     const outcome = (env: NodeJS.ProcessEnv, pinned = false) => {
       const args = ['-e', script];
       const result = pinned
@@ -162,12 +165,18 @@ describe('waiting for a lone run awake', () => {
     // the next run submitted before the last wait's turn ended, and a turn may settle its run).
     expect(awake.one.wakes).toBeGreaterThan(0);
     expect(awake.one.turns).toBeGreaterThanOrEqual(awake.one.wakes);
+    // A run the turning loop polls for is left to it by its runner with no threadsafe-function call
+    // (no system call between the runner's runs: native/runner.h, "System calls"), save those
+    // finishing after the loop's last poll. Before, every one had its call.
+    console.log(`[53.wait-awake] of 40 lone runs, ${awake.one.quietly} left to the loop's polls with no call by their runner, ${awake.one.withCall} with one`);
+    expect(awake.one.quietly).toBeGreaterThan(0);
+    expect(awake.every).toMatchObject({ quietly: 0, withCall: 0 });
     // A run that may take every core, or more threads than its intra-op ones: the loop sleeps.
     expect(awake.every).toMatchObject({ wakes: 0, turns: 0 });
     expect(awake.parallel).toMatchObject({ wakes: 0, turns: 0 });
 
     const asleep = outcome({ ORT_NAPI_RUN_WAIT: 'sleep' });
-    expect(asleep.one).toMatchObject({ wakes: 0, turns: 0, same: 40 });
+    expect(asleep.one).toMatchObject({ wakes: 0, turns: 0, same: 40, quietly: 0, withCall: 0 });
 
     // Confined to one CPU (taskset, a container's cpuset), the loop would take it from the run:
     // no wait at all, though the machine has more cores online (measured with the silero model:
