@@ -163,7 +163,7 @@ describe('run', () => {
     expect(Array.from(syncTarget.data as Float32Array)).toEqual([4, 10, 18]);
   });
 
-  test('outputs are views over memory no other output or input shares', async () => {
+  test('outputs are on memory no other output or input shares, each on an ArrayBuffer of its own', async () => {
     const session = await InferenceSession.create(
       buildModel({
         inputs: [{ name: 'x', type: 'float32', dims: [4] }],
@@ -182,6 +182,22 @@ describe('run', () => {
     (out.y.data as Float32Array)[0] = 100;
     expect((out.z.data as Float32Array)[0]).toBe(1);
     expect(x[0]).toBe(1);
+    // Each on an ArrayBuffer of its own, all of it (the addon hands a run's outputs back in one
+    // block, which lib/ copies out of): callers pass `tensor.data.buffer` on whole, and
+    // transferring one output's buffer leaves the others alone. Inline and runner runs alike.
+    for (const result of [session.runSync({ x: new Tensor(x) }), await session.run({ x: new Tensor(x) }), out]) {
+      const y = result.y.data as Float32Array;
+      const z = result.z.data as Float32Array;
+      expect(y.buffer).not.toBe(z.buffer);
+      expect([y.byteOffset, y.buffer.byteLength, z.byteOffset, z.buffer.byteLength]).toEqual([0, 16, 0, 16]);
+    }
+    const later = session.runSync({ x: new Tensor(x) });
+    structuredClone(later.y.data.buffer, { transfer: [later.y.data.buffer as ArrayBuffer] });
+    expect(Array.from(later.z.data as Float32Array)).toEqual([1, 2, 3, 4]);
+    // A sync run's block is reused: the outputs of an earlier run keep their values.
+    const first = session.runSync({ x: new Tensor(new Float32Array([5, 6, 7, 8])) });
+    session.runSync({ x: new Tensor(new Float32Array([9, 9, 9, 9])) });
+    expect(Array.from(first.y.data as Float32Array)).toEqual([5, 6, 7, 8]);
   });
 
   test('onnxruntime-common style tensors from another library are accepted', async () => {
