@@ -87,14 +87,13 @@ export interface NativeIoBinding {
 export interface NativeSession {
   metadata(): NativeMetadata;
   /**
-   * What to run is in the run descriptor (setRunDescriptor; session.ts, describe), its data in
-   * `slots`. With `inline` true, a session measured to run shorter than a hand-off runs here and
+   * What to run is in `descriptor` (session.ts, describe), its data in `slots`. With `inline` true, a session measured to run shorter than a hand-off runs here and
    * returns its outputs at once; with `onlyInline` too, one that is not returns undefined and
    * starts nothing.
    */
-  run(slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline: boolean, onlyInline: boolean): Promise<NativeOutputs> | NativeOutputs | undefined;
-  run(slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<NativeOutputs>;
-  runSync(slots: unknown[], options: NativeRunOptions | undefined): NativeOutputs;
+  run(descriptor: Float64Array, slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined, inline: boolean, onlyInline: boolean): Promise<NativeOutputs> | NativeOutputs | undefined;
+  run(descriptor: Float64Array, slots: unknown[], options: NativeRunOptions | NativeRunOptionsHandle | undefined): Promise<NativeOutputs>;
+  runSync(descriptor: Float64Array, slots: unknown[], options: NativeRunOptions | undefined): NativeOutputs;
   release(): void;
   endProfiling(): string;
   createIoBinding(): NativeIoBinding;
@@ -112,8 +111,6 @@ export interface NativeLibraryInfo {
 
 export interface NativeBinding {
   setup(ortError: typeof OrtError, waitAwake: (micros: number) => void): void;
-  /** Returns the array it replaces. */
-  setRunDescriptor(array: Float64Array): Float64Array | undefined;
   init(libraryPath: string): NativeLibraryInfo;
   versions(): NativeLibraryInfo;
   createSession(model: string | Uint8Array, options: NativeSessionOptions): Promise<NativeSession>;

@@ -87,7 +87,7 @@ function toMetadata(info: NativeValueInfo): ValueMetadata {
 /** A prepared call: flat arrays for the addon, and what is needed to name its results. */
 interface Call {
   /**
-   * What to run, for the addon's run descriptor (describe()): [length, feedCount, fetchCount, per
+   * What to run, as the addon's run descriptor holds it (describe()): [length, feedCount, fetchCount, per
    * feed: input index, element type code (-1: a sequence or map), rank, dims..., per fetch: output
    * index, -1 or a preallocated output's type code, then its rank and dims]. Numbers only: they
    * reach native through one Float64Array instead of a call into V8 for each.
@@ -286,7 +286,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
       this.#executing++;
       let out: NativeOutputs | Promise<NativeOutputs> | undefined;
       try {
-        out = this.#native.run(describe(call), call.options, true, signal !== undefined) as typeof out;
+        out = this.#native.run(describe(call), call.slots, call.options, true, signal !== undefined) as typeof out;
       } catch (error) {
         this.#ended(1);
         throw error;
@@ -361,7 +361,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
         // callers awaiting the tiny model went from 125,000 runs/s alone to 55,000, two runners
         // busy handing runs of 2 µs back and forth.
         const inline = (this.#executing === 1 || this.#runsOnCaller) && !turnSpent();
-        const result = signal && !inline ? undefined : this.#native.run(describe(call), call.options, inline, signal !== undefined);
+        const result = signal && !inline ? undefined : this.#native.run(describe(call), call.slots, call.options, inline, signal !== undefined);
         // An inline run's outputs are collected at once: their block is the addon's, reused by the next sync run.
         if (Array.isArray(result)) collected = collect(call, result);
         else raw = result ? await result : await this.#runAbortable(call, signal!);
@@ -384,7 +384,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   /** A run whose own ONNX Runtime run options are terminated when `signal` aborts. */
   #runAbortable(call: Call, signal: AbortSignal): Promise<NativeOutputs> {
     signal.throwIfAborted();
-    return runStoppable(call.options, signal, (handle) => this.#native.run(describe(call), handle));
+    return runStoppable(call.options, signal, (handle) => this.#native.run(describe(call), call.slots, handle));
   }
 
   /** Runs the model on the calling thread, blocking it: for code already inside a Worker. */
@@ -394,7 +394,7 @@ export class InferenceSession<S extends ModelSignature = AnySignature> {
   runSync(feeds: FeedsType, arg1?: unknown, arg2?: unknown): SignatureOutputs<S> {
     const call = this.#prepare(feeds, arg1, arg2);
     call.signal?.throwIfAborted(); // a sync run cannot be stopped once started
-    return collect(call, this.#native.runSync(describe(call), call.options)) as SignatureOutputs<S>;
+    return collect(call, this.#native.runSync(describe(call), call.slots, call.options)) as SignatureOutputs<S>;
   }
 
   /**
@@ -694,24 +694,23 @@ function describeTensor(call: Call, index: number, tensor: Tensor): void {
   call.slots.push(tensor.data);
 }
 
-// The run descriptor this environment's addon reads each run from (native/run.cc, Descriptor):
-// filled just before each call that starts a run, never handed out of this module.
+// The run descriptor passed with each call that starts a run (native/run.cc, Descriptor): one
+// array, refilled each time (native copies it at once), never handed out of this module.
 let runDescriptor = newRunDescriptor(1024);
 
 function newRunDescriptor(length: number): Float64Array {
   const array = new Float64Array(length);
   markAsUntransferable(array.buffer);
-  native.setRunDescriptor(array);
   return array;
 }
 
-/** Puts `call` in the run descriptor; returns its slots, for the call into the addon that follows at once. */
-function describe(call: Call): unknown[] {
+/** Puts `call` in the run descriptor, for the call into the addon that follows at once. */
+function describe(call: Call): Float64Array {
   const numbers = call.descriptor;
   numbers[0] = numbers.length;
   if (numbers.length > runDescriptor.length) runDescriptor = newRunDescriptor(Math.max(numbers.length, 2 * runDescriptor.length));
   runDescriptor.set(numbers);
-  return call.slots;
+  return runDescriptor;
 }
 
 // Codes in the outputs' header (native/run.cc, Collect). In place of an element type, -1: the

@@ -53,18 +53,6 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] setRunDescriptor(Float64Array) -> the one it replaces: the array lib/ describes each run
-// in (RunCall::Prepare).
-Napi::Value SetRunDescriptor(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(env, "setRunDescriptor: expected a Float64Array");
-  AddonData& data = AddonData::Of(env);
-  Napi::Value previous = data.descriptor.IsEmpty() ? env.Undefined() : data.descriptor.Value();
-  data.descriptor = Napi::Persistent(info[0]);
-  return previous;
-}
-
 // [sync] init(libraryPath): loads ONNX Runtime (once per process); returns what versions() does.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -225,7 +213,6 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   data->port = Port::Create(env);
   SessionTypeTag();
   exports.Set("setup", Napi::Function::New<Setup>(env, "setup"));
-  exports.Set("setRunDescriptor", Napi::Function::New<SetRunDescriptor>(env, "setRunDescriptor"));
   exports.Set("init", Napi::Function::New<Init>(env, "init"));
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   exports.Set("createSession", Napi::Function::New<SessionWrap::Create>(env, "createSession"));

@@ -21,10 +21,6 @@ struct AddonData {
   std::shared_ptr<Port> port;
   std::shared_ptr<OrtEnvHandle> ort_env;  // taken on first use, dropped with this environment
   napi_threadsafe_function logger = nullptr;  // this environment's JS logger, if it set one
-  // lib/'s run descriptor (session.ts, describe): a Float64Array that lib/ fills just before each
-  // call that starts a run, and RunCall::Prepare copies at once, looking its memory up anew each
-  // time (a caller of setRunDescriptor could detach it after).
-  Napi::Reference<Napi::Value> descriptor;
   // The ArrayBuffer a sync run's outputs come back in (RunCall::Collect), grown as needed.
   Napi::Reference<Napi::Value> result_block;
 

@@ -18,22 +18,24 @@ RunCall::~RunCall() {
 
 namespace {
 
-// lib/'s description of a run (session.ts, Call), copied out of the environment's descriptor
-// array (AddonData::descriptor) before anything else is read, and each read checked against its
-// length: a wrong one is refused, never read past.
+// lib/'s description of a run (session.ts, Call), a Float64Array passed with each call that starts
+// a run, copied out before anything else is read, and each read checked against its length: a
+// wrong one is refused, never read past.
 //   [length, feedCount, fetchCount, per feed: index, type, rank, dims..., per fetch: index, type, rank, dims...]
 // A feed's type -1: a sequence or a map, its slot encoded whole (ValueToJs's form); a fetch's type
 // -1: no memory given for it, else the type of the caller's memory ONNX Runtime writes into.
 class Descriptor {
  public:
-  explicit Descriptor(Napi::Env env) : env_(env) {
-    AddonData& data = AddonData::Of(env);
+  Descriptor(Napi::Env env, Napi::Value array) : env_(env) {
     napi_typedarray_type type = napi_uint8_array;
     size_t length = 0;
     void* memory = nullptr;
-    if (!data.descriptor.IsEmpty())
-      NAPI_THROW_IF_FAILED_VOID(env, napi_get_typedarray_info(env, data.descriptor.Value(), &type, &length, &memory, nullptr, nullptr));
-    if (type != napi_float64_array || length == 0 || memory == nullptr) throw Napi::Error::New(env, "run: no run descriptor is set up");
+    if (!array.IsTypedArray() ||
+        napi_get_typedarray_info(env, array, &type, &length, &memory, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array)
+      throw Napi::TypeError::New(env, "run: the run descriptor must be a Float64Array");
+    // A detached one has no memory and no length.
+    if (length == 0 || memory == nullptr) throw Napi::RangeError::New(env, "run: the run descriptor is empty");
     const auto* numbers = static_cast<const double*>(memory);
     const double used = numbers[0];
     if (!(used >= 1 && used <= static_cast<double>(length)))
@@ -72,8 +74,8 @@ class Descriptor {
 
 }  // namespace
 
-void RunCall::Prepare(Napi::Env env, Napi::Value slots_value, Napi::Value options, bool pin) {
-  Descriptor descriptor(env);
+void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value slots_value, Napi::Value options, bool pin) {
+  Descriptor descriptor(env, descriptor_value);
   if (!slots_value.IsArray()) throw Napi::TypeError::New(env, "run: the data slots must be an array");
   Napi::Array slots = slots_value.As<Napi::Array>();
   const uint32_t feed_count = descriptor.Integer("the feed count", 0, 1 << 20);

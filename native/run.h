@@ -21,11 +21,11 @@ class RunCall {
   RunCall(const RunCall&) = delete;
   RunCall& operator=(const RunCall&) = delete;
 
-  // Main thread. What to run is in the environment's run descriptor (run.cc, Descriptor), the
-  // data in `slots`: each feed's, then each preallocated fetch's (the caller's memory ONNX Runtime
-  // writes into). With `pin`, the arrays lent to ONNX Runtime are referenced until Unpin (an async
-  // run); a sync run's caller holds them anyway.
-  void Prepare(Napi::Env env, Napi::Value slots, Napi::Value options, bool pin);
+  // Main thread. What to run is in `descriptor` (run.cc, Descriptor), the data in `slots`: each
+  // feed's, then each preallocated fetch's (the caller's memory ONNX Runtime writes into). With
+  // `pin`, the arrays lent to ONNX Runtime are referenced until Unpin (an async run); a sync run's
+  // caller holds them anyway.
+  void Prepare(Napi::Env env, Napi::Value descriptor, Napi::Value slots, Napi::Value options, bool pin);
   void Execute();  // any thread; throws OrtFailure
   // The thread that executed it, after Execute: copies the outputs that go back as copies and
   // releases them there (run.cc). Collect then builds from the copies.

@@ -386,7 +386,7 @@ int64_t InlineRunNanos() {
 static Napi::Value RunHere(Napi::Env env, std::shared_ptr<SessionCore> core, const Napi::CallbackInfo& info) {
   RunCall call(std::move(core));
   try {
-    call.Prepare(env, info[0], info[1], false);
+    call.Prepare(env, info[0], info[1], info[2], false);
     call.Execute();
   } catch (...) {
     call.Unpin(env);
@@ -427,11 +427,11 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     std::shared_ptr<SessionCore> core = Live(info);
-    if (info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value()) {
+    if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) {
       if (core->ShortRuns()) return RunHere(env, std::move(core), info);
       // `onlyInline`: the caller has an AbortSignal, and a run on a runner needs run options of its
       // own to be stopped by it: lib/ makes them and calls again.
-      if (info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value()) return env.Undefined();
+      if (info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value()) return env.Undefined();
     }
     // How long this session's runs take, once measured (the first runs set up kernels and the arena).
     RunExpected expected;
@@ -442,7 +442,7 @@ Napi::Value SessionWrap::Run(const Napi::CallbackInfo& info) {
     expected.threads = core->run_threads;
     auto call = std::make_unique<RunCall>(std::move(core));
     try {
-      call->Prepare(env, info[0], info[1], true);
+      call->Prepare(env, info[0], info[1], info[2], true);
     } catch (...) {
       call->Unpin(env);
       throw;

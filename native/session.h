@@ -79,9 +79,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
  private:
   Napi::Value Metadata(const Napi::CallbackInfo& info);  // [sync]
-  // What to run is in the run descriptor (RunCall::Prepare); `slots` holds its data.
-  Napi::Value Run(const Napi::CallbackInfo& info);       // [async] run(slots, runOptions[, inline, onlyInline])
-  Napi::Value RunSync(const Napi::CallbackInfo& info);   // [sync]  runSync(slots, runOptions)
+  // What to run is in `descriptor` (RunCall::Prepare); `slots` holds its data.
+  Napi::Value Run(const Napi::CallbackInfo& info);      // [async] run(descriptor, slots, runOptions[, inline, onlyInline])
+  Napi::Value RunSync(const Napi::CallbackInfo& info);  // [sync]  runSync(descriptor, slots, runOptions)
   Napi::Value Release(const Napi::CallbackInfo& info);   // [sync]  drops this object's share
   Napi::Value EndProfiling(const Napi::CallbackInfo& info);  // [sync] writes the profile, returns its path
   Napi::Value CreateIoBinding(const Napi::CallbackInfo& info);  // [sync] -> IoBinding

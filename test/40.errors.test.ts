@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { addMul, identity, matmul, random, slowChain } from './support/models.js';
-import { runSyncDescribed, tensorAt } from './support/native-run.js';
+import { descriptorOf, runSyncDescribed, tensorAt } from './support/native-run.js';
 import { InferenceSession, ort, OrtError, Tensor, type Ort } from './support/ort.js';
 
 let session: Ort.InferenceSession;
@@ -117,7 +117,7 @@ describe('the native layer does not trust its caller', () => {
     expect(() => native.createSession(new Uint8Array(0), {})).toThrow('createSession: the model bytes are empty');
     expect(() => native.createSession('x.onnx', { intraOpNumThreads: 'two' } as never)).toThrow('option intraOpNumThreads must be a number');
     const s = await native.createSession(identity('float32', ['n']), {});
-    const run = (numbers: number[], slots: unknown[]) => () => runSyncDescribed(native, s, numbers, slots);
+    const run = (numbers: number[], slots: unknown[]) => () => runSyncDescribed(s, numbers, slots);
     const y = [0, -1]; // fetch output 0 into memory of ONNX Runtime's
     expect(run([1, 1, ...tensorAt(0, 1, [3]), ...y], [new Float32Array(2)])).toThrow("input 'x': data holds 2 elements but dims [3] need 3");
     expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], [new Float64Array(2)])).toThrow("input 'x': the TypedArray's element size does not match its element type");
@@ -133,23 +133,17 @@ describe('the native layer does not trust its caller', () => {
     expect(run([2 ** 21, 1], [])).toThrow('run: the feed count is out of range');
     const lie = new Float64Array(4);
     lie.set([1000, 1, 1, 0]);
-    const previous = native.setRunDescriptor(lie);
-    try {
-      expect(() => s.runSync([new Float32Array(2)], undefined)).toThrow("run: the run descriptor's length is out of range");
-      expect(() => native.setRunDescriptor(new Float32Array(4) as never)).toThrow('setRunDescriptor: expected a Float64Array');
-      // One detached after it was set up: looked up at each run, found empty.
-      const detachable = new Float64Array(8);
-      detachable.set([6, 1, 1, ...tensorAt(0, 1, [])]);
-      native.setRunDescriptor(detachable);
-      structuredClone(detachable.buffer, { transfer: [detachable.buffer] });
-      expect(() => s.runSync([new Float32Array(1)], undefined)).toThrow('run: no run descriptor is set up');
-    } finally {
-      native.setRunDescriptor(previous!);
-    }
+    expect(() => s.runSync(lie, [new Float32Array(2)], undefined)).toThrow("run: the run descriptor's length is out of range");
+    expect(() => s.runSync(new Float32Array(4) as never, [new Float32Array(2)], undefined)).toThrow('run: the run descriptor must be a Float64Array');
+    expect(() => s.runSync([1, 1, 1] as never, [new Float32Array(2)], undefined)).toThrow('run: the run descriptor must be a Float64Array');
+    // A detached one has no memory left to read.
+    const detached = descriptorOf([1, 1, ...tensorAt(0, 1, [1]), ...y]);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => s.runSync(detached, [new Float32Array(1)], undefined)).toThrow('run: the run descriptor is empty');
     expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], ['not an array'] as never)).toThrow("input 'x': data must be a TypedArray");
-    expect(() => s.runSync('not an array' as never, undefined)).toThrow('run: the data slots must be an array');
+    expect(() => s.runSync(descriptorOf([1, 1, ...tensorAt(0, 1, [2]), ...y]), 'not an array' as never, undefined)).toThrow('run: the data slots must be an array');
     // V8's own receiver check, or ours where it does not apply
-    expect(() => s.run.call({}, [], undefined)).toThrow(/Illegal invocation|this is not an ort-napi session/);
+    expect(() => s.run.call({}, descriptorOf([]), [], undefined)).toThrow(/Illegal invocation|this is not an ort-napi session/);
     s.release();
     s.release();
     expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], [new Float32Array(2)])).toThrow('the session was released');
@@ -157,7 +151,7 @@ describe('the native layer does not trust its caller', () => {
 
   test('an index, type code, rank or device id that is no integer is named (not node-addon-api\'s "A number was expected")', async () => {
     const s = await native.createSession(identity('float32', ['n']), {});
-    const run = (numbers: number[]) => () => runSyncDescribed(native, s, numbers, [new Float32Array(2)]);
+    const run = (numbers: number[]) => () => runSyncDescribed(s, numbers, [new Float32Array(2)]);
     expect(run([1, 1, NaN, 1, 1, 2, 0, -1])).toThrow('run: an input index is out of range');
     expect(run([1, 1, ...tensorAt(0, 1, [2]), 1.5, -1])).toThrow('run: an output index is out of range');
     expect(run([1, 1, 0, 0.5, 1, 2, 0, -1])).toThrow('run: a type code is out of range');

@@ -24,7 +24,7 @@ async function ortVerdict(declared: Dim[], given: number[]): Promise<string | un
   const session = await native.createSession(identity(declared), {} as never);
   try {
     const count = given.reduce((a, b) => a * b, 1);
-    runSyncDescribed(native, session, [1, 1, ...tensorAt(0, 1, given), 0, -1], [new Float32Array(count)]);
+    runSyncDescribed(session, [1, 1, ...tensorAt(0, 1, given), 0, -1], [new Float32Array(count)]);
     return undefined;
   } catch (error) {
     return (error as Error).message;

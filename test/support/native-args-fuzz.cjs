@@ -23,10 +23,10 @@ const any = () => pick(VALUES)();
 const dims = () => pick([() => [4], () => [2, 2], () => [1, 4], () => [0], () => [], () => [-1], () => [2 ** 31, 2 ** 31], any, () => new Array(40).fill(1)])();
 const typeCode = () => pick([1, 1, 1, 8, 9, 2, 3, 10, 16, 7, 11, 0, 99, -1, 24, 22, any()]);
 const data = () => pick([() => new Float32Array(4), () => ['a', 'b', 'c', 'd'], () => new Uint8Array(4), () => new BigInt64Array(4), any])();
-// A run as the library asks for one (lib/session.ts, describe): numbers in the run descriptor,
+// A run as the library asks for one (lib/session.ts, describe): numbers in a run descriptor,
 // [feedCount, fetchCount, per feed: index, typeCode, rank, dims..., per fetch: index, -1 or a typeCode
 // with rank and dims], and the data in slots; now and then a number or a slot replaced, one added
-// or cut, or the descriptor's own length wrong.
+// or cut, the descriptor's own length wrong, or the descriptor detached or no Float64Array at all.
 const NUMBERS = [0, 1, 2, -1, 4, 2 ** 31, 2 ** 53, 1.5, NaN, Infinity, -Infinity, -0, 1e300, 99, 8, 1024, 1025];
 const number = () => (random() < 0.5 ? pick(NUMBERS) : Math.floor(random() * 6) - 1);
 /** dims() as numbers: a rank and its dims (a rank and a dim for dims() that are no short array of numbers). */
@@ -58,17 +58,8 @@ function describedRun() {
   const descriptor = new Float64Array(Math.max(8, numbers.length + 1 + (random() < 0.5 ? 0 : 4)));
   descriptor[0] = random() < 0.1 ? number() : numbers.length + 1;
   descriptor.set(numbers.slice(0, descriptor.length - 1).map((x) => (typeof x === 'number' ? x : NaN)), 1);
-  return { descriptor, slots: random() < 0.05 ? any() : slots };
-}
-/** Makes the call with `descriptor` set up (detached, now and then, after it was) and lib/'s put back after. */
-function described(descriptor, call) {
-  const previous = native.setRunDescriptor(descriptor);
-  try {
-    if (random() < 0.05 && descriptor.buffer.byteLength > 0) structuredClone(descriptor.buffer, { transfer: [descriptor.buffer] });
-    return call();
-  } finally {
-    if (previous !== undefined) native.setRunDescriptor(previous);
-  }
+  if (random() < 0.03) structuredClone(descriptor.buffer, { transfer: [descriptor.buffer] }); // detached
+  return { descriptor: random() < 0.05 ? any() : descriptor, slots: random() < 0.05 ? any() : slots };
 }
 const runOptions = () => pick([() => undefined, () => ({}), () => ({ logSeverityLevel: any(), tag: any(), terminate: any() }), () => new native.RunOptions({}), any])();
 const SESSION_OPTIONS = ['intraOpNumThreads', 'interOpNumThreads', 'executionMode', 'graphOptimizationLevel', 'enableCpuMemArena', 'logSeverityLevel', 'freeDimensionOverrides', 'executionProviders', 'hugePages', 'optimizedModelFilePath', 'externalData', 'extra'];
@@ -80,13 +71,13 @@ function nextCall(sessions, bindings) {
   const r = random();
   if (r < 0.3) {
     const { descriptor, slots } = describedRun();
-    const args = [slots, runOptions()];
-    return [`session.runSync(${args.map(show)}) described by ${show(descriptor)}`, () => described(descriptor, () => s.runSync(...args))];
+    const args = [descriptor, slots, runOptions()];
+    return [`session.runSync(${args.map(show)})`, () => s.runSync(...args)];
   }
   if (r < 0.5) {
     const { descriptor, slots } = describedRun();
-    const args = [slots, runOptions(), any(), any()];
-    return [`session.run(${args.map(show)}) described by ${show(descriptor)}`, () => described(descriptor, () => s.run(...args))];
+    const args = [descriptor, slots, runOptions(), any(), any()];
+    return [`session.run(${args.map(show)})`, () => s.run(...args)];
   }
   if (r < 0.6) {
     const args = [pick([0, 1, -1, any()]), typeCode(), data(), dims()];
@@ -122,10 +113,6 @@ function nextCall(sessions, bindings) {
   if (r < 0.97) {
     const method = pick(['metadata', 'endProfiling', 'createIoBinding']);
     return [`session.${method}()`, () => s[method]()];
-  }
-  if (r < 0.975) {
-    const array = any();
-    return [`setRunDescriptor(${show(array)})`, () => described(array, () => undefined)];
   }
   const level = any();
   return [`setLogLevel(${show(level)})`, () => { try { native.setLogLevel(level); } finally { native.setLogLevel(4); } }];
