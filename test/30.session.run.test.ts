@@ -192,7 +192,8 @@ describe('run', () => {
       expect([y.byteOffset, y.buffer.byteLength, z.byteOffset, z.buffer.byteLength]).toEqual([0, 16, 0, 16]);
     }
     const later = session.runSync({ x: new Tensor(x) });
-    structuredClone(later.y.data.buffer, { transfer: [later.y.data.buffer as ArrayBuffer] });
+    const transferred = (later.y.data as Float32Array).buffer as ArrayBuffer;
+    structuredClone(transferred, { transfer: [transferred] });
     expect(Array.from(later.z.data as Float32Array)).toEqual([1, 2, 3, 4]);
     // A sync run's block is reused: the outputs of an earlier run keep their values.
     const first = session.runSync({ x: new Tensor(new Float32Array([5, 6, 7, 8])) });

@@ -138,7 +138,7 @@ describe('the native layer does not trust its caller', () => {
     expect(() => s.runSync([1, 1, 1] as never, [new Float32Array(2)], undefined)).toThrow('run: the run descriptor must be a Float64Array');
     // A detached one has no memory left to read.
     const detached = descriptorOf([1, 1, ...tensorAt(0, 1, [1]), ...y]);
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    structuredClone(detached.buffer, { transfer: [detached.buffer as ArrayBuffer] });
     expect(() => s.runSync(detached, [new Float32Array(1)], undefined)).toThrow('run: the run descriptor is empty');
     expect(run([1, 1, ...tensorAt(0, 1, [2]), ...y], ['not an array'] as never)).toThrow("input 'x': data must be a TypedArray");
     expect(() => s.runSync(descriptorOf([1, 1, ...tensorAt(0, 1, [2]), ...y]), 'not an array' as never, undefined)).toThrow('run: the data slots must be an array');
