@@ -36,7 +36,10 @@ const slowBody = (v: number) => JSON.stringify({ inputs: [{ name: 'x', datatype:
 describe('ort-napi serve (the CLI)', () => {
   it('SIGTERM drains: readiness false, new work refused, every accepted request (HTTP and gRPC) answered, exit 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ort-napi-drain-'));
-    const { model, runMs } = await calibratedSlowModel(150);
+    // Runs of 400 ms: all six requests must be in before the first run ends, and on a loaded
+    // machine (the sanitizer job's parallel files) their HTTP and gRPC connections took longer than
+    // 150 ms to be accepted once the runner's hand-back had lost its system calls.
+    const { model, runMs } = await calibratedSlowModel(400);
     mkdirSync(join(dir, 'slow', '1'), { recursive: true });
     writeFileSync(join(dir, 'slow', '1', 'model.onnx'), model);
     writeFileSync(join(dir, 'slow', 'config.json'), JSON.stringify({ maxQueue: 32, sessionOptions: { maxConcurrentRuns: 1 } }));
