@@ -167,9 +167,11 @@ describe('waiting for a lone run awake', () => {
     expect(awake.one.turns).toBeGreaterThanOrEqual(awake.one.wakes);
     // A run the turning loop polls for is left to it by its runner with no threadsafe-function call
     // (no system call between the runner's runs: native/runner.h, "System calls"), save those
-    // finishing after the loop's last poll. Before, every one had its call.
+    // finishing after the loop's last poll. Before, every one had its call. (How many are polled at
+    // all is a race with a model this short: a runner can finish one before the loop starts
+    // watching for it. Seen in CI: 28-35 of 40, and once none.)
     console.log(`[53.wait-awake] of 40 lone runs, ${awake.one.quietly} left to the loop's polls with no call by their runner, ${awake.one.withCall} with one`);
-    expect(awake.one.quietly).toBeGreaterThan(0);
+    expect(awake.one.withCall).toBeLessThanOrEqual(awake.one.quietly);
     expect(awake.every).toMatchObject({ quietly: 0, withCall: 0 });
     // A run that may take every core, or more threads than its intra-op ones: the loop sleeps.
     expect(awake.every).toMatchObject({ wakes: 0, turns: 0 });
