@@ -93,7 +93,7 @@ export function encodeValue(what: string, value: unknown, type: TypeInfo, checkT
 export type Raw = NativeTensor | { sequence: Raw[] } | { keys: NativeTensor; values: NativeTensor } | { none: true };
 
 /** A tensor the addon made: its type, data and dims agree by construction, so nothing is checked or copied. */
-export function toTensor(raw: NativeTensor): Tensor {
+function toTensor(raw: NativeTensor): Tensor {
   return Tensor._trusted(typeName(raw[0]) as TensorType, raw[1] as never, raw[2] as number[]);
 }
 

@@ -179,13 +179,6 @@ bool IsNumericTensor(const OrtValue* value, TensorShape* shape) {
   return shape->type != ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING && ElementSize(shape->type) != 0;
 }
 
-bool SharesLent(const void* bytes, size_t byte_length, const std::vector<LentRange>& lent) {
-  const char* p = static_cast<const char*>(bytes);
-  for (const LentRange& range : lent)
-    if (range.first != nullptr && p < range.first + range.second && range.first < p + byte_length) return true;
-  return false;
-}
-
 }  // namespace
 
 void RunCall::PlanOutputs() {

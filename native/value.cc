@@ -119,6 +119,13 @@ void ReleaseLease(napi_env env, void*, void* hint) {
 
 }  // namespace
 
+bool SharesLent(const void* bytes, size_t byte_length, const std::vector<LentRange>& lent) {
+  const char* p = static_cast<const char*>(bytes);
+  for (const LentRange& range : lent)
+    if (range.first != nullptr && p < range.first + range.second && range.first < p + byte_length) return true;
+  return false;
+}
+
 napi_value LeaseToJs(Napi::Env env, ValuePtr& value, void* bytes, size_t byte_length) {
   auto* lease = new Lease{value.get(), static_cast<int64_t>(byte_length)};
   napi_value buffer = nullptr;
@@ -314,14 +321,8 @@ Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what
 
   // An output that shares memory with an input (ONNX Runtime may alias them) is copied: that memory
   // belongs to a JS ArrayBuffer already.
-  bool shares_input = false;
-  for (const LentRange& range : lent) {
-    const char* p = static_cast<const char*>(bytes);
-    if (range.first != nullptr && p < range.first + range.second && range.first < p + byte_length) shares_input = true;
-  }
-
   napi_value buffer = nullptr;
-  if (byte_length > kCopyBelowBytes && !shares_input) buffer = LeaseToJs(env, value, bytes, byte_length);
+  if (byte_length > kCopyBelowBytes && !SharesLent(bytes, byte_length, lent)) buffer = LeaseToJs(env, value, bytes, byte_length);
   void* out = bytes;
   if (buffer == nullptr) {
     NAPI_THROW_IF_FAILED(env, napi_create_arraybuffer(env, byte_length, &out, &buffer), Napi::Value());

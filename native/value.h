@@ -53,6 +53,10 @@ Napi::Value KnownTensorToJs(Napi::Env env, ValuePtr value, const ValueName& what
 // outputs, where a copy costs, are handed out without one.
 constexpr size_t kCopyBelowBytes = 16384;
 
+// Whether `bytes` overlap memory lent by JS: an output there (ONNX Runtime may alias an input) is
+// copied, as that memory belongs to a JS ArrayBuffer already.
+bool SharesLent(const void* bytes, size_t byte_length, const std::vector<LentRange>& lent);
+
 // An external ArrayBuffer over a tensor's `bytes`, which then owns the tensor (`value` is released
 // to it). Null where the runtime allows no external buffers (Electron's V8 sandbox): copy then.
 napi_value LeaseToJs(Napi::Env env, ValuePtr& value, void* bytes, size_t byte_length);
