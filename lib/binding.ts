@@ -96,6 +96,8 @@ export interface NativeSession {
   runSync(descriptor: Float64Array, slots: unknown[], options: NativeRunOptions | undefined): NativeOutputs;
   release(): void;
   endProfiling(): string;
+  /** For tests: [runs measured (up to 3), average run ns, late ns, early ns] (native/session.h, SessionCore). */
+  runTimes(): [number, number, number, number];
   createIoBinding(): NativeIoBinding;
 }
 

@@ -592,36 +592,36 @@ void Port::Submit(Task* task, RunExpected expected) {
     executing_.insert(task);
   }
   // A lone run of a known length: wake the loop a little before it is due, by how late woken loops
-  // have been starting plus a margin for the run's own spread (runs on a quiet machine vary by a
-  // few percent): 30 µs and a sixteenth of the run. The margin is bounded, and so is the CPU the
-  // wait costs: a long run whose end strays further than that finds the loop asleep, as it did
-  // before, and loses a wake-up's worth of a long run. The learned lateness only moves the wake-up,
-  // so a busy spell that made wake-ups late does not turn the wait off for good.
+  // have been starting plus a margin for the run's own spread. The margins are bounded, and so is
+  // the CPU the wait costs: a run whose end strays further finds the loop asleep, and loses a
+  // wake-up's worth of time. The learned lateness only moves the wake-up, so a busy spell that made
+  // wake-ups late does not turn the wait off for good.
   // Where the run leaves a core for the loop (its threads fewer than the CPUs this process may use,
-  // nothing else of it on the runners), the loop's turns take nothing from the run, and the margin is
-  // also at least twice how far the session's runs have been straying from their average. Where
-  // it does not, a turning loop takes a core from the run's own threads, and the margin stays
-  // narrow.
+  // nothing else of it on the runners), the loop's turns take nothing from the run: the window
+  // spans from as early as 19 of the session's runs in 20 end to as late as 19 in 20 end
+  // (SessionCore::RecordRun's estimates), 15 µs more each way, at least 30 µs and at most 215
+  // each way. Where it does not, a turning loop takes a core from the run's own
+  // threads, and the margin stays narrow: 30 µs and a sixteenth of the run, each way.
   // A run too short for the loop to sleep through half of it (with a wake-up 100 µs late, as they
   // are on an idle VM) has its wake-up due about as it starts: where it leaves a core for the
   // loop, it keeps the loop awake from here instead, up to its expected end plus 30 µs and a
-  // quarter of the run or twice its spread; elsewhere the loop sleeps.
+  // quarter of the run or its late estimate; elsewhere the loop sleeps.
   // With one CPU to use there is no wait at all: a turning loop would take it from the run. Nor
   // is a core free while the CPUs are contended (Pressure).
   const unsigned cpus = AvailableCpus();  // read once: /sys costs 8 µs a read, measured
-  const int64_t nanos = expected.nanos, spread = 2 * expected.spread_nanos;
+  const int64_t nanos = expected.nanos;
   const bool lone = outstanding_ == 0 && nanos > 0 && cpus > 1 && RunWait() != WaitMode::kSleep &&
                     !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
   const bool core_free = lone && expected.threads != 0 && expected.threads < cpus &&
                          (RunWait() == WaitMode::kAwake || !Pressure::Get().Contended()) && Runners::Get().Quiet();
   const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
-  const int64_t margin = core_free ? 30000 + std::min<int64_t>(std::max(nanos / 16, spread), 200000) : base_margin;
+  const auto learned = [](int64_t estimate) { return std::max<int64_t>(30000, 15000 + std::min<int64_t>(estimate, 200000)); };
   const bool long_run = nanos >= 2 * (100000 + base_margin);
   bool watched = false;
   if (lone && long_run) {
-    wait_margin_ns_ = margin;
+    wait_margin_ns_ = core_free ? learned(expected.late_nanos) : base_margin;
     due_ = Clock::now() + std::chrono::nanoseconds(nanos);
-    wake_at_ = due_ - std::chrono::nanoseconds(wake_late_ns_ + margin);
+    wake_at_ = due_ - std::chrono::nanoseconds(wake_late_ns_ + (core_free ? learned(expected.early_nanos) : base_margin));
     watched = Waker::Get().Arm(weak_from_this(), task, wake_at_);
     if (watched) watched_ = task;
   }
@@ -639,7 +639,7 @@ void Port::Submit(Task* task, RunExpected expected) {
     throw OrtFailure(ORT_RUNTIME_EXCEPTION, std::string("no runner thread could take the work: ") + error.what());
   }
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
-  if (awake_now) TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + 30000 + std::max(nanos / 4, spread)) / 1000));
+  if (awake_now) TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + 30000 + std::max(nanos / 4, expected.late_nanos)) / 1000));
 }
 
 void Port::TurnFor(Napi::Env env, Task* task, double micros) {

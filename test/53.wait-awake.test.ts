@@ -3,10 +3,13 @@
 // process goes while such a wake-up is due.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { matmul, random, slowChain } from './support/models.js';
+import type { NativeSession } from '../lib/binding.js';
+import { runSyncDescribed, tensorAt } from './support/native-run.js';
 
 const tasksetFound = process.platform === 'linux' && spawnSync('taskset', ['--version']).status === 0;
 const pressureFound = existsSync('/proc/pressure/cpu');
@@ -394,6 +397,52 @@ describe('waiting for a lone run awake', () => {
     expect(mixed.signal, mixed.stderr).toBeNull();
     expect(mixed.status, mixed.stderr).toBe(0);
     expect(JSON.parse(mixed.stdout.trim().split('\n').pop()!)).toEqual({ right: 400, polled: true });
+  });
+
+  // A lone run is expected to end after its session's average run, and its loop turns for as far
+  // before and after that as 19 runs in 20 have been ending (SessionCore::RecordRun). Read here
+  // directly (runTimes), as a turning loop's catch depends on the machine's wake-ups. Runs
+  // alternating between two lengths: the average settles between them (3/7 of the way from the
+  // shorter one, after it), and both estimates near the distance from it to either length (4/7 of
+  // the way between them). Until 2026-11-28 every run over 120 µs replaced the
+  // average, and the spread was never measured: the average after a short run was that run.
+  test('the expected end of a run and the window around it follow how the session\'s runs vary', async () => {
+    const require = createRequire(import.meta.url);
+    const { native, loadOrt } = require('../dist/binding.js') as typeof import('../lib/binding.js');
+    loadOrt();
+    const model = slowChain(256, 8, 'rows');
+    const data = (rows: number) => new Float32Array(rows * 256).fill(0.5);
+    const runOf = (session: NativeSession) => (rows: number, input: Float32Array) =>
+      runSyncDescribed(session, [1, 1, ...tensorAt(0, 1, [rows, 256]), 0, -1], [input]); // y into ONNX Runtime's memory
+    // Rows for a run of 0.2 ms or more (the average is read in ns), found on a session of its own:
+    // each new length moves the estimates.
+    let rows = 8;
+    const probe = await native.createSession(model, { intraOpNumThreads: 1 } as never);
+    for (; rows < 8192; rows *= 2) {
+      const input = data(rows);
+      for (let i = 0; i < 4; i++) runOf(probe)(rows, input);
+      if (probe.runTimes()[1] >= 200_000) break;
+    }
+    const short = data(rows), long = data(2 * rows);
+    for (let i = 0; i < 20; i++) runOf(probe)(2 * rows, long);
+    const longRun = probe.runTimes()[1]; // not twice as long where the larger one leaves a cache
+    probe.release();
+    const session = await native.createSession(model, { intraOpNumThreads: 1 } as never);
+    const run = runOf(session);
+    for (let i = 0; i < 40; i++) run(rows, short);
+    const [measured, steady, steadyLate, steadyEarly] = session.runTimes();
+    expect(measured).toBe(3);
+    for (let i = 0; i < 160; i++) (i % 2 ? run(rows, short) : run(2 * rows, long));
+    const [, average, late, early] = session.runTimes();
+    const ms = (ns: number) => (ns / 1e6).toFixed(3);
+    console.log(`[53.wait-awake] runs of ${ms(steady)} ms (19 in 20 within ${ms(steadyLate)} ms after that, ${ms(steadyEarly)} before), then alternating with runs of ${ms(longRun)} ms: average ${ms(average)} ms after a short one, 19 in 20 within ${ms(late)} ms after it and ${ms(early)} ms before`);
+    const apart = longRun - steady;
+    expect(apart).toBeGreaterThan(0.3 * steady);
+    expect(average).toBeGreaterThan(steady + 0.15 * apart);
+    expect(average).toBeLessThan(longRun);
+    expect(late).toBeGreaterThan(steadyLate + 0.25 * apart);
+    expect(early).toBeGreaterThan(steadyEarly + 0.25 * apart);
+    session.release();
   });
 
   test('several runs in flight at once arm no wake-up: their results keep the loop busy', async () => {

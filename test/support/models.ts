@@ -37,8 +37,8 @@ export const matmul = (k: number | string = 'k', m: number | string = 'm') =>
     nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
   });
 
-/** `layers` chained n×n MatMuls against a constant weight: slow on purpose. */
-export const slowChain = (n: number, layers: number) => {
+/** `layers` chained MatMuls of [rows, n] against a constant n×n weight: slow on purpose. */
+export const slowChain = (n: number, layers: number, rows: number | string = n) => {
   const weight = new Float32Array(n * n);
   for (let i = 0; i < n; i++) weight[i * n + i] = 1; // identity weight keeps values finite
   const nodes = [];
@@ -46,8 +46,8 @@ export const slowChain = (n: number, layers: number) => {
     nodes.push({ op: 'MatMul', inputs: [l === 0 ? 'x' : `h${l}`, 'w'], outputs: [l === layers - 1 ? 'y' : `h${l + 1}`] });
   }
   return buildModel({
-    inputs: [{ name: 'x', type: 'float32', dims: [n, n] }],
-    outputs: [{ name: 'y', type: 'float32', dims: [n, n] }],
+    inputs: [{ name: 'x', type: 'float32', dims: [rows, n] }],
+    outputs: [{ name: 'y', type: 'float32', dims: [rows, n] }],
     initializers: [{ name: 'w', type: 'float32', dims: [n, n], data: weight }],
     nodes,
   });
