@@ -94,7 +94,13 @@ async function interleave(
  * What computes where: the floor's process; the main thread for runSync() and onnxruntime-node's
  * run() (both run on it); ort-napi's runner threads for its run(), the main thread then on the
  * other CPUs, where it awaits (as the scheduler places them when free: one awaits while the other
- * computes). The floor program sets the affinity of the threads named (sched_setaffinity).
+ * computes), and with it ort-napi's waker thread, which wakes it. The floor program sets the
+ * affinity of the threads named (sched_setaffinity).
+ * The waker moves with the main thread because it is made with the main thread's affinity of the
+ * moment and keeps it: until 2026-11-28 it stayed on the CPU the main thread had at the first
+ * wake-up, which was the runners' CPU in every other repeat. There, at the lowest priority
+ * (SCHED_IDLE), it waited behind the run it was to wake the loop for: one caller's classifier
+ * runs/s read 0.74-0.84× onnxruntime-node's in those repeats, and 0.97-1.04× in the others.
  * `npm run bench -- --unpinned` leaves every thread free.
  */
 class Placement {
@@ -114,14 +120,16 @@ class Placement {
   /** Moves the computing thread of `where` onto `cpu` and the main thread, unless it computes, off it. */
   async computeOn(cpu: number, where: 'floor' | 'main' | 'runners'): Promise<void> {
     const others = Array.from({ length: this.#cpus }, (_, c) => c).filter((c) => c !== cpu).join(',');
-    const main = process.pid; // the main thread's id is the process's
+    const main = String(process.pid); // the main thread's id is the process's
+    const named = (name: string) => readdirSync('/proc/self/task').filter((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name);
     if (where === 'floor') await this.floor.send(`pin ${cpu}`);
     if (where === 'runners') {
-      const runners = readdirSync('/proc/self/task').filter((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'ort-napi-run');
+      const runners = named('ort-napi-run');
       if (runners.length === 0) throw new Error('no ort-napi runner thread to pin: run() has not run yet');
       await this.floor.send(`pin ${cpu} ${runners.join(' ')}`);
     }
-    await this.floor.send(`pin ${where === 'main' ? cpu : others} ${main}`);
+    // The waker, once there is one (the first run that waits for a wake-up makes it), goes where the main thread goes.
+    await this.floor.send(`pin ${where === 'main' ? cpu : others} ${[main, ...named('ort-napi-wake')].join(' ')}`);
   }
 }
 
