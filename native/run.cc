@@ -56,14 +56,13 @@ class Descriptor {
     if (!(d >= -1 && d <= 255 && d == std::trunc(d))) throw Napi::RangeError::New(env_, "run: a type code is out of range");
     return static_cast<int32_t>(d);
   }
-  std::vector<int64_t> Dims(const ValueName& what, size_t* count) {
+  void Dims(const ValueName& what, size_t* count, std::vector<int64_t>* shape) {
     const uint32_t rank = Integer("a rank", 0, 4294967295.0);
     // DimsFromNumbers refuses too many before reading any.
     const double* dims = numbers_.data() + at_;
     if (rank <= kMaxRank && numbers_.size() - at_ < rank) throw Napi::RangeError::New(env_, "run: the run descriptor ends early");
-    std::vector<int64_t> shape = DimsFromNumbers(env_, dims, rank, what, count);
+    DimsFromNumbers(env_, dims, rank, what, count, shape);
     at_ += rank;
-    return shape;
   }
 
  private:
@@ -85,6 +84,13 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
   inputs_.reserve(feed_count);
   input_values_.reserve(feed_count);
   input_names_.reserve(feed_count);
+  lent_.reserve(feed_count + fetch_count);
+  // One shape at a time, its capacity shared. Each allocation on the main thread counts: V8's
+  // ArrayBuffer sweeper threads free the outputs' buffers into the same malloc arena, and wait on
+  // its lock with it (silero's inputs and outputs with no compute: runSync 18 µs a run, 9 with
+  // node --no-concurrent-array-buffer-sweeping; 60 allocations a run on the main thread, 24 ours).
+  std::vector<int64_t> shape;
+  shape.reserve(8);
   // The JS arrays whose memory ONNX Runtime reads: pinned at the end, for an async run.
   std::vector<Napi::Value> lent_arrays;
   lent_arrays.reserve(feed_count + fetch_count);
@@ -98,7 +104,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
       inputs_.push_back(ValueFromJs(env, data, what, &lent_, &lent_arrays, &parts_));
     } else {
       size_t count = 0;
-      std::vector<int64_t> shape = descriptor.Dims(what, &count);
+      descriptor.Dims(what, &count, &shape);
       LentRange lent;
       inputs_.push_back(TensorFromJs(env, static_cast<ONNXTensorElementDataType>(type), data, shape, count, what, &lent));
       if (lent.first != nullptr) lent_.push_back(lent), lent_arrays.push_back(data);
@@ -121,7 +127,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
     if (type == -1) continue;
     const ValueName what{"output", name};
     size_t count = 0;
-    std::vector<int64_t> shape = descriptor.Dims(what, &count);
+    descriptor.Dims(what, &count, &shape);
     Napi::Value data = slots.Get(slot++);
     LentRange lent;
     preallocated_[i] = TensorFromJs(env, static_cast<ONNXTensorElementDataType>(type), data, shape, count, what, &lent);
@@ -131,6 +137,7 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
     if (lent.first != nullptr) lent_arrays.push_back(data);
     else hand_back_[i] = true;
   }
+  if (pin) pins_.reserve(lent_arrays.size());
   for (size_t i = 0; pin && i < lent_arrays.size(); ++i) {
     napi_ref pin_ref = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, lent_arrays[i], 1, &pin_ref));

@@ -27,10 +27,17 @@ std::string DimsText(const std::vector<int64_t>& dims) {
 }  // namespace
 
 std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count) {
+  std::vector<int64_t> dims;
+  DimsFromNumbers(env, values, rank, what, count, &dims);
+  return dims;
+}
+
+void DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count, std::vector<int64_t>* into) {
   if (rank > kMaxRank)
     throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(rank) + " dims is more than the " +
                                          std::to_string(kMaxRank) + " ort-napi accepts");
-  std::vector<int64_t> dims(rank);
+  std::vector<int64_t>& dims = *into;
+  dims.assign(rank, 0);
   size_t product = 1;
   for (size_t i = 0; i < rank; ++i) {
     const double d = values[i];
@@ -43,7 +50,6 @@ std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t
     product *= n;
   }
   *count = product;
-  return dims;
 }
 
 namespace {
