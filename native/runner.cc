@@ -605,7 +605,7 @@ void Port::Submit(Task* task, RunExpected expected) {
   // A run too short for the loop to sleep through half of it (with a wake-up 100 µs late, as they
   // are on an idle VM) has its wake-up due about as it starts: where it leaves a core for the
   // loop, it keeps the loop awake from here instead, up to its expected end plus 30 µs and a
-  // quarter of the run or its late estimate; elsewhere the loop sleeps.
+  // quarter of the run or its late estimate (at most 200 µs); elsewhere the loop sleeps.
   // With one CPU to use there is no wait at all: a turning loop would take it from the run. Nor
   // is a core free while the CPUs are contended (Pressure).
   const unsigned cpus = AvailableCpus();  // read once: /sys costs 8 µs a read, measured
@@ -639,7 +639,10 @@ void Port::Submit(Task* task, RunExpected expected) {
     throw OrtFailure(ORT_RUNTIME_EXCEPTION, std::string("no runner thread could take the work: ") + error.what());
   }
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
-  if (awake_now) TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + 30000 + std::max(nanos / 4, expected.late_nanos)) / 1000));
+  if (awake_now) {
+    const int64_t after = 30000 + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, 200000));
+    TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + after) / 1000));
+  }
 }
 
 void Port::TurnFor(Napi::Env env, Task* task, double micros) {
