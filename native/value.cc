@@ -26,12 +26,6 @@ std::string DimsText(const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count) {
-  std::vector<int64_t> dims;
-  DimsFromNumbers(env, values, rank, what, count, &dims);
-  return dims;
-}
-
 void DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count, std::vector<int64_t>* into) {
   if (rank > kMaxRank)
     throw Napi::RangeError::New(env, what.str() + ": " + std::to_string(rank) + " dims is more than the " +
@@ -66,7 +60,9 @@ std::vector<int64_t> DimsFromJs(Napi::Env env, Napi::Value value, const ValueNam
     Napi::Value dim = array.Get(i);
     values[i] = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
   }
-  return DimsFromNumbers(env, values.data(), values.size(), what, count);
+  std::vector<int64_t> dims;
+  DimsFromNumbers(env, values.data(), values.size(), what, count, &dims);
+  return dims;
 }
 
 }  // namespace

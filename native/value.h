@@ -38,9 +38,8 @@ ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value
                       size_t count, const ValueName& what, LentRange* lent);
 // No ONNX model comes near this rank; it bounds what a dims array may make us allocate.
 constexpr uint32_t kMaxRank = 1024;
-// Dims given as numbers, checked (`rank` before any is read): each a non-negative integer, their product within memory's reach.
-std::vector<int64_t> DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count);
-// The same, into `into` (its capacity reused: a run's inputs share one).
+// Dims given as numbers, checked (`rank` before any is read): each a non-negative integer, their
+// product within memory's reach. Written into `into`, whose capacity is reused (a run's inputs share one).
 void DimsFromNumbers(Napi::Env env, const double* values, size_t rank, const ValueName& what, size_t* count, std::vector<int64_t>* into);
 
 // Hands a tensor to JS as [typeCode, TypedArray | string[], dims]. Numbers are not copied: the
