@@ -102,6 +102,24 @@ describe('run', () => {
     expect(z.y.data).toEqual([]);
   });
 
+  // collect() builds dims as literals up to rank 4 and from the header beyond: each rank's dims and
+  // values come back as they went in, from runSync and from run().
+  test('outputs of every rank from 0 to 7 keep their dims and values', async () => {
+    for (let rank = 0; rank <= 7; rank++) {
+      const dims = Array.from({ length: rank }, (_, d) => (d % 3) + 1); // 1, 2, 3, 1, 2, ...
+      const session = await InferenceSession.create(identity('float32', dims.map((_, d) => `d${d}`)));
+      const size = dims.reduce((a, b) => a * b, 1);
+      const x = new Tensor('float32', Float32Array.from({ length: size }, (_, i) => i + 0.5), dims);
+      for (const { y } of [session.runSync({ x }), await session.run({ x })]) {
+        expect(y.dims, `rank ${rank}`).toEqual(dims);
+        expect(Array.isArray(y.dims)).toBe(true);
+        expect(y.size).toBe(size);
+        expect(Array.from(y.data as Float32Array)).toEqual(Array.from(x.data as Float32Array));
+      }
+      await session.release();
+    }
+  });
+
   test('Add and Mul equal the sums and products computed in JS', async () => {
     const session = await InferenceSession.create(addMul());
     const a = random(300, 1);
