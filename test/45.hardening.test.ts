@@ -86,6 +86,33 @@ describe('memory lent to a run', () => {
     expectClean(run);
   });
 
+  // The README recommends outputs written in place for hot loops: the caller's tensor is lent
+  // to the run as an input is, and transferring its buffer or dropping the tensor mid-run must
+  // neither free the memory ONNX Runtime writes into nor lose the result.
+  test('a preallocated output transferred away mid-run (structuredClone, postMessage) and collected gets the whole result', () => {
+    const run = child(`
+      const { MessageChannel } = require('node:worker_threads');
+      const session = await InferenceSession.create(model, { intraOpNumThreads: 1 });
+      const n = 512;
+      const x = new Tensor('float32', Float32Array.from({ length: n * n }, (_, i) => (i % 7) - 3), [n, n]);
+      const expected = session.runSync({ x }).y.data;
+      for (let round = 0; round < 6; round++) {
+        let out = new Float32Array(n * n).fill(Number.NaN);
+        const pending = session.run({ x }, { y: new Tensor('float32', out, [n, n]) });
+        try {
+          if (round % 2) structuredClone(out.buffer, { transfer: [out.buffer] });
+          else { const { port1, port2 } = new MessageChannel(); port1.postMessage(out.buffer, [out.buffer]); port1.close(); port2.close(); }
+        } catch (e) { if (e.name !== 'DataCloneError') throw e; } // Node 22+ refuses an untransferable buffer
+        out = null;
+        for (let i = 0; i < 3; i++) { new Float32Array(n * n).fill(1e9); gc(); }
+        const { y } = await pending;
+        if (y.data.buffer.byteLength !== n * n * 4) throw new Error('the lent buffer was detached');
+        for (let i = 0; i < y.data.length; i += 997) if (y.data[i] !== expected[i]) throw new Error('wrong result at ' + i);
+      }
+      console.log('DONE');`);
+    expectClean(run);
+  });
+
   test('model bytes transferred and collected during create() still load', () => {
     const run = child(`
       const bytes = new Uint8Array(require('node:fs').readFileSync(model));
