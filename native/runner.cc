@@ -614,8 +614,11 @@ void Port::Submit(Task* task, RunExpected expected) {
                     !AddonData::Of(Napi::Env(env_)).wait_hook.IsEmpty();
   const bool core_free = lone && expected.threads != 0 && expected.threads < cpus &&
                          (RunWait() == WaitMode::kAwake || !Pressure::Get().Contended()) && Runners::Get().Quiet();
-  const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, 200000);
-  const auto learned = [](int64_t estimate) { return std::max<int64_t>(30000, 15000 + std::min<int64_t>(estimate, 200000)); };
+  // What a window takes from the run's length or its spread estimates is bounded, so that no
+  // estimate, however a busy spell moved it, keeps the loop turning for long.
+  static constexpr int64_t kMaxFromRunNs = 200000;
+  const int64_t base_margin = 30000 + std::min<int64_t>(nanos / 16, kMaxFromRunNs);
+  const auto learned = [](int64_t estimate) { return std::max<int64_t>(30000, 15000 + std::min<int64_t>(estimate, kMaxFromRunNs)); };
   const bool long_run = nanos >= 2 * (100000 + base_margin);
   bool watched = false;
   if (lone && long_run) {
@@ -640,7 +643,7 @@ void Port::Submit(Task* task, RunExpected expected) {
   }
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
   if (awake_now) {
-    const int64_t after = 30000 + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, 200000));
+    const int64_t after = 30000 + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, kMaxFromRunNs));
     TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + after) / 1000));
   }
 }
