@@ -1,8 +1,10 @@
 // options.cc: option objects from lib/ (already validated there) into ONNX Runtime's option calls.
 #include "options.h"
 
-#include "addon.h"
+#include <mutex>
+#include <vector>
 
+#include "addon.h"
 
 namespace ortn {
 
@@ -178,6 +180,49 @@ RunOptionsPtr MakeRunOptions(Napi::Env env, Napi::Value value) {
     }
   }
   return options;
+}
+
+namespace {
+
+constexpr size_t kPlainRunOptionsKept = 64;
+
+struct PlainRunOptionsPool {
+  PlainRunOptionsPool() { kept.reserve(kPlainRunOptionsKept); }  // so that a return never allocates
+  std::mutex mutex;
+  std::vector<RunOptionsPtr> kept;
+};
+
+// Never destroyed: a handle kept at exit is not released after ONNX Runtime's own static
+// destructors have run.
+PlainRunOptionsPool& PlainPool() {
+  static auto* pool = new PlainRunOptionsPool();
+  return *pool;
+}
+
+}  // namespace
+
+RunOptionsPtr TakePlainRunOptions() {
+  PlainRunOptionsPool& pool = PlainPool();
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (!pool.kept.empty()) {
+      RunOptionsPtr options = std::move(pool.kept.back());
+      pool.kept.pop_back();
+      return options;
+    }
+  }
+  OrtRunOptions* raw = nullptr;
+  Check(g_ort->CreateRunOptions(&raw));
+  return std::make_shared<RunOptionsHandle>(raw);
+}
+
+void ReturnPlainRunOptions(RunOptionsPtr options) noexcept {
+  // Held elsewhere too (nothing should hold it): left to its holders, never shared with a next run.
+  if (!options || options.use_count() != 1) return;
+  options->UnsetTerminate();
+  PlainRunOptionsPool& pool = PlainPool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  if (pool.kept.size() < kPlainRunOptionsKept) pool.kept.push_back(std::move(options));
 }
 
 namespace {

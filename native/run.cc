@@ -14,6 +14,7 @@ namespace ortn {
 RunCall::~RunCall() {
   for (size_t i = 0; i < outputs_.size(); ++i)
     if (outputs_[i] != nullptr && !preallocated_[i]) g_ort->ReleaseValue(outputs_[i]);
+  if (plain_options_) ReturnPlainRunOptions(std::move(options_));
 }
 
 namespace {
@@ -146,7 +147,12 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
   // Run options JS holds (so it can terminate this run), else our own. An async run always gets
   // some: their terminate flag is how a dying environment stops it.
   options_ = RunOptionsWrap::HandleOf(options);
-  if (!options_ && (pin || options.IsObject())) options_ = MakeRunOptions(env, options);
+  if (!options_ && options.IsObject()) {
+    options_ = MakeRunOptions(env, options);
+  } else if (!options_ && pin) {
+    options_ = TakePlainRunOptions();
+    plain_options_ = true;
+  }
 }
 
 void RunCall::Execute() {

@@ -39,6 +39,7 @@ class RunCall {
  private:
   std::shared_ptr<SessionCore> core_;
   RunOptionsPtr options_;
+  bool plain_options_ = false;  // options_ from TakePlainRunOptions, to go back there
   std::vector<ValuePtr> inputs_;
   std::vector<ValuePtr> parts_;  // the tensors inside sequence and map inputs
   std::vector<const OrtValue*> input_values_;
