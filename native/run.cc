@@ -107,7 +107,9 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
       size_t count = 0;
       descriptor.Dims(what, &count, &shape);
       LentRange lent;
-      inputs_.push_back(TensorFromJs(env, static_cast<ONNXTensorElementDataType>(type), data, shape, count, what, &lent));
+      const auto elem = static_cast<ONNXTensorElementDataType>(type);
+      inputs_.push_back(TensorFromJs(env, elem, data, shape, count, what, &lent, /*defer=*/pin));
+      if (!inputs_.back()) runner_inputs_.push_back(RunnerInput{inputs_.size() - 1, elem, lent, shape});
       if (lent.first != nullptr) lent_.push_back(lent), lent_arrays.push_back(data);
     }
     input_values_.push_back(inputs_.back().get());
@@ -156,10 +158,18 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
 }
 
 void RunCall::Execute() {
+  for (const RunnerInput& input : runner_inputs_) {
+    OrtValue* raw = nullptr;
+    Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), const_cast<char*>(input.bytes.first), input.bytes.second,
+                                                input.shape.data(), input.shape.size(), input.type, &raw));
+    inputs_[input.index].reset(raw);
+    input_values_[input.index] = raw;
+  }
   auto start = std::chrono::steady_clock::now();
   OrtStatus* status = g_ort->Run(core_->session, options_ ? options_->get() : nullptr, input_names_.data(), input_values_.data(),
                                  input_values_.size(), output_names_.data(), output_names_.size(), outputs_.data());
   core_->RecordRun(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  for (const RunnerInput& input : runner_inputs_) input_values_[input.index] = nullptr, inputs_[input.index].reset();
   Check(status);
 }
 

@@ -180,7 +180,7 @@ ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::V
 }
 
 ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value data, const std::vector<int64_t>& shape,
-                      size_t count, const ValueName& what, LentRange* lent) {
+                      size_t count, const ValueName& what, LentRange* lent, bool defer) {
   *lent = {nullptr, 0};
   OrtValue* raw = nullptr;
 
@@ -246,9 +246,10 @@ ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value
       return copy;
     }
   }
+  *lent = {static_cast<const char*>(bytes), byte_length};
+  if (defer) return ValuePtr();
   Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), bytes, byte_length, shape.data(), shape.size(), elem,
                                               &raw));
-  *lent = {static_cast<const char*>(bytes), byte_length};
   return ValuePtr(raw);
 }
 

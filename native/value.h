@@ -33,9 +33,12 @@ struct ValueName {
 // until the value is released.
 ValuePtr TensorFromJs(Napi::Env env, Napi::Value type, Napi::Value data, Napi::Value dims, const ValueName& what,
                       LentRange* lent);
-// The same, with the element type and dims read already (DimsFromNumbers: `count` elements).
+// The same, with the element type and dims read already (DimsFromNumbers: `count` elements). With
+// `defer`, a tensor over the caller's bytes is checked but not made: null comes back, `*lent`
+// holds its bytes, and the caller makes it where it runs (run.cc, RunCall::Execute). Strings, and
+// bools copied for bytes other than 0 and 1, are made all the same.
 ValuePtr TensorFromJs(Napi::Env env, ONNXTensorElementDataType elem, Napi::Value data, const std::vector<int64_t>& shape,
-                      size_t count, const ValueName& what, LentRange* lent);
+                      size_t count, const ValueName& what, LentRange* lent, bool defer = false);
 // No ONNX model comes near this rank; it bounds what a dims array may make us allocate.
 constexpr uint32_t kMaxRank = 1024;
 // Dims given as numbers, checked (`rank` before any is read): each a non-negative integer, their
