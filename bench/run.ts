@@ -111,6 +111,24 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
   }
   tables.push(lat);
 
+  const inPlace: Table = {
+    title: 'Outputs written in place (`run(feeds, fetches)` given tensors to write into), same rotation as the latency table (µs; ratios: median [min–max])',
+    head: ['model', 'floor (C API)', 'run()', 'run(), in place', 'runSync()', 'runSync(), in place', 'run(), in place ÷ floor', 'runSync(), in place ÷ floor', 'run(), in place ÷ run()'],
+    rows: [],
+  };
+  for (const { comparison: c, sides } of latency) {
+    if (!sides['run(), outputs in place']) continue;
+    const us = (side: string) => fmt(mid(series(sides, side, 'medianUs')));
+    const r = {
+      run: ratio(sides, 'run(), outputs in place', 'floor', 'medianUs'),
+      sync: ratio(sides, 'runSync(), outputs in place', 'floor', 'medianUs'),
+      saved: ratio(sides, 'run(), outputs in place', 'run()', 'medianUs'),
+    };
+    summary.push({ kind: 'outputsInPlace', model: c.model, ...r });
+    inPlace.rows.push([c.model, us('floor'), us('run()'), us('run(), outputs in place'), us('runSync()'), us('runSync(), outputs in place'), times(r.run), times(r.sync), times(r.saved)]);
+  }
+  if (inPlace.rows.length > 0) tables.push(inPlace);
+
   const placed = latency.filter(({ sides }) => sides['run(), small pages']);
   if (placed.length > 0) {
     const huge: Table = {

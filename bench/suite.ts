@@ -12,7 +12,7 @@ export const SESSION_OPTIONS = {
   enableMemPattern: true,
 } as const;
 
-export type LatencySide = 'floor' | 'run()' | 'runSync()' | 'onnxruntime-node';
+export type LatencySide = 'floor' | 'run()' | 'runSync()' | 'onnxruntime-node' | 'run(), outputs in place' | 'runSync(), outputs in place';
 
 export type Comparison =
   /**
