@@ -68,7 +68,7 @@ class RunCall {
   // read by Run on another core and freed on the main thread after the hand-back: 1.4-2.1 µs of
   // the main thread's time between a result and the caller's continuation (silero's 4 inputs),
   // where making them on the runner adds about as much to the run and takes 1 µs off Prepare.
-  // Measured in one process with the two ways in alternating blocks: silero's run() 1.0-1.4%
+  // Measured in one process with the two ways in alternating blocks: silero's run() 0.8-1.4%
   // faster, 30 blocks each, three processes; its inputs and outputs with no compute, on runners,
   // 5.5-6.3% (ORT_NAPI_INLINE_RUN_US=0).
   struct RunnerInput {
