@@ -147,7 +147,8 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
     pins_.push_back(pin_ref);
   }
   // Run options JS holds (so it can terminate this run), else our own. An async run always gets
-  // some: their terminate flag is how a dying environment stops it.
+  // some: their terminate flag is how a dying environment stops it. Where the caller set none,
+  // plain ones kept from an earlier run (options.h, TakePlainRunOptions).
   options_ = RunOptionsWrap::HandleOf(options);
   if (!options_ && options.IsObject()) {
     options_ = MakeRunOptions(env, options);
