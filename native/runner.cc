@@ -170,8 +170,9 @@ class Runners {
   }
 
   // Throws std::system_error when no runner thread exists and none can be started; the task is
-  // then not queued, and stays the caller's.
-  void Post(Task* task, std::shared_ptr<Port> port) {
+  // then not queued, and stays the caller's. Whether a runner still spinning will take it: false
+  // where one asleep was woken for it (a wake-up first: WakeNanos).
+  bool Post(Task* task, std::shared_ptr<Port> port) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (exiting_) throw std::system_error(std::make_error_code(std::errc::operation_canceled), "the process is exiting");
@@ -189,10 +190,15 @@ class Runners {
       }
       queue_.push_back(Queued{task, std::move(port), std::chrono::steady_clock::now()});
       queued_.store(queue_.size(), std::memory_order_relaxed);
-      if (queue_.size() <= spinning_) return;  // spinning runners will see it
+      if (queue_.size() <= spinning_) return true;  // spinning runners will see it
     }
     ready_.notify_one();
+    return false;
   }
+
+  // How long a runner asleep has been taking to start a task posted for it, on average (0 until
+  // one has been woken). Measured on the 2-vCPU VM: 30-90 µs, 129 at worst in 400 wake-ups.
+  int64_t WakeNanos() const { return wake_nanos_.load(std::memory_order_relaxed); }
 
   // Whether no task is queued or executing, in any environment: the cores are the caller's.
   bool Quiet() {
@@ -248,6 +254,7 @@ class Runners {
     for (;;) {
       const bool seen = Spin(SpinBudget(gap_micros, task_micros));
       Queued item;
+      bool slept = false;  // waited for the task asleep (WakeNanos)
       {
         std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
         // Work seen while spinning is posted under the lock, which Post may still hold for a few
@@ -256,6 +263,7 @@ class Runners {
         for (unsigned i = 0; seen && i < 4096 && !lock.try_lock(); ++i) Pause();
         if (!lock.owns_lock()) lock.lock();
         --spinning_;
+        slept = queue_.empty();
         ready_.wait(lock, [this] { return !queue_.empty(); });
         --idle_;
         item = std::move(queue_.front());
@@ -268,6 +276,12 @@ class Runners {
       const double gap = std::max(0.0, std::chrono::duration<double, std::micro>(item.posted - finished_at).count());
       gap_micros += (std::min(gap, 4.0 * MaxSpinMicros()) - gap_micros) / 8;
       const auto started_at = std::chrono::steady_clock::now();
+      item.port->Started(item.task);
+      if (slept) {
+        const int64_t woke = std::chrono::duration_cast<std::chrono::nanoseconds>(started_at - item.posted).count();
+        const int64_t average = wake_nanos_.load(std::memory_order_relaxed);
+        wake_nanos_.store(average == 0 ? woke : average + (woke - average) / 8, std::memory_order_relaxed);
+      }
       // A task whose environment has gone is not started at all.
       if (!item.port->Closed()) item.task->Execute();
       finished_at = std::chrono::steady_clock::now();
@@ -380,6 +394,7 @@ class Runners {
   std::condition_variable idle_wait_;  // StopForExit waits on it for running_ to empty
   bool exiting_ = false;
   std::atomic<size_t> queued_{0};    // queue_.size(), readable without the lock
+  std::atomic<int64_t> wake_nanos_{0};  // WakeNanos (any runner writes it; a lost update only delays it)
 };
 
 // Wakes event loops shortly before the lone run they wait for is due to end ("The wait for a
@@ -630,8 +645,9 @@ void Port::Submit(Task* task, RunExpected expected) {
   }
   const bool awake_now = core_free && !long_run;
   if (awake_now) due_ = Clock::now() + std::chrono::nanoseconds(nanos);
+  bool spinner = true;
   try {
-    Runners::Get().Post(task, shared_from_this());
+    spinner = Runners::Get().Post(task, shared_from_this());
   } catch (const std::system_error& error) {
     if (watched) Waker::Get().Disarm(task);
     {
@@ -643,7 +659,17 @@ void Port::Submit(Task* task, RunExpected expected) {
   }
   if (outstanding_++ == 0) napi_ref_threadsafe_function(env_, tsfn_);
   if (awake_now) {
-    const int64_t after = 30000 + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, kMaxFromRunNs));
+    // A runner asleep starts the run only once woken, 30-90 µs later here: the wait covers that
+    // too (twice the runners' average wake-up, 50 to 200 µs). Without it a short run had not even
+    // started when the loop stopped turning; its result then waited for the loop to be woken
+    // (150-500 µs for a 5 µs run), and with the next run submitted that much later the runner
+    // slept again before each: some processes stayed that way for every run (test/53).
+    int64_t wake = 0;
+    if (!spinner) {
+      due_ += std::chrono::nanoseconds(Runners::Get().WakeNanos());
+      wake = std::clamp<int64_t>(2 * Runners::Get().WakeNanos(), 50000, kMaxFromRunNs);
+    }
+    const int64_t after = 30000 + wake + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, kMaxFromRunNs));
     TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + after) / 1000));
   }
 }
@@ -657,6 +683,7 @@ void Port::TurnFor(Napi::Env env, Task* task, double micros) {
          !watch_.compare_exchange_weak(current, reinterpret_cast<uintptr_t>(task), std::memory_order_seq_cst)) {
   }
   polling_.store(true, std::memory_order_seq_cst);
+  unstarted_since_ = Clock::now();
   try {  // nothing may leave as an exception: the task is posted
     AddonData::Of(env).wait_hook.Call({Napi::Number::New(env, micros)});
     return;
@@ -687,6 +714,21 @@ bool Port::Poll(Napi::Env env, bool last) {
   if (last) polling_.store(false, std::memory_order_seq_cst);
   uintptr_t watched = watch_.load(std::memory_order_seq_cst);
   if (watched == 0) return false;
+  // Not started yet, 20 µs after the loop began turning for it: a runner still spinning takes a
+  // run within a microsecond, so this one is waking, or it shares this thread's CPU, where a
+  // turning loop leaves it none (a runner's SCHED_BATCH does not preempt). The loop gives the CPU
+  // up (sched_yield) every 20 µs until it starts. Seen on the 2-vCPU VM: the main thread and a
+  // spinning runner placed on one CPU, the other idle, for all 40 runs of a 5 µs model in one
+  // process; each run then took 85-140 µs, its loop turning out its window before the runner ran
+  // (test/53, about one process in twelve).
+  if ((watched & 1) == 0 && !last && started_.load(std::memory_order_relaxed) != reinterpret_cast<const Task*>(watched)) {
+    const auto now = Clock::now();
+    if (now - unstarted_since_ >= std::chrono::microseconds(20)) {
+      std::this_thread::yield();
+      unstarted_since_ = Clock::now();
+    }
+    return false;
+  }
   // Within a few µs of the run's expected end, watch for it here rather than go round the loop
   // once more (an epoll call and the loop's phases: 2-4 µs a turn on a virtual machine), up to
   // 20 µs: the loop's timers and I/O wait no longer than that.

@@ -57,6 +57,10 @@
 //   with the loop asleep, 9.5 awake; and a runner woken from sleep for the next run took 16 µs,
 //   one still watching (the caller's next run now comes sooner) 1.5. The cost is the loop's CPU
 //   for the run's length, on a core the run does not use.
+// The loop's wait counts from the run's start: where a runner asleep must be woken for it first,
+// the loop turns longer by twice the runners' average wake-up (Runners::WakeNanos), and a loop
+// whose run has not started 20 µs in yields its CPU every 20 µs, in case the runner shares it
+// (Port::Poll).
 // Runs of several callers at once get none of it (their results keep the loop awake anyway), nor
 // does a process confined to one CPU; while the CPUs are contended (runner.cc, Pressure), no run
 // counts as leaving a core free. ORT_NAPI_RUN_WAIT=sleep turns it all off; =awake ignores the
@@ -136,6 +140,8 @@ class Port : public std::enable_shared_from_this<Port> {
   Port() = default;
   bool Closed();
   void Finished(Task* task);  // runner thread, after Execute (or instead of it)
+  // Runner thread, as it takes `task` (before Execute): read by Poll, never dereferenced.
+  void Started(const Task* task) noexcept { started_.store(task, std::memory_order_relaxed); }
   void WakeFor(const Task* task, Clock::time_point at);  // waker thread: `task` is due to finish soon
   void Wait(Napi::Env env);  // main thread, woken by WakeFor: keep the loop turning
   // Main thread: calls lib/wait.ts's waitAwake(micros), the loop to pick up `task` itself (Poll).
@@ -175,6 +181,10 @@ class Port : public std::enable_shared_from_this<Port> {
   // threadsafe-function call for it (Finished): no system call between two runs on the runner
   // ("System calls", above).
   std::atomic<bool> polling_{false};
+  // The last task a runner took for this port (Started), and, main thread only, since when the
+  // turning loop has waited for the run in `watch_` to start (Poll).
+  std::atomic<const Task*> started_{nullptr};
+  Clock::time_point unstarted_since_;
   std::atomic<uint64_t> polled_quietly_{0}, polled_with_call_{0};
   bool closed_ = false;
 };
