@@ -109,7 +109,10 @@ void RunCall::Prepare(Napi::Env env, Napi::Value descriptor_value, Napi::Value s
       LentRange lent;
       const auto elem = static_cast<ONNXTensorElementDataType>(type);
       inputs_.push_back(TensorFromJs(env, elem, data, shape, count, what, &lent, /*defer=*/pin));
-      if (!inputs_.back()) runner_inputs_.push_back(RunnerInput{inputs_.size() - 1, elem, lent, shape});
+      if (!inputs_.back()) {
+        runner_inputs_.push_back(RunnerInput{inputs_.size() - 1, elem, lent, runner_dims_.size(), shape.size()});
+        runner_dims_.insert(runner_dims_.end(), shape.begin(), shape.end());
+      }
       if (lent.first != nullptr) lent_.push_back(lent), lent_arrays.push_back(data);
     }
     input_values_.push_back(inputs_.back().get());
@@ -162,7 +165,7 @@ void RunCall::Execute() {
   for (const RunnerInput& input : runner_inputs_) {
     OrtValue* raw = nullptr;
     Check(g_ort->CreateTensorWithDataAsOrtValue(CpuMemoryInfo(), const_cast<char*>(input.bytes.first), input.bytes.second,
-                                                input.shape.data(), input.shape.size(), input.type, &raw));
+                                                runner_dims_.data() + input.dims_at, input.rank, input.type, &raw));
     inputs_[input.index].reset(raw);
     input_values_[input.index] = raw;
   }

@@ -42,6 +42,26 @@ class RunCall {
   bool plain_options_ = false;  // options_ from TakePlainRunOptions, to go back there
   std::vector<ValuePtr> inputs_;
   std::vector<ValuePtr> parts_;  // the tensors inside sequence and map inputs
+
+  // An async run's inputs over the caller's bytes, checked in Prepare and made on the runner just
+  // before Run, released there just after it (in inputs_[index]). ONNX Runtime's objects for them
+  // then come from and go back to the runner's own malloc cache. Made on the main thread, they were
+  // read by Run on another core and freed on the main thread after the hand-back: 1.4-2.1 µs of
+  // the main thread's time between a result and the caller's continuation (silero's 4 inputs),
+  // where making them on the runner adds about as much to the run and takes 1 µs off Prepare.
+  // Measured in one process with the two ways in alternating blocks: silero's run() 0.8-1.4%
+  // faster, 30 blocks each, three processes; its inputs and outputs with no compute, on runners,
+  // 5.5-6.3% (ORT_NAPI_INLINE_RUN_US=0).
+  // Their dims share one array (no allocation an input).
+  struct RunnerInput {
+    size_t index;
+    ONNXTensorElementDataType type;
+    LentRange bytes;
+    size_t dims_at, rank;  // in runner_dims_
+  };
+  std::vector<RunnerInput> runner_inputs_;
+  std::vector<int64_t> runner_dims_;
+
   std::vector<const OrtValue*> input_values_;
   std::vector<const char*> input_names_;
   std::vector<const char*> output_names_;
@@ -61,23 +81,6 @@ class RunCall {
   };
   void PlanOutputs();
   std::vector<OutputPlan> plan_;
-
-  // An async run's inputs over the caller's bytes, checked in Prepare and made on the runner just
-  // before Run, released there just after it (in inputs_[index]). ONNX Runtime's objects for them
-  // then come from and go back to the runner's own malloc cache. Made on the main thread, they were
-  // read by Run on another core and freed on the main thread after the hand-back: 1.4-2.1 µs of
-  // the main thread's time between a result and the caller's continuation (silero's 4 inputs),
-  // where making them on the runner adds about as much to the run and takes 1 µs off Prepare.
-  // Measured in one process with the two ways in alternating blocks: silero's run() 0.8-1.4%
-  // faster, 30 blocks each, three processes; its inputs and outputs with no compute, on runners,
-  // 5.5-6.3% (ORT_NAPI_INLINE_RUN_US=0).
-  struct RunnerInput {
-    size_t index;
-    ONNXTensorElementDataType type;
-    LentRange bytes;
-    std::vector<int64_t> shape;
-  };
-  std::vector<RunnerInput> runner_inputs_;
   size_t header_ = 0, copied_ = 0;  // the block's header, in doubles, and its copied bytes
   std::vector<char> staged_bytes_;  // the copied outputs' bytes, where StageOutputs ran
   bool staged_ = false;

@@ -666,8 +666,9 @@ void Port::Submit(Task* task, RunExpected expected) {
     // slept again before each: some processes stayed that way for every run (test/53).
     int64_t wake = 0;
     if (!spinner) {
-      due_ += std::chrono::nanoseconds(Runners::Get().WakeNanos());
-      wake = std::clamp<int64_t>(2 * Runners::Get().WakeNanos(), 50000, kMaxFromRunNs);
+      const int64_t woken_in = Runners::Get().WakeNanos();
+      due_ += std::chrono::nanoseconds(woken_in);
+      wake = std::clamp<int64_t>(2 * woken_in, 50000, kMaxFromRunNs);
     }
     const int64_t after = 30000 + wake + std::max(nanos / 4, std::min<int64_t>(expected.late_nanos, kMaxFromRunNs));
     TurnFor(Napi::Env(env_), task, static_cast<double>((nanos + after) / 1000));
