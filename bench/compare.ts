@@ -10,6 +10,14 @@
 // sides' blocks of the same repeat, so slow drift of the machine hits every side alike, and the
 // repeats give the spread (run.ts reports each ratio's median, min and max over them).
 //
+// Sessions: latency and throughput give each side several sessions of the model (one a repeat, up
+// to SESSIONS; the floor loads as many), each warmed up, and repeat r runs the (r mod SESSIONS)-th
+// of every side, so that each repeat's ratio pairs sessions loaded apart. Where a session's memory
+// lands moves its runs by several percent for as long as it lives: on the 2-vCPU guest, eight
+// silero sessions in one floor process, their blocks interleaved, ran 116 µs in one and 126-128 in
+// the others; eight of ort-napi's in one node process 124-131 µs, of onnxruntime-node's 133-143.
+// One session a side made each comparison one draw of that, which no count of repeats averaged
+// out: silero's run() read 1.08-1.16× the floor from one bench run to the next on one build.
 // - latency: sequential runs, awaited one by one (runSync() back to back); a block's figure is the
 //   median time per run. Sides: the floor (ONNX Runtime's C API from C++, bench/floor.cc),
 //   ort-napi's run() and runSync(), onnxruntime-node's run(). Every side of one repeat computes on
@@ -166,33 +174,47 @@ async function alternating(sides: Record<string, () => Promise<unknown>>, repeat
 }
 
 /**
- * Sessions of both bindings over `model`, with the feeds the floor reads too.
+ * `count` sessions of each binding over `model`, each warmed up, with the feeds the floor reads too
+ * (see "Sessions", above).
  * onnxruntime-node is loaded first: both register as onnxruntime-common's 'cpu' backend, and
  * onnxruntime-common keeps the first that registered (lib/backend.ts), so that code written for
  * onnxruntime-node runs on ort-napi where ort-napi loaded first. Until 2026-11-27 this bench loaded
  * ort-napi first, and its "onnxruntime-node" side was ort-napi behind onnxruntime-common's session
  * (found when ort-napi's runner thread showed that side's CPU time). The check below keeps it honest.
  */
-async function open(model: string, dir: string) {
+async function open(model: string, dir: string, count: number) {
   const ortNode = require('onnxruntime-node');
   const napi = require(join(root, 'dist', 'index.js'));
   const path = join(dir, `${model}.onnx`);
   const feeds = MODELS[model as keyof typeof MODELS].feeds(1);
   const feedsOf = (lib: { Tensor: new (type: string, data: unknown, dims: number[]) => unknown }) =>
     Object.fromEntries(feeds.map((f) => [f.name, new lib.Tensor(f.type, f.data, f.dims)]));
-  const nodeSession = await ortNode.InferenceSession.create(path, { ...SESSION_OPTIONS, executionProviders: ['cpu'] });
-  const handler = (nodeSession as { handler?: object }).handler;
-  if (handler?.constructor.name !== 'OnnxruntimeSessionHandler')
-    throw new Error(`the onnxruntime-node side's session runs on ${handler?.constructor.name ?? 'an unknown'} handler, not onnxruntime-node's`);
-  return {
-    napi,
-    path,
-    napiFeeds: feedsOf(napi),
-    napiSession: await napi.InferenceSession.create(path, { ...SESSION_OPTIONS }),
-    nodeFeeds: feedsOf(ortNode),
-    nodeSession,
-  };
+  const napiFeeds = feedsOf(napi);
+  const nodeFeeds = feedsOf(ortNode);
+  const nodeSessions = [];
+  const napiSessions = [];
+  for (let k = 0; k < count; k++) {
+    const nodeSession = await ortNode.InferenceSession.create(path, { ...SESSION_OPTIONS, executionProviders: ['cpu'] });
+    const handler = (nodeSession as { handler?: object }).handler;
+    if (handler?.constructor.name !== 'OnnxruntimeSessionHandler')
+      throw new Error(`the onnxruntime-node side's session runs on ${handler?.constructor.name ?? 'an unknown'} handler, not onnxruntime-node's`);
+    nodeSessions.push(await warm(nodeSession, nodeFeeds));
+    napiSessions.push(await warm(await napi.InferenceSession.create(path, { ...SESSION_OPTIONS }), napiFeeds));
+  }
+  return { napi, path, napiFeeds, napiSessions, nodeFeeds, nodeSessions };
 }
+
+/** `session` after 10 runs, as the floor warms its sessions (its `load`): the first set up kernels and the arena. */
+async function warm<S extends { run(feeds: Record<string, unknown>): Promise<unknown> }>(session: S, feeds: Record<string, unknown>): Promise<S> {
+  for (let i = 0; i < 10; i++) await session.run(feeds);
+  return session;
+}
+
+/** Sessions per side, at most (see "Sessions", above): more repeats take them again, on the other CPU. */
+const SESSIONS = 7;
+
+/** Which of a side's sessions repeat `repeat` runs (the unrecorded warm-up round, -1, the first). */
+const sessionOf = (repeat: number, count: number) => Math.max(0, repeat) % count;
 
 /** `callers` async loops, each awaiting `once` again and again until blockMs is up. */
 async function callersFor(callers: number, blockMs: number, once: () => Promise<unknown>, latencies?: number[]): Promise<{ requests: number; elapsedMs: number }> {
@@ -213,9 +235,11 @@ async function callersFor(callers: number, blockMs: number, once: () => Promise<
 }
 
 async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string, floorProgram: string) {
-  const s = await open(c.model, dir);
+  const count = Math.min(c.repeats, SESSIONS);
+  const s = await open(c.model, dir, count);
   const floor = new Floor(floorProgram);
-  await floor.send(`load ${c.model} ${s.path} ${join(dir, `${c.model}.feeds`)}`);
+  const feedsFile = join(dir, `${c.model}.feeds`);
+  for (let k = 0; k < count; k++) await floor.send(`load ${c.model}#${k} ${s.path} ${feedsFile}`);
   const timed = async (n: number, once: () => unknown): Promise<Figures> => {
     const times = new Array<number>(n);
     for (let i = 0; i < n; i++) {
@@ -234,34 +258,38 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
     }
     return { medianUs: median(times), meanUs: times.reduce((a, b) => a + b, 0) / n, p90Us: quantile(times, 0.9) };
   };
-  const blocks: Record<string, (n: number) => Promise<Figures> | Figures> = {
-    floor: (n) => floor.send(`run ${c.model} ${n}`),
-    'run()': async (n) => ({ ...(await timed(n, () => s.napiSession.run(s.napiFeeds))), hugePageBytes: s.napiSession.hugePageBytes }),
-    'runSync()': (n) => timedSync(n, () => s.napiSession.runSync(s.napiFeeds)),
-    'onnxruntime-node': (n) => timed(n, () => s.nodeSession.run(s.nodeFeeds)),
+  // A block: `n` runs of session `k` of its side.
+  const blocks: Record<string, (n: number, k: number) => Promise<Figures> | Figures> = {
+    floor: (n, k) => floor.send(`run ${c.model}#${k} ${n}`),
+    'run()': async (n, k) => ({ ...(await timed(n, () => s.napiSessions[k].run(s.napiFeeds))), hugePageBytes: s.napiSessions[k].hugePageBytes }),
+    'runSync()': (n, k) => timedSync(n, () => s.napiSessions[k].runSync(s.napiFeeds)),
+    'onnxruntime-node': (n, k) => timed(n, () => s.nodeSessions[k].run(s.nodeFeeds)),
   };
   // Outputs written in place (README, "Outputs written in place"): the same runs, given tensors to
   // write their outputs into, made once from a first run's outputs. No output buffer is made a run,
   // nor freed by V8 afterwards: the binding's cost where a caller's loop saves that part.
   type Output = { type: string; data: { length: number; constructor: new (length: number) => unknown }; dims: readonly number[] };
-  const first = (await s.napiSession.run(s.napiFeeds)) as Record<string, Output>;
+  const first = (await s.napiSessions[0].run(s.napiFeeds)) as Record<string, Output>;
   const fetches = Object.fromEntries(Object.entries(first).map(([name, t]) => [name, new s.napi.Tensor(t.type, new t.data.constructor(t.data.length), t.dims)]));
-  blocks['run(), outputs in place'] = (n) => timed(n, () => s.napiSession.run(s.napiFeeds, fetches));
-  blocks['runSync(), outputs in place'] = (n) => timedSync(n, () => s.napiSession.runSync(s.napiFeeds, fetches));
+  blocks['run(), outputs in place'] = (n, k) => timed(n, () => s.napiSessions[k].run(s.napiFeeds, fetches));
+  blocks['runSync(), outputs in place'] = (n, k) => timedSync(n, () => s.napiSessions[k].runSync(s.napiFeeds, fetches));
   // Where the load's weights went onto huge pages (the default), the same model on small pages too,
   // in the binding and in the floor: what the placement is worth, measured in the same rotation.
-  if (s.napiSession.hugePageBytes > 0) {
-    const small = await s.napi.InferenceSession.create(s.path, { ...SESSION_OPTIONS, hugePages: false });
-    await floor.send(`load ${c.model}-small ${s.path} ${join(dir, `${c.model}.feeds`)} nohuge`);
-    blocks['floor, small pages'] = (n) => floor.send(`run ${c.model}-small ${n}`);
-    blocks['run(), small pages'] = (n) => timed(n, () => small.run(s.napiFeeds));
+  if (s.napiSessions[0].hugePageBytes > 0) {
+    const small: (typeof s.napiSessions)[number][] = [];
+    for (let k = 0; k < count; k++) {
+      small.push(await warm(await s.napi.InferenceSession.create(s.path, { ...SESSION_OPTIONS, hugePages: false }), s.napiFeeds));
+      await floor.send(`load ${c.model}-small#${k} ${s.path} ${feedsFile} nohuge`);
+    }
+    blocks['floor, small pages'] = (n, k) => floor.send(`run ${c.model}-small#${k} ${n}`);
+    blocks['run(), small pages'] = (n, k) => timed(n, () => small[k].run(s.napiFeeds));
   }
   // Each side's iterations per block: about blockMs of its own runs, sized from a quarter block
   // (itself sized from 3 runs, the first of which may still be slow).
   const iterations: Record<string, number> = {};
   for (const [side, block] of Object.entries(blocks)) {
-    const first = await block(3);
-    const { meanUs } = await block(Math.max(3, Math.round((c.blockMs * 250) / first.meanUs)));
+    const first = await block(3, 0);
+    const { meanUs } = await block(Math.max(3, Math.round((c.blockMs * 250) / first.meanUs)), 0);
     iterations[side] = Math.max(5, Math.round((c.blockMs * 1000) / meanUs));
   }
   const placement = Placement.of(floor, c.pinned !== false);
@@ -269,17 +297,18 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
   const sides = await interleave(Object.keys(blocks), c.repeats, async (side, repeat) => {
     const cpu = placement?.cpu(repeat);
     if (placement && cpu !== undefined) await placement.computeOn(cpu, computes(side));
-    return { ...(await blocks[side](iterations[side])), iterations: iterations[side], ...(cpu !== undefined && { cpu }) };
+    return { ...(await blocks[side](iterations[side], sessionOf(repeat, count))), iterations: iterations[side], ...(cpu !== undefined && { cpu }) };
   });
   floor.close();
   return sides;
 }
 
 async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: string, floorProgram: string) {
-  const s = await open(c.model, dir);
-  const loads: Record<string, (() => Promise<unknown>) | null> = {
-    'ort-napi': () => s.napiSession.run(s.napiFeeds),
-    'onnxruntime-node': () => s.nodeSession.run(s.nodeFeeds),
+  const count = Math.min(c.repeats, SESSIONS);
+  const s = await open(c.model, dir, count);
+  const loads: Record<string, ((k: number) => Promise<unknown>) | null> = {
+    'ort-napi': (k) => s.napiSessions[k].run(s.napiFeeds),
+    'onnxruntime-node': (k) => s.nodeSessions[k].run(s.nodeFeeds),
     idle: null,
   };
   // One caller computes on one thread at a time, as in latency: placed alike (the floor program,
@@ -294,7 +323,8 @@ async function throughput(c: Extract<Comparison, { kind: 'throughput' }>, dir: s
     const once = loads[side];
     let runsPerSec = 0;
     if (once) {
-      const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, once);
+      const k = sessionOf(repeat, count);
+      const { requests, elapsedMs } = await callersFor(c.callers, c.blockMs, () => once(k));
       runsPerSec = (requests / elapsedMs) * 1000;
     } else {
       await sleep(c.blockMs);

@@ -144,7 +144,7 @@ function report(measured: Measured[], trials: { trial: Trial; runs: Figures[] }[
         node: ratio(sides, 'onnxruntime-node', 'run()', 'medianUs'),
       };
       summary.push({ kind: 'hugePages', model: c.model, ...r });
-      const mib = fmt(sides['run()'][0].hugePageBytes / 2 ** 20, 0);
+      const mib = fmt(mid(series(sides, 'run()', 'hugePageBytes')) / 2 ** 20, 0);  // of the sessions, which each collapse their own
       huge.rows.push([c.model, mib, us('run()'), us('run(), small pages'), times(r.run), us('floor'), us('floor, small pages'), times(r.floor), times(r.node)]);
     }
     tables.push(huge);
@@ -276,11 +276,14 @@ function main(): void {
   const cpu = cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`;
   const ortVersion = execFileSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(join(root, 'dist', 'index.js'))}).env.versions.onnxruntime)`], { env: childEnv, encoding: 'utf8' }).trim();
-  const repeats = comparisons[0]?.repeats ?? 0;
+  const repeatsOf = (kind: Comparison['kind']) => comparisons.find((c) => c.kind === kind)?.repeats ?? 0;
+  const [latencyRepeats, otherRepeats] = [repeatsOf('latency'), repeatsOf('throughput')];
+  const repeats = latencyRepeats === otherRepeats ? `${latencyRepeats} repeats` : `${latencyRepeats} repeats (latency; ${otherRepeats} elsewhere)`;
   const header =
     `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}; ` +
     `ONNX Runtime ${ortVersion} (onnxruntime-node's own libonnxruntime) under every side. ` +
-    `Each ratio: median [min–max] of ${repeats} repeats, the sides interleaved in rotating blocks in one process per comparison.` +
+    `Each ratio: median [min–max] of ${repeats}, the sides interleaved in rotating blocks in one process per comparison; ` +
+    `in latency and throughput each repeat on sessions of its own, loaded apart (up to 7 a side, the floor's included).` +
     (vcpus ? ` The floor's silero run pinned to each vCPU in turn: ${vcpus.map((us, i) => `vCPU ${i} ${fmt(us)} µs`).join(', ')}.` : '') +
     (pinned && process.platform === 'linux' && cpu.length >= 2
       ? ` Latency: in each repeat every side computes on the same CPU, the repeats taking the CPUs in turn.`
