@@ -43,7 +43,8 @@
 //   the loop then turns without sleeping (lib/wait.ts) until the result is in or a bound passes.
 //   The result then finds the loop awake. The window spans where 19 of 20 of the session's runs
 //   have been ending (SessionCore::RecordRun), 15 µs more each way and at most 215 µs each way,
-//   where the run leaves a core free (below); elsewhere 30 µs and a sixteenth of the run each way.
+//   and 100 µs more past the late end (its turns fall only on runs still executing then), where
+//   the run leaves a core free (below); elsewhere 30 µs and a sixteenth of the run each way.
 //   The cost is the loop's turns in that window, as the wake-up is moved earlier by its usual
 //   lateness. Measured on the 2-vCPU VM (classifier, 460 µs, one caller, the two windows in
 //   alternating blocks of one process): twice the mean deviation each way left 8-22% of results to
