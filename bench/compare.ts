@@ -45,7 +45,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MODELS } from './models.js';
 import { median, quantile, rotation } from './stats.js';
-import { SESSION_OPTIONS, type Comparison } from './suite.js';
+import { SESSION_OPTIONS, SESSIONS, type Comparison } from './suite.js';
 
 // compiled to bench/build/ts/bench/
 const root = resolve(__dirname, '..', '..', '..', '..');
@@ -217,9 +217,6 @@ async function warm<S extends { run(feeds: Record<string, unknown>): Promise<unk
   return session;
 }
 
-/** Sessions per side, at most (see "Sessions", above): more repeats take them again, on the other CPU. */
-const SESSIONS = 7;
-
 /** Which of a side's sessions repeat `repeat` runs (the unrecorded warm-up round, -1, the first). */
 const sessionOf = (repeat: number, count: number) => Math.max(0, repeat) % count;
 
@@ -245,8 +242,11 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
   const count = Math.min(c.repeats, SESSIONS);
   const s = await open(c.model, dir, count);
   const floor = new Floor(floorProgram);
-  const feedsFile = join(dir, `${c.model}.feeds`);
-  for (let k = 0; k < count; k++) await floor.send(`load ${c.model}#${k} ${s.path} ${feedsFile}`);
+  // The floor's sessions `${id}#k`, as many as each side's.
+  const loadFloor = async (id: string, placement = '') => {
+    for (let k = 0; k < count; k++) await floor.send(`load ${id}#${k} ${s.path} ${join(dir, `${c.model}.feeds`)} ${placement}`);
+  };
+  await loadFloor(c.model);
   const timed = async (n: number, once: () => unknown): Promise<Figures> => {
     const times = new Array<number>(n);
     for (let i = 0; i < n; i++) {
@@ -284,10 +284,8 @@ async function latency(c: Extract<Comparison, { kind: 'latency' }>, dir: string,
   // in the binding and in the floor: what the placement is worth, measured in the same rotation.
   if (s.napiSessions[0].hugePageBytes > 0) {
     const small: (typeof s.napiSessions)[number][] = [];
-    for (let k = 0; k < count; k++) {
-      small.push(await warm(await s.napi.InferenceSession.create(s.path, { ...SESSION_OPTIONS, hugePages: false }), s.napiFeeds));
-      await floor.send(`load ${c.model}-small#${k} ${s.path} ${feedsFile} nohuge`);
-    }
+    for (let k = 0; k < count; k++) small.push(await warm(await s.napi.InferenceSession.create(s.path, { ...SESSION_OPTIONS, hugePages: false }), s.napiFeeds));
+    await loadFloor(`${c.model}-small`, 'nohuge');
     blocks['floor, small pages'] = (n, k) => floor.send(`run ${c.model}-small#${k} ${n}`);
     blocks['run(), small pages'] = (n, k) => timed(n, () => small[k].run(s.napiFeeds));
   }

@@ -13,7 +13,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { encodeFeeds, MODELS } from './models.js';
 import { spread, type Spread } from './stats.js';
-import { suite, type Comparison, type Trial } from './suite.js';
+import { SESSIONS, suite, type Comparison, type Trial } from './suite.js';
 
 // compiled to bench/build/ts/bench/
 const root = resolve(__dirname, '..', '..', '..', '..');
@@ -283,7 +283,7 @@ function main(): void {
     `Measured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}; ` +
     `ONNX Runtime ${ortVersion} (onnxruntime-node's own libonnxruntime) under every side. ` +
     `Each ratio: median [min–max] of ${repeats}, the sides interleaved in rotating blocks in one process per comparison; ` +
-    `in latency and throughput each repeat on sessions of its own, loaded apart (up to 7 a side, the floor's included).` +
+    `in latency and throughput each repeat on sessions of its own, loaded apart (up to ${SESSIONS} a side, the floor's included).` +
     (vcpus ? ` The floor's silero run pinned to each vCPU in turn: ${vcpus.map((us, i) => `vCPU ${i} ${fmt(us)} µs`).join(', ')}.` : '') +
     (pinned && process.platform === 'linux' && cpu.length >= 2
       ? ` Latency: in each repeat every side computes on the same CPU, the repeats taking the CPUs in turn.`

@@ -12,6 +12,12 @@ export const SESSION_OPTIONS = {
   enableMemPattern: true,
 } as const;
 
+/**
+ * Sessions per side in latency and throughput, at most (compare.ts, "Sessions"): repeat r runs the
+ * (r mod SESSIONS)-th; more repeats take them again, on the other CPU.
+ */
+export const SESSIONS = 7;
+
 export type LatencySide = 'floor' | 'run()' | 'runSync()' | 'onnxruntime-node' | 'run(), outputs in place' | 'runSync(), outputs in place';
 
 export type Comparison =
